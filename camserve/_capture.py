@@ -1,0 +1,134 @@
+# -*- test-case-name: tests.test_capture -*-
+"""
+The capture loop: a blocking camera driver run in a thread, handing frames to
+the reactor through one coalescing slot.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from .interfaces import ICamera, IFrameSource
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorFromThreads
+
+
+class CameraEnded(Exception):  # noqa: N818 - it is an event, not a mistake
+    """
+    A camera's C{frames()} generator returned instead of yielding forever.
+    """
+
+
+@implementer(IFrameSource)
+class ThreadedCameraSource:
+    """
+    Runs an L{ICamera}'s C{frames()} in a capture thread.
+
+    Frames cross into the reactor through a single slot: the thread puts the
+    newest frame there and calls C{callFromThread} only when the slot was
+    empty, so however slow the reactor is there is at most one hand-off
+    pending and a newer frame replaces an untaken one.
+    """
+
+    def __init__(
+        self,
+        camera: ICamera,
+        reactor: IReactorFromThreads,
+        run_in_thread: Callable[[Callable[[], None]], None],
+    ) -> None:
+        """
+        @param run_in_thread: starts a callable in a capture thread, usually
+            a camserve-owned L{twisted.python.threadpool.ThreadPool}'s
+            C{callInThread}.
+        """
+        self._camera = camera
+        self._reactor = reactor
+        self._run_in_thread = run_in_thread
+        self._lock = threading.Lock()
+        self._slot: tuple[bytes, float] | None = None
+        self._stop_requested = threading.Event()
+        self._deliver: Callable[[bytes, float], None] | None = None
+        self._stopped: Callable[[Failure | None], None] | None = None
+
+    def start(
+        self,
+        deliver: Callable[[bytes, float], None],
+        stopped: Callable[[Failure | None], None],
+    ) -> None:
+        """
+        Start iterating the camera in a capture thread.
+        """
+        self._deliver = deliver
+        self._stopped = stopped
+        self._stop_requested.clear()
+        self._run_in_thread(self._capture)
+
+    def stop(self) -> None:
+        """
+        Ask the capture thread to close the camera after its current frame.
+        """
+        self._stop_requested.set()
+
+    def _capture(self) -> None:
+        """
+        The capture thread: iterate the camera until told to stop, then close
+        its generator (which releases the device) and report on the reactor.
+        """
+        outcome: Failure | None = None
+        try:
+            frames = self._camera.frames()
+            try:
+                for item in frames:
+                    if self._stop_requested.is_set():
+                        break
+                    self._hand_off(item)
+                else:
+                    if not self._stop_requested.is_set():
+                        raise CameraEnded("the camera's frames() generator ended")
+            finally:
+                close = getattr(frames, "close", None)
+                if close is not None:
+                    close()
+        except Exception:  # noqa: BLE001 - any driver error is reported, not raised
+            outcome = Failure()
+        self._reactor.callFromThread(self._finished, outcome)
+
+    def _hand_off(self, item: bytes | tuple[bytes, float]) -> None:
+        """
+        Put a frame in the slot; wake the reactor only if the slot was empty.
+        """
+        if isinstance(item, tuple):
+            jpeg, captured_at = item
+        else:
+            jpeg, captured_at = item, time.time()
+        with self._lock:
+            was_empty = self._slot is None
+            self._slot = (jpeg, captured_at)
+        if was_empty:
+            self._reactor.callFromThread(self._take)
+
+    def _take(self) -> None:
+        """
+        In the reactor thread: take the newest frame from the slot.
+        """
+        with self._lock:
+            taken, self._slot = self._slot, None
+        if taken is not None and self._deliver is not None:
+            self._deliver(*taken)
+
+    def _finished(self, outcome: Failure | None) -> None:
+        """
+        In the reactor thread: drop any untaken frame, then report.
+        """
+        with self._lock:
+            self._slot = None
+        stopped, self._stopped, self._deliver = self._stopped, None, None
+        if stopped is not None:
+            stopped(outcome)

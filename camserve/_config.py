@@ -1,0 +1,130 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+camserve's settings: what they are, and reading them from options or the
+environment with one-line errors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from attrs import field, frozen
+
+
+class ConfigError(ValueError):
+    """
+    A setting camserve cannot use. The message is one line naming the
+    setting, what was given and what is allowed.
+    """
+
+
+def _number(kind: type[float] | type[int], low: float, high: float = math.inf) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> float | int:
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            allowed = f"from {low:g} to {high:g}" if math.isfinite(high) else f"at least {low:g}"
+            what = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{name} must be {what} {allowed}, not {raw!r}")
+        return value
+
+    return parse
+
+
+def _positive(name: str, raw: str) -> float:
+    value: float = _number(float, 0)(name, raw)
+    if value == 0:
+        raise ConfigError(f"{name} must be a number greater than 0, not {raw!r}")
+    return value
+
+
+def _text(name: str, raw: str) -> str:
+    if not raw.strip():
+        raise ConfigError(f"{name} must not be empty")
+    return raw
+
+
+@frozen
+class Setting:
+    """
+    One setting, as a command-line option and an environment variable.
+    """
+
+    option: str
+    env: str
+    parse: Callable[[str, str], Any]
+    help: str
+    driver_option: bool = False
+    """Passed to the camera driver rather than used by the server."""
+
+    @property
+    def attribute(self) -> str:
+        """
+        The setting's name in L{ServerConfig} or in the driver's options.
+        """
+        return self.option.replace("-", "_")
+
+
+SETTINGS = (
+    Setting("camera", "CAMERA", _text, "camera driver name (see the README)"),
+    Setting("name", "CAMSERVE_NAME", _text, "camera name shown on pages [default: the driver's name]"),
+    Setting("endpoint", "CAMSERVE_ENDPOINT", _text, "Twisted endpoint to listen on [default: tcp:8080]"),
+    Setting("source", "CAMSERVE_SOURCE", _text, "driver source, e.g. a folder of JPEGs for emulated", driver_option=True),
+    Setting("fps", "CAMSERVE_FPS", _positive, "frames per second", driver_option=True),
+    Setting("width", "CAMSERVE_WIDTH", _number(int, 16, 7680), "frame width in pixels", driver_option=True),
+    Setting("height", "CAMSERVE_HEIGHT", _number(int, 16, 4320), "frame height in pixels", driver_option=True),
+    Setting("quality", "CAMSERVE_QUALITY", _number(int, 1, 100), "JPEG quality, 1 to 100", driver_option=True),
+    Setting("idle-timeout", "CAMSERVE_IDLE_TIMEOUT", _number(float, 0), "seconds without viewers before the camera stops [default: 10]"),
+    Setting("start-timeout", "CAMSERVE_START_TIMEOUT", _positive, "seconds a viewer waits for a first frame before a 503 [default: 10]"),
+    Setting("keepalive", "CAMSERVE_KEEPALIVE", _positive, "seconds without a new frame before viewers get the last one again [default: 2]"),
+    Setting("stall-timeout", "CAMSERVE_STALL_TIMEOUT", _positive, "seconds a viewer may read nothing before it is disconnected [default: 30]"),
+)
+
+
+@frozen
+class ServerConfig:
+    """
+    Everything camserve's command line and tac file need to serve a camera.
+    """
+
+    camera: str = "emulated"
+    name: str | None = None
+    endpoint: str = "tcp:8080"
+    camera_options: Mapping[str, Any] = field(factory=dict, converter=lambda options: MappingProxyType(dict(options)))
+    idle_timeout: float = 10.0
+    start_timeout: float = 10.0
+    keepalive: float = 2.0
+    stall_timeout: float = 30.0
+
+    @property
+    def camera_name(self) -> str:
+        """
+        The name shown for the camera: C{name}, else the driver's name.
+        """
+        return self.name or self.camera
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, str | None], *, env: bool = False) -> ServerConfig:
+        """
+        Parse settings given as strings, keyed by option name (or, with
+        C{env}, by environment variable); absent and L{None} values keep
+        their defaults.
+
+        @raise ConfigError: for the first value that cannot be used.
+        """
+        server: dict[str, Any] = {}
+        camera_options: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = values.get(setting.env if env else setting.option)
+            if raw is None:
+                continue
+            name = setting.env if env else f"--{setting.option}"
+            value = setting.parse(name, raw)
+            target = camera_options if setting.driver_option else server
+            target[setting.attribute] = value
+        return cls(camera_options=camera_options, **server)

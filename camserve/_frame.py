@@ -1,0 +1,38 @@
+# -*- test-case-name: tests.test_frame -*-
+"""
+A captured frame, as the hub hands it to its sinks.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from attrs import field, frozen
+
+from ._multipart import encode_part
+
+
+@frozen
+class Frame:
+    """
+    One JPEG from a camera, numbered in capture order.
+
+    @ivar jpeg: the JPEG bytes, exactly as the camera gave them.
+    @ivar captured_at: capture time, Unix seconds.
+    @ivar number: position in the hub's sequence, from 1; a sink that has sent
+        frame C{n} never needs a frame numbered C{n} or lower again.
+    @ivar received_at: when the reactor received it, on the hub's clock.
+    """
+
+    jpeg: bytes = field(repr=lambda jpeg: f"<{len(jpeg)} bytes>")
+    captured_at: float
+    number: int
+    received_at: float
+
+    @cached_property
+    def part(self) -> bytes:
+        """
+        The frame as one multipart part (headers, JPEG, closing boundary),
+        built on first use and shared by every viewer.
+        """
+        return encode_part(self.jpeg, self.captured_at)

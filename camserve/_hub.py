@@ -1,0 +1,433 @@
+# -*- test-case-name: tests.test_hub -*-
+"""
+The hub: one per camera, between a frame source and everything fed by it.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
+
+from ._frame import Frame
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IDelayedCall, IReactorTime
+    from twisted.python.failure import Failure
+
+    from .interfaces import IFrameSink, IFrameSource
+
+_EWMA_WEIGHT = 0.125
+"""How much each new frame interval moves the measured capture interval."""
+
+
+class CameraUnavailable(Exception):  # noqa: N818 - reads as a state, like ConnectionLost
+    """
+    A camera gave no frame: it failed to open, failed, or was too slow to
+    start. The message is one line, fit to show a viewer.
+    """
+
+
+class HubState(enum.Enum):
+    """
+    What a hub's camera is doing.
+    """
+
+    IDLE = "idle"
+    """Not capturing: nobody is watching."""
+    STARTING = "starting"
+    """Started, no frame yet."""
+    RUNNING = "running"
+    """Delivering frames."""
+    FAILED = "failed"
+    """The last run failed; retried with backoff while someone watches."""
+
+
+class CameraHub:
+    """
+    Owns one camera's frame source, its sinks and its newest frame.
+
+    The source runs only while there is demand: a subscribed sink, or a
+    caller of L{next_frame} waiting for a frame. When demand has been gone for
+    the idle timeout the source is stopped, which releases the device; new
+    demand starts it again. A source that fails or ends is restarted with
+    exponential backoff while demand remains, and sinks stay subscribed
+    across failures. Each frame reaches every sink once, in order; when the
+    source sends nothing new for the keepalive interval, sinks are given the
+    newest frame again.
+
+    All methods are called in the reactor thread.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        name: str,
+        source: IFrameSource,
+        clock: IReactorTime,
+        *,
+        driver: str = "",
+        idle_timeout: float = 10.0,
+        start_timeout: float = 10.0,
+        keepalive_interval: float = 2.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        """
+        @param name: the camera's name, for pages, health and logs.
+        @param source: where frames come from.
+        @param clock: schedules the timeouts; the reactor, or a C{Clock}.
+        @param driver: the driver's registered name, for health.
+        @param idle_timeout: seconds without demand before the source stops.
+        @param start_timeout: seconds a caller of L{next_frame} waits.
+        @param keepalive_interval: seconds without a new frame before sinks
+            are given the newest frame again.
+        @param backoff_initial: first delay before restarting a failed source;
+            it doubles with each further failure, up to C{backoff_max}.
+        """
+        self.name = name
+        self.driver = driver
+        self._source = source
+        self._clock = clock
+        self._idle_timeout = idle_timeout
+        self._start_timeout = start_timeout
+        self._keepalive_interval = keepalive_interval
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._backoff = backoff_initial
+
+        self._sinks: dict[IFrameSink, None] = {}
+        # Rebuilt when sinks change, so delivering a frame allocates nothing.
+        self._sink_tuple: tuple[IFrameSink, ...] = ()
+        self._waiters: dict[Deferred[Frame], IDelayedCall] = {}
+
+        self._state = HubState.IDLE
+        self._last_error: str | None = None
+        self._newest: Frame | None = None
+        self._frames_captured = 0
+        self._interval: float | None = None
+        self._created_at = clock.seconds()
+
+        self._source_active = False
+        self._stopping = False
+        self._closed = False
+        self._shutdown_waiters: list[Deferred[None]] = []
+        self._idle_call: IDelayedCall | None = None
+        self._retry_call: IDelayedCall | None = None
+        self._keepalive_call: IDelayedCall | None = None
+
+    # Demand
+
+    def subscribe(self, sink: IFrameSink) -> None:
+        """
+        Feed C{sink} every new frame from now on, starting the camera if
+        needed.
+        """
+        if self._closed:
+            raise CameraUnavailable(f"camera {self.name} is shut down")
+        self._sinks[sink] = None
+        self._sink_tuple = tuple(self._sinks)
+        self._demand_changed()
+
+    def unsubscribe(self, sink: IFrameSink) -> None:
+        """
+        Stop feeding C{sink}; unknown sinks are ignored.
+        """
+        if self._sinks.pop(sink, 0) is None:
+            self._sink_tuple = tuple(self._sinks)
+            self._demand_changed()
+
+    def next_frame(self) -> Deferred[Frame]:
+        """
+        A fresh frame: the newest one if the camera is running and it is
+        younger than two frame intervals, else the next one to arrive.
+
+        Waiting counts as demand, so this starts an idle camera. The result
+        fails with L{CameraUnavailable} if the camera fails before giving a
+        frame or gives none within the start timeout; cancelling it stops the
+        wait.
+        """
+        if self._closed:
+            return fail(CameraUnavailable(f"camera {self.name} is shut down"))
+        fresh = self._fresh_frame()
+        if fresh is not None:
+            # A snapshot of an otherwise unwatched camera counts as a
+            # short-lived viewer: the camera stays on for another idle timeout.
+            if not self._sinks and not self._waiters:
+                self._restart_idle_timer()
+            return succeed(fresh)
+        waiter: Deferred[Frame] = Deferred(self._cancel_waiter)
+        self._waiters[waiter] = self._clock.callLater(
+            self._start_timeout, self._waiter_timed_out, waiter
+        )
+        self._demand_changed()
+        return waiter
+
+    def _fresh_frame(self) -> Frame | None:
+        """
+        The newest frame if it is from the current run and recent enough.
+        """
+        newest = self._newest
+        if newest is None or self._state is not HubState.RUNNING or self._stopping:
+            return None
+        if self._interval is None:
+            return newest
+        age = self._clock.seconds() - newest.received_at
+        return newest if age < 2 * self._interval else None
+
+    def _cancel_waiter(self, waiter: Deferred[Frame]) -> None:
+        timeout = self._waiters.pop(waiter, None)
+        if timeout is not None:
+            timeout.cancel()
+            self._demand_changed()
+
+    def _waiter_timed_out(self, waiter: Deferred[Frame]) -> None:
+        if self._waiters.pop(waiter, None) is None:
+            return
+        reason = (
+            f"camera {self.name} gave no frame within {self._start_timeout:g} s"
+        )
+        if self._last_error is not None:
+            reason += f" (last error: {self._last_error})"
+        waiter.errback(CameraUnavailable(reason))
+        self._demand_changed()
+
+    def _demand_changed(self) -> None:
+        if self._sinks or self._waiters:
+            if self._idle_call is not None:
+                self._idle_call.cancel()
+                self._idle_call = None
+            self._ensure_started()
+        elif self._idle_call is None and not self._closed:
+            self._idle_call = self._clock.callLater(
+                self._idle_timeout, self._idle_timeout_reached
+            )
+
+    def _restart_idle_timer(self) -> None:
+        if self._idle_call is not None:
+            self._idle_call.reset(self._idle_timeout)
+        elif self._source_active:
+            self._idle_call = self._clock.callLater(
+                self._idle_timeout, self._idle_timeout_reached
+            )
+
+    def _idle_timeout_reached(self) -> None:
+        self._idle_call = None
+        if self._sinks or self._waiters:
+            return
+        if self._retry_call is not None:
+            self._retry_call.cancel()
+            self._retry_call = None
+            self._state = HubState.IDLE
+        if self._source_active and not self._stopping:
+            self._log.info(
+                "camera {name}: no viewers for {timeout:g} s, stopping it",
+                name=self.name,
+                timeout=self._idle_timeout,
+            )
+            self._stop_source()
+
+    # The source
+
+    def _ensure_started(self) -> None:
+        # A stopping source is restarted once it reports that it stopped; a
+        # failed one once its backoff delay has passed.
+        if self._source_active or self._retry_call is not None or self._closed:
+            return
+        self._start_source()
+
+    def _start_source(self) -> None:
+        if self._state is not HubState.FAILED:
+            self._state = HubState.STARTING
+        self._source_active = True
+        self._stopping = False
+        self._source.start(self._frame_arrived, self._source_stopped)
+
+    def _stop_source(self) -> None:
+        self._stopping = True
+        self._source.stop()
+
+    def _retry(self) -> None:
+        self._retry_call = None
+        if self._sinks or self._waiters:
+            self._ensure_started()
+
+    def _frame_arrived(self, jpeg: bytes, captured_at: float) -> None:
+        if self._stopping or not self._source_active:
+            return
+        now = self._clock.seconds()
+        newest = self._newest
+        if newest is not None and self._state is HubState.RUNNING:
+            interval = now - newest.received_at
+            self._interval = (
+                interval
+                if self._interval is None
+                else self._interval + _EWMA_WEIGHT * (interval - self._interval)
+            )
+        self._frames_captured += 1
+        frame = Frame(jpeg, captured_at, self._frames_captured, now)
+        self._newest = frame
+        if self._state is not HubState.RUNNING:
+            self._camera_running()
+
+        for sink in self._sink_tuple:
+            sink.send_frame(frame)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, {}
+            for waiter, timeout in waiters.items():
+                timeout.cancel()
+                waiter.callback(frame)
+            self._demand_changed()
+        self._schedule_keepalive()
+
+    def _camera_running(self) -> None:
+        if self._state is HubState.FAILED:
+            self._log.info(
+                "camera {name}: recovered, frames are flowing again", name=self.name
+            )
+        self._state = HubState.RUNNING
+        self._last_error = None
+        self._backoff = self._backoff_initial
+
+    def _source_stopped(self, failure: Failure | None) -> None:
+        self._source_active = False
+        was_stopping, self._stopping = self._stopping, False
+        if failure is None and was_stopping:
+            self._state = HubState.IDLE
+            self._log.info("camera {name}: stopped, device released", name=self.name)
+        else:
+            self._source_failed(failure)
+
+        if self._closed:
+            waiters, self._shutdown_waiters = self._shutdown_waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+        elif self._sinks or self._waiters:
+            if self._state is HubState.FAILED:
+                self._retry_call = self._clock.callLater(self._backoff, self._retry)
+                self._backoff = min(self._backoff * 2, self._backoff_max)
+            else:
+                self._start_source()
+
+    def _source_failed(self, failure: Failure | None) -> None:
+        reason = "the camera stopped by itself" if failure is None else _reason(failure)
+        if self._state is not HubState.FAILED:
+            # Once per run of failures: a camera that stays broken is not
+            # reported again on every retry.
+            self._log.warn(
+                "camera {name} failed: {reason}; retrying while viewers remain",
+                name=self.name,
+                reason=reason,
+            )
+        self._state = HubState.FAILED
+        self._last_error = reason
+        waiters, self._waiters = self._waiters, {}
+        for waiter, timeout in waiters.items():
+            timeout.cancel()
+            waiter.errback(CameraUnavailable(f"camera {self.name} failed: {reason}"))
+        if waiters:
+            self._demand_changed()
+
+    # Keepalive
+
+    def _schedule_keepalive(self) -> None:
+        if self._keepalive_call is not None:
+            self._keepalive_call.reset(self._keepalive_interval)
+        elif self._sinks:
+            self._keepalive_call = self._clock.callLater(
+                self._keepalive_interval, self._keep_alive
+            )
+
+    def _keep_alive(self) -> None:
+        self._keepalive_call = None
+        newest = self._newest
+        if newest is None or not self._sinks:
+            return
+        for sink in self._sink_tuple:
+            sink.keep_alive(newest)
+        self._keepalive_call = self._clock.callLater(
+            self._keepalive_interval, self._keep_alive
+        )
+
+    # Reporting and shutdown
+
+    @property
+    def state(self) -> HubState:
+        """
+        What the camera is doing now.
+        """
+        return self._state
+
+    @property
+    def newest(self) -> Frame | None:
+        """
+        The newest frame received, however old.
+        """
+        return self._newest
+
+    @property
+    def viewers(self) -> int:
+        """
+        How many sinks are subscribed.
+        """
+        return len(self._sinks)
+
+    @property
+    def frames_captured(self) -> int:
+        """
+        Frames received from the camera since the hub was made.
+        """
+        return self._frames_captured
+
+    def health(self) -> dict[str, Any]:
+        """
+        The hub's state as a JSON-ready mapping.
+        """
+        running = self._state is HubState.RUNNING
+        fps = 1 / self._interval if running and self._interval else 0.0
+        return {
+            "name": self.name,
+            "driver": self.driver,
+            "state": self._state.value,
+            "last_error": self._last_error,
+            "viewers": len(self._sinks),
+            "frames_captured": self._frames_captured,
+            "fps": round(fps, 2),
+            "uptime": round(self._clock.seconds() - self._created_at, 3),
+        }
+
+    def shutdown(self) -> Deferred[None]:
+        """
+        End every sink and waiter, stop the source, and fire once the device
+        is released.
+        """
+        self._closed = True
+        for call in (self._idle_call, self._retry_call, self._keepalive_call):
+            if call is not None and call.active():
+                call.cancel()
+        self._idle_call = self._retry_call = self._keepalive_call = None
+        waiters, self._waiters = self._waiters, {}
+        for waiter, timeout in waiters.items():
+            timeout.cancel()
+            waiter.errback(CameraUnavailable("camserve is shutting down"))
+        sinks, self._sinks, self._sink_tuple = self._sink_tuple, {}, ()
+        for sink in sinks:
+            sink.camera_closed()
+        if not self._source_active:
+            return succeed(None)
+        done: Deferred[None] = Deferred()
+        self._shutdown_waiters.append(done)
+        if not self._stopping:
+            self._stop_source()
+        return done
+
+
+def _reason(failure: Failure) -> str:
+    """
+    A failure as one line: its message's first line, or its type's name.
+    """
+    lines = str(failure.value).strip().splitlines()
+    return lines[0] if lines else type(failure.value).__name__

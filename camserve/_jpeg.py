@@ -1,0 +1,36 @@
+# -*- test-case-name: tests.test_jpeg -*-
+"""
+Reading what camserve needs to know from JPEG bytes, without decoding them.
+"""
+
+from __future__ import annotations
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+"""Start-of-frame markers: every C{0xCn} except DHT, JPG and DAC."""
+
+
+def jpeg_size(jpeg: bytes) -> tuple[int, int] | None:
+    """
+    The C{(width, height)} of a JPEG image, from its start-of-frame header,
+    or L{None} if C{jpeg} is not a well-formed JPEG.
+    """
+    if not jpeg.startswith(b"\xff\xd8"):
+        return None
+    position = 2
+    end = len(jpeg)
+    while position + 4 <= end:
+        if jpeg[position] != 0xFF:
+            return None
+        marker = jpeg[position + 1]
+        if marker == 0xFF:
+            position += 1
+            continue
+        length = int.from_bytes(jpeg[position + 2 : position + 4], "big")
+        if marker in _SOF_MARKERS:
+            if position + 9 > end:
+                return None
+            height = int.from_bytes(jpeg[position + 5 : position + 7], "big")
+            width = int.from_bytes(jpeg[position + 7 : position + 9], "big")
+            return width, height
+        position += 2 + length
+    return None

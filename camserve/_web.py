@@ -1,0 +1,187 @@
+# -*- test-case-name: tests.test_web -*-
+"""
+The HTTP face of one camera: a Klein app with the page, the stream, a
+snapshot and health.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from importlib.resources import files
+from typing import TYPE_CHECKING
+
+from klein import Klein
+from twisted.internet.defer import Deferred
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from ._hub import CameraHub, CameraUnavailable, HubState
+from ._jpeg import jpeg_size
+from ._viewer import StreamViewer
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+    from twisted.python.failure import Failure
+    from twisted.web.iweb import IRequest
+    from twisted.web.resource import IResource
+    from twisted.web.server import Request
+
+    from ._frame import Frame
+
+_PAGE = files(__package__).joinpath("index.html").read_text(encoding="utf-8")
+
+
+class BadRequest(ValueError):
+    """
+    A request camserve cannot serve as asked; the message says why.
+    """
+
+
+class CameraApp:
+    """
+    Routes for one camera, relative to wherever the app is mounted.
+    """
+
+    app = Klein()
+
+    def __init__(
+        self, hub: CameraHub, clock: IReactorTime, *, stall_timeout: float = 30.0
+    ) -> None:
+        self._hub = hub
+        self._clock = clock
+        self._stall_timeout = stall_timeout
+
+    @app.route("/", methods=["GET"])
+    def index(self, request: Request) -> bytes:
+        """
+        A page showing the stream, the camera's name and its resolution.
+        """
+        newest = self._hub.newest
+        size = jpeg_size(newest.jpeg) if newest is not None else None
+        resolution = f"{size[0]}\u00d7{size[1]}" if size else "resolution pending"
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        return _PAGE.format(
+            name=html.escape(self._hub.name),
+            driver=html.escape(self._hub.driver),
+            resolution=resolution,
+        ).encode("utf-8")
+
+    @app.route("/video_feed", methods=["GET"])
+    def video_feed(self, request: Request) -> Deferred[object] | bytes:
+        """
+        The live Motion JPEG stream. C{?fps=N} caps this viewer's frame rate.
+        """
+        try:
+            max_fps = _parse_fps(request)
+        except BadRequest as error:
+            return _plain(request, 400, str(error))
+        if request.method == b"HEAD":
+            request.setHeader(b"content-type", b"multipart/x-mixed-replace")
+            return b""
+        viewer = StreamViewer(
+            request,
+            self._hub,
+            self._clock,
+            max_fps=max_fps,
+            stall_timeout=self._stall_timeout,
+        )
+        first = self._hub.next_frame()
+        return first.addCallbacks(viewer.start, self._unavailable, errbackArgs=(request,))
+
+    @app.route("/snapshot.jpg", methods=["GET"])
+    def snapshot(self, request: Request) -> Deferred[bytes]:
+        """
+        One fresh JPEG.
+        """
+
+        def respond(frame: Frame) -> bytes:
+            request.setHeader(b"content-type", b"image/jpeg")
+            request.setHeader(b"cache-control", b"no-store")
+            request.setHeader(b"x-timestamp", b"%.6f" % (frame.captured_at,))
+            request.setHeader(b"content-length", b"%d" % (len(frame.jpeg),))
+            return frame.jpeg
+
+        return self._hub.next_frame().addCallbacks(
+            respond, self._unavailable, errbackArgs=(request,)
+        )
+
+    @app.route("/healthz", methods=["GET"])
+    def healthz(self, request: Request) -> bytes:
+        """
+        The camera's state as JSON; C{503} while it is failing.
+        """
+        health = self._hub.health()
+        if self._hub.state is HubState.FAILED:
+            request.setResponseCode(503)
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"cache-control", b"no-store")
+        return json.dumps(health).encode("utf-8") + b"\n"
+
+    @app.handle_errors(NotFound)
+    def not_found(self, request: Request, failure: Failure) -> bytes:
+        """
+        Unknown paths.
+        """
+        return _plain(request, 404, "not found")
+
+    @app.handle_errors(MethodNotAllowed)
+    def method_not_allowed(self, request: Request, failure: Failure) -> bytes:
+        """
+        Known paths asked with a method they do not answer.
+        """
+        error = failure.value
+        assert isinstance(error, MethodNotAllowed)  # noqa: S101 - narrows the type
+        if error.valid_methods:
+            request.setHeader(b"allow", ", ".join(error.valid_methods).encode())
+        return _plain(request, 405, "method not allowed")
+
+    @staticmethod
+    def _unavailable(failure: Failure, request: IRequest) -> bytes:
+        failure.trap(CameraUnavailable)
+        return _plain(request, 503, str(failure.value))
+
+
+def camera_resource(
+    hub: CameraHub, clock: IReactorTime, *, stall_timeout: float = 30.0
+) -> IResource:
+    """
+    A twisted.web resource serving C{hub}'s camera: mount it anywhere in a
+    resource tree, or under a Klein route with C{branch=True}.
+
+    @param clock: the reactor, for viewers' timers.
+    @param stall_timeout: seconds a viewer's connection may stay full
+        before the viewer is presumed gone and disconnected.
+    """
+    return CameraApp(hub, clock, stall_timeout=stall_timeout).app.resource()
+
+
+def _parse_fps(request: IRequest) -> float | None:
+    """
+    The C{fps} query argument as a positive number, or L{None} if absent.
+
+    @raise BadRequest: if it is there and not a positive number.
+    """
+    args = request.args or {}
+    values = args.get(b"fps")
+    if not values:
+        return None
+    raw = values[-1].decode("utf-8", "replace")
+    try:
+        fps = float(raw)
+    except ValueError:
+        fps = math.nan
+    if not (math.isfinite(fps) and fps > 0):
+        raise BadRequest(f"fps must be a number greater than 0, not {raw!r}")
+    return fps
+
+
+def _plain(request: IRequest, code: int, message: str) -> bytes:
+    """
+    A short plain-text answer.
+    """
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return message.encode("utf-8") + b"\n"

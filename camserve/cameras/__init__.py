@@ -1,0 +1,3 @@
+"""
+camserve's built-in camera drivers, one module each.
+"""

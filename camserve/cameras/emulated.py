@@ -1,0 +1,136 @@
+# -*- test-case-name: tests.test_emulated -*-
+"""
+The emulated camera: a live test pattern, or a folder of JPEGs, at a steady
+frame rate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from zope.interface import implementer
+
+from ..interfaces import ICamera
+
+
+@implementer(ICamera)
+class EmulatedCamera:
+    """
+    A camera that needs no hardware.
+
+    With no C{source} it draws a test pattern (a moving disc, a frame counter
+    and the wall-clock time) and encodes it with OpenCV; with C{source} it
+    cycles the folder's C{*.jpg} files in name order, as the seed's
+    C{1.jpg}, C{2.jpg}, C{3.jpg} camera did. Either way frames come at C{fps}
+    on a fixed schedule that does not drift.
+    """
+
+    description = "test pattern, or a folder of JPEGs, at a steady rate"
+
+    def __init__(
+        self,
+        *,
+        fps: float = 30.0,
+        width: int = 640,
+        height: int = 480,
+        quality: int = 80,
+        source: str | None = None,
+    ) -> None:
+        """
+        @param fps: frames per second, greater than 0.
+        @param width: test pattern width in pixels (16 to 7680).
+        @param height: test pattern height in pixels (16 to 4320).
+        @param quality: test pattern JPEG quality, 1 to 100.
+        @param source: a folder of C{*.jpg} files to cycle instead.
+
+        @raise ValueError: for an option out of range, or a C{source} that
+            is not a folder holding C{*.jpg} files.
+        """
+        if not fps > 0:
+            raise ValueError(f"fps must be greater than 0, not {fps}")
+        if not 16 <= width <= 7680:  # noqa: PLR2004 - the limits are the message
+            raise ValueError(f"width must be from 16 to 7680, not {width}")
+        if not 16 <= height <= 4320:  # noqa: PLR2004
+            raise ValueError(f"height must be from 16 to 4320, not {height}")
+        if not 1 <= quality <= 100:  # noqa: PLR2004
+            raise ValueError(f"quality must be from 1 to 100, not {quality}")
+        self.fps = fps
+        self.width = width
+        self.height = height
+        self.quality = quality
+        self.source = source
+        self._files: list[Path] = []
+        if source is not None:
+            folder = Path(source)
+            if not folder.is_dir():
+                raise ValueError(f"source {source!r} is not a folder")
+            self._files = sorted(folder.glob("*.jpg"))
+            if not self._files:
+                raise ValueError(f"source {source!r} holds no *.jpg files")
+
+    def frames(self) -> Iterator[bytes]:
+        """
+        Yield frames at C{fps} until closed.
+        """
+        images = self._folder_frames() if self._files else self._pattern_frames()
+        interval = 1 / self.fps
+        deadline = time.monotonic()
+        for image in images:
+            yield image
+            deadline += interval
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -interval:
+                # Fell more than a frame behind (a slow machine, a paused
+                # process): start a new schedule rather than burst to catch up.
+                deadline = time.monotonic()
+
+    def _folder_frames(self) -> Iterator[bytes]:
+        # Read once: the folder is the camera's film, not a live source.
+        images = [path.read_bytes() for path in self._files]
+        while True:
+            yield from images
+
+    def _pattern_frames(self) -> Iterator[bytes]:
+        import cv2  # noqa: PLC0415 - only the test pattern needs OpenCV
+        import numpy as np  # noqa: PLC0415
+
+        width, height = self.width, self.height
+        columns = np.linspace(0, 255, width, dtype=np.uint8)
+        rows = np.linspace(0, 255, height, dtype=np.uint8)
+        background = np.empty((height, width, 3), dtype=np.uint8)
+        background[:, :, 0] = columns[np.newaxis, :]
+        background[:, :, 1] = rows[:, np.newaxis]
+        background[:, :, 2] = 96
+        scale = max(width, height) / 640
+        radius = max(4, int(40 * scale))
+        thickness = max(1, int(2 * scale))
+        params = [cv2.IMWRITE_JPEG_QUALITY, self.quality]
+        number = 0
+        while True:
+            number += 1
+            image = background.copy()
+            # The disc sweeps the width every 4 seconds, whatever the rate.
+            phase = (number / self.fps / 4) % 1
+            x = int(radius + phase * max(1, width - 2 * radius))
+            cv2.circle(image, (x, height // 2), radius, (255, 255, 255), -1)
+            now = datetime.now(tz=UTC).astimezone()
+            lines = (f"frame {number}", now.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+            for row, text in enumerate(lines):
+                origin = (int(12 * scale), int((30 + 30 * row) * scale))
+                cv2.putText(
+                    image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
+                    (0, 0, 0), thickness + 2, cv2.LINE_AA,
+                )
+                cv2.putText(
+                    image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
+                    (255, 255, 255), thickness, cv2.LINE_AA,
+                )
+            ok, encoded = cv2.imencode(".jpg", image, params)
+            if not ok:
+                raise RuntimeError("OpenCV could not encode the test pattern")
+            yield encoded.tobytes()

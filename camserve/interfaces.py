@@ -1,0 +1,102 @@
+# -*- test-case-name: tests.test_interfaces -*-
+"""
+The contracts between camserve's parts: cameras, frame sources and frame sinks.
+
+Threading rules are part of each contract: only a camera's C{frames()} runs
+outside the reactor thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from zope.interface import Interface
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+
+    from ._frame import Frame
+
+CameraItem = bytes | tuple[bytes, float]
+"""
+What a camera's C{frames()} yields: JPEG bytes, or JPEG bytes with their
+capture time in Unix seconds.
+"""
+
+
+class ICamera(Interface):
+    """
+    A camera driver: the one thing a new camera has to implement.
+
+    camserve calls C{frames()} in a thread of its own capture thread pool,
+    only while someone watches, and closes the generator when nobody has
+    watched for the idle timeout.
+    """
+
+    def frames() -> Iterator[CameraItem]:
+        """
+        Open the device and yield frames for as long as the caller iterates.
+
+        Runs in a capture thread and may block. Each item is JPEG bytes, or a
+        C{(jpeg, capture_time)} pair where C{capture_time} is Unix seconds.
+        The device must be released when the generator is closed (put the
+        release in a C{finally} block). Raising, or returning, reports the
+        camera as failed; camserve retries with backoff while viewers remain.
+        """
+
+
+class IFrameSource(Interface):
+    """
+    Where a hub's frames come from: a camera run in a capture thread, or an
+    asynchronous driver that receives frames on the reactor.
+
+    All methods are called, and all callbacks made, in the reactor thread.
+    """
+
+    def start(
+        deliver: Callable[[bytes, float], None],
+        stopped: Callable[[Failure | None], None],
+    ) -> None:
+        """
+        Begin producing frames.
+
+        @param deliver: called with C{(jpeg, capture_time)} for each new frame.
+            A source may skip frames the reactor had no time to take (newest
+            wins) but must never queue them.
+        @param stopped: called exactly once when the source has finished and
+            released its device: with L{None} after L{stop}, or with a
+            L{Failure} when it failed or ended by itself.
+        """
+
+    def stop() -> None:
+        """
+        Ask the source to stop; C{stopped} follows once the device is free.
+        """
+
+
+class IFrameSink(Interface):
+    """
+    Something fed by a hub: a viewer's connection, a recorder, a relay.
+
+    All methods are called in the reactor thread and must not block.
+    """
+
+    def send_frame(frame: Frame) -> None:
+        """
+        A new frame exists; called once per frame, in capture order.
+        """
+
+    def keep_alive(frame: Frame) -> None:
+        """
+        The camera has sent nothing new for the keepalive interval; C{frame}
+        is the newest one, which the sink has most likely been given already.
+        Streams repeat it so connections and proxies stay open; others may
+        ignore it.
+        """
+
+    def camera_closed() -> None:
+        """
+        The hub is shutting down: end whatever the sink does with frames.
+        """
+
