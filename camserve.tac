@@ -9,8 +9,8 @@ CAMSERVE_QUALITY, CAMSERVE_IDLE_TIMEOUT and the others in the README.
 
 from twisted.application.service import Application
 
-from camserve.tap import build_service, config_from_environment
 from camserve import ConfigError
+from camserve.tap import build_service, config_from_environment
 
 try:
     service = build_service(config_from_environment())

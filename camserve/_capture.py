@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from twisted.python.failure import Failure
@@ -17,6 +16,8 @@ from zope.interface import implementer
 from .interfaces import ICamera, IFrameSource
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from twisted.internet.interfaces import IReactorFromThreads
 
 

@@ -7,11 +7,13 @@ environment with one-line errors.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 
 class ConfigError(ValueError):
@@ -21,14 +23,20 @@ class ConfigError(ValueError):
     """
 
 
-def _number(kind: type[float] | type[int], low: float, high: float = math.inf) -> Callable[[str, str], Any]:
+def _number(
+    kind: type[float | int], low: float, high: float = math.inf
+) -> Callable[[str, str], Any]:
     def parse(name: str, raw: str) -> float | int:
         try:
             value = kind(raw)
         except ValueError:
             value = math.nan
         if not (math.isfinite(value) and low <= value <= high):
-            allowed = f"from {low:g} to {high:g}" if math.isfinite(high) else f"at least {low:g}"
+            allowed = (
+                f"from {low:g} to {high:g}"
+                if math.isfinite(high)
+                else f"at least {low:g}"
+            )
             what = "a whole number" if kind is int else "a number"
             raise ConfigError(f"{name} must be {what} {allowed}, not {raw!r}")
         return value
@@ -37,8 +45,11 @@ def _number(kind: type[float] | type[int], low: float, high: float = math.inf) -
 
 
 def _positive(name: str, raw: str) -> float:
-    value: float = _number(float, 0)(name, raw)
-    if value == 0:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
         raise ConfigError(f"{name} must be a number greater than 0, not {raw!r}")
     return value
 
@@ -72,18 +83,76 @@ class Setting:
 
 SETTINGS = (
     Setting("camera", "CAMERA", _text, "camera driver name (see the README)"),
-    Setting("name", "CAMSERVE_NAME", _text, "camera name shown on pages [default: the driver's name]"),
-    Setting("endpoint", "CAMSERVE_ENDPOINT", _text, "Twisted endpoint to listen on [default: tcp:8080]"),
-    Setting("source", "CAMSERVE_SOURCE", _text, "driver source, e.g. a folder of JPEGs for emulated", driver_option=True),
+    Setting(
+        "name",
+        "CAMSERVE_NAME",
+        _text,
+        "camera name shown on pages [default: the driver's name]",
+    ),
+    Setting(
+        "endpoint",
+        "CAMSERVE_ENDPOINT",
+        _text,
+        "Twisted endpoint to listen on [default: tcp:8080]",
+    ),
+    Setting(
+        "source",
+        "CAMSERVE_SOURCE",
+        _text,
+        "driver source, e.g. a folder of JPEGs for emulated",
+        driver_option=True,
+    ),
     Setting("fps", "CAMSERVE_FPS", _positive, "frames per second", driver_option=True),
-    Setting("width", "CAMSERVE_WIDTH", _number(int, 16, 7680), "frame width in pixels", driver_option=True),
-    Setting("height", "CAMSERVE_HEIGHT", _number(int, 16, 4320), "frame height in pixels", driver_option=True),
-    Setting("quality", "CAMSERVE_QUALITY", _number(int, 1, 100), "JPEG quality, 1 to 100", driver_option=True),
-    Setting("idle-timeout", "CAMSERVE_IDLE_TIMEOUT", _number(float, 0), "seconds without viewers before the camera stops [default: 10]"),
-    Setting("start-timeout", "CAMSERVE_START_TIMEOUT", _positive, "seconds a viewer waits for a first frame before a 503 [default: 10]"),
-    Setting("keepalive", "CAMSERVE_KEEPALIVE", _positive, "seconds without a new frame before viewers get the last one again [default: 2]"),
-    Setting("stall-timeout", "CAMSERVE_STALL_TIMEOUT", _positive, "seconds a viewer may read nothing before it is disconnected [default: 30]"),
+    Setting(
+        "width",
+        "CAMSERVE_WIDTH",
+        _number(int, 16, 7680),
+        "frame width in pixels",
+        driver_option=True,
+    ),
+    Setting(
+        "height",
+        "CAMSERVE_HEIGHT",
+        _number(int, 16, 4320),
+        "frame height in pixels",
+        driver_option=True,
+    ),
+    Setting(
+        "quality",
+        "CAMSERVE_QUALITY",
+        _number(int, 1, 100),
+        "JPEG quality, 1 to 100",
+        driver_option=True,
+    ),
+    Setting(
+        "idle-timeout",
+        "CAMSERVE_IDLE_TIMEOUT",
+        _number(float, 0),
+        "seconds without viewers before the camera stops [default: 10]",
+    ),
+    Setting(
+        "start-timeout",
+        "CAMSERVE_START_TIMEOUT",
+        _positive,
+        "seconds a viewer waits for a first frame before a 503 [default: 10]",
+    ),
+    Setting(
+        "keepalive",
+        "CAMSERVE_KEEPALIVE",
+        _positive,
+        "seconds without a new frame before viewers get the last one again [default: 2]",
+    ),
+    Setting(
+        "stall-timeout",
+        "CAMSERVE_STALL_TIMEOUT",
+        _positive,
+        "seconds a viewer may read nothing before it is disconnected [default: 30]",
+    ),
 )
+
+
+def _read_only(options: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(options))
 
 
 @frozen
@@ -95,7 +164,7 @@ class ServerConfig:
     camera: str = "emulated"
     name: str | None = None
     endpoint: str = "tcp:8080"
-    camera_options: Mapping[str, Any] = field(factory=dict, converter=lambda options: MappingProxyType(dict(options)))
+    camera_options: Mapping[str, Any] = field(factory=dict, converter=_read_only)
     idle_timeout: float = 10.0
     start_timeout: float = 10.0
     keepalive: float = 2.0
@@ -109,7 +178,9 @@ class ServerConfig:
         return self.name or self.camera
 
     @classmethod
-    def from_strings(cls, values: Mapping[str, str | None], *, env: bool = False) -> ServerConfig:
+    def from_strings(
+        cls, values: Mapping[str, str | None], *, env: bool = False
+    ) -> ServerConfig:
         """
         Parse settings given as strings, keyed by option name (or, with
         C{env}, by environment variable); absent and L{None} values keep

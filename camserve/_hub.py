@@ -187,9 +187,7 @@ class CameraHub:
     def _waiter_timed_out(self, waiter: Deferred[Frame]) -> None:
         if self._waiters.pop(waiter, None) is None:
             return
-        reason = (
-            f"camera {self.name} gave no frame within {self._start_timeout:g} s"
-        )
+        reason = f"camera {self.name} gave no frame within {self._start_timeout:g} s"
         if self._last_error is not None:
             reason += f" (last error: {self._last_error})"
         waiter.errback(CameraUnavailable(reason))

@@ -5,6 +5,9 @@ Reading what camserve needs to know from JPEG bytes, without decoding them.
 
 from __future__ import annotations
 
+_MARKER = 0xFF
+"""The byte that starts every JPEG marker."""
+
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 """Start-of-frame markers: every C{0xCn} except DHT, JPG and DAC."""
 
@@ -19,10 +22,10 @@ def jpeg_size(jpeg: bytes) -> tuple[int, int] | None:
     position = 2
     end = len(jpeg)
     while position + 4 <= end:
-        if jpeg[position] != 0xFF:
+        if jpeg[position] != _MARKER:
             return None
         marker = jpeg[position + 1]
-        if marker == 0xFF:
+        if marker == _MARKER:
             position += 1
             continue
         length = int.from_bytes(jpeg[position + 2 : position + 4], "big")

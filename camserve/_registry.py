@@ -60,11 +60,15 @@ def find_driver(name: str) -> CameraFactory:
                     "which is not installed"
                 ) from None
         except Exception as error:  # noqa: BLE001 - any import error is reported
-            raise ConfigError(f"camera {name!r}: {module_name}.py failed: {error}") from None
+            raise ConfigError(
+                f"camera {name!r}: {module_name}.py failed: {error}"
+            ) from None
         else:
             factory = getattr(module, "Camera", None)
             if factory is None:
-                raise ConfigError(f"camera {name!r}: {module_name}.py has no Camera class")
+                raise ConfigError(
+                    f"camera {name!r}: {module_name}.py has no Camera class"
+                )
             return factory  # type: ignore[no-any-return]
     raise ConfigError(
         f"unknown camera {name!r}; available: {', '.join(driver_names())}, "

@@ -43,7 +43,9 @@ class CameraService(MultiService):
 
             reactor = global_reactor
         self._reactor = reactor
-        self._threadpool = ThreadPool(minthreads=0, maxthreads=1, name="camserve-capture")
+        self._threadpool = ThreadPool(
+            minthreads=0, maxthreads=1, name="camserve-capture"
+        )
         self._hubs: dict[str, CameraHub] = {}
 
     @property
@@ -61,12 +63,16 @@ class CameraService(MultiService):
             C{idle_timeout}, C{start_timeout}, C{keepalive_interval}.
         @return: the camera's hub, to mount with L{camera_resource}.
         """
-        source = ThreadedCameraSource(camera, self._reactor, self._threadpool.callInThread)
+        source = ThreadedCameraSource(
+            camera, self._reactor, self._threadpool.callInThread
+        )
         hub = self.add_source(name, source, **hub_options)
         self._threadpool.adjustPoolsize(maxthreads=len(self._hubs))
         return hub
 
-    def add_source(self, name: str, source: IFrameSource, **hub_options: Any) -> CameraHub:
+    def add_source(
+        self, name: str, source: IFrameSource, **hub_options: Any
+    ) -> CameraHub:
         """
         Serve any frame source, such as an asynchronous driver.
 
@@ -89,7 +95,7 @@ class CameraService(MultiService):
         """
         End every stream, release every camera, then stop the thread pool.
         """
-        stopped = super().stopService()
+        stopped: Deferred[Any] = super().stopService()
         released = DeferredList([hub.shutdown() for hub in self._hubs.values()])
 
         def stop_threads(_: object) -> Deferred[Any] | None:

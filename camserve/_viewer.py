@@ -197,7 +197,9 @@ class StreamViewer:
         self._end("it stalled")
         transport = self._request.transport
         if transport is not None:
-            transport.abortConnection()
+            # A dead peer never drains, so loseConnection would wait forever.
+            abort = getattr(transport, "abortConnection", transport.loseConnection)
+            abort()
 
     # Ending
 

@@ -10,10 +10,9 @@ import html
 import json
 import math
 from importlib.resources import files
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from klein import Klein
-from twisted.internet.defer import Deferred
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ._hub import CameraHub, CameraUnavailable, HubState
@@ -21,6 +20,7 @@ from ._jpeg import jpeg_size
 from ._viewer import StreamViewer
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
     from twisted.python.failure import Failure
     from twisted.web.iweb import IRequest
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 _PAGE = files(__package__).joinpath("index.html").read_text(encoding="utf-8")
 
 
-class BadRequest(ValueError):
+class BadRequestError(ValueError):
     """
     A request camserve cannot serve as asked; the message says why.
     """
@@ -69,13 +69,13 @@ class CameraApp:
         ).encode("utf-8")
 
     @app.route("/video_feed", methods=["GET"])
-    def video_feed(self, request: Request) -> Deferred[object] | bytes:
+    def video_feed(self, request: Request) -> Deferred[Any] | bytes:
         """
         The live Motion JPEG stream. C{?fps=N} caps this viewer's frame rate.
         """
         try:
             max_fps = _parse_fps(request)
-        except BadRequest as error:
+        except BadRequestError as error:
             return _plain(request, 400, str(error))
         if request.method == b"HEAD":
             request.setHeader(b"content-type", b"multipart/x-mixed-replace")
@@ -88,7 +88,9 @@ class CameraApp:
             stall_timeout=self._stall_timeout,
         )
         first = self._hub.next_frame()
-        return first.addCallbacks(viewer.start, self._unavailable, errbackArgs=(request,))
+        return first.addCallbacks(
+            viewer.start, self._unavailable, errbackArgs=(request,)
+        )
 
     @app.route("/snapshot.jpg", methods=["GET"])
     def snapshot(self, request: Request) -> Deferred[bytes]:
@@ -120,14 +122,14 @@ class CameraApp:
         return json.dumps(health).encode("utf-8") + b"\n"
 
     @app.handle_errors(NotFound)
-    def not_found(self, request: Request, failure: Failure) -> bytes:
+    def not_found(self, request: IRequest, failure: Failure) -> bytes:  # noqa: ARG002 - Klein passes it by name
         """
         Unknown paths.
         """
         return _plain(request, 404, "not found")
 
     @app.handle_errors(MethodNotAllowed)
-    def method_not_allowed(self, request: Request, failure: Failure) -> bytes:
+    def method_not_allowed(self, request: IRequest, failure: Failure) -> bytes:
         """
         Known paths asked with a method they do not answer.
         """
@@ -161,7 +163,7 @@ def _parse_fps(request: IRequest) -> float | None:
     """
     The C{fps} query argument as a positive number, or L{None} if absent.
 
-    @raise BadRequest: if it is there and not a positive number.
+    @raise BadRequestError: if it is there and not a positive number.
     """
     args = request.args or {}
     values = args.get(b"fps")
@@ -173,7 +175,7 @@ def _parse_fps(request: IRequest) -> float | None:
     except ValueError:
         fps = math.nan
     if not (math.isfinite(fps) and fps > 0):
-        raise BadRequest(f"fps must be a number greater than 0, not {raw!r}")
+        raise BadRequestError(f"fps must be a number greater than 0, not {raw!r}")
     return fps
 
 

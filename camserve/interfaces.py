@@ -8,12 +8,13 @@ outside the reactor thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from zope.interface import Interface
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from twisted.python.failure import Failure
 
     from ._frame import Frame
@@ -99,4 +100,3 @@ class IFrameSink(Interface):
         """
         The hub is shutting down: end whatever the sink does with frames.
         """
-

@@ -7,8 +7,7 @@ camserve} and C{camserve.tac} all build their service here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService
@@ -21,6 +20,9 @@ from ._config import SETTINGS, ConfigError, ServerConfig
 from ._registry import make_camera
 from ._service import CameraService
 from ._web import camera_resource
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class Options(usage.Options):
@@ -45,7 +47,8 @@ class Options(usage.Options):
                 {setting.option: self[setting.option] for setting in SETTINGS}
             )
         except ConfigError as error:
-            raise usage.UsageError(str(error)) from None
+            # One line, not twistd's usage text above a UsageError's message.
+            raise SystemExit(f"camserve: {error}") from None
 
 
 def config_from_environment(environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -55,7 +58,9 @@ def config_from_environment(environ: Mapping[str, str] | None = None) -> ServerC
 
     @raise ConfigError: for a value that cannot be used.
     """
-    return ServerConfig.from_strings(os.environ if environ is None else environ, env=True)
+    return ServerConfig.from_strings(
+        os.environ if environ is None else environ, env=True
+    )
 
 
 class _CommandLineListener(StreamServerEndpointService):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
 from attrs import frozen
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -15,17 +16,26 @@ from zope.interface import implementer
 from ._multipart import BOUNDARY
 from .interfaces import ICamera, IFrameSource
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
 
 def make_jpeg(number: int = 0, width: int = 32, height: int = 24) -> bytes:
     """
     A real JPEG of the given size whose pixels encode C{number}, so distinct
-    numbers give distinct images.
+    numbers give distinct images while C{number} fits in one bit per 8x8
+    block (12 bits at the default size).
     """
     import cv2  # noqa: PLC0415 - only this helper needs OpenCV
     import numpy as np  # noqa: PLC0415
 
-    image = np.full((height, width, 3), number % 256, dtype=np.uint8)
-    image[0, 0] = ((number >> 8) % 256, (number >> 16) % 256, 255)
+    image = np.full((height, width, 3), 128, dtype=np.uint8)
+    # The number's bits as black and white 8x8 blocks, which JPEG keeps.
+    columns = width // 8
+    for bit in range(columns * (height // 8)):
+        row, column = divmod(bit, columns)
+        block = image[row * 8 : row * 8 + 8, column * 8 : column * 8 + 8]
+        block[:] = 255 if number >> bit & 1 else 0
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
     if not ok:
         raise RuntimeError("OpenCV could not encode a JPEG")
@@ -202,26 +212,34 @@ class MultipartParser:
                 raise MultipartError(f"stream does not open with {self._delimiter!r}")
             self._buffer = self._buffer[len(self._delimiter) :]
             self._opened = True
-        while True:
-            end_of_headers = self._buffer.find(b"\r\n\r\n")
-            if end_of_headers < 0:
-                return parts
-            headers: dict[str, str] = {}
-            for line in self._buffer[:end_of_headers].decode("latin-1").split("\r\n"):
-                name, colon, value = line.partition(":")
-                if not colon:
-                    raise MultipartError(f"malformed part header {line!r}")
-                headers[name.strip().lower()] = value.strip()
-            try:
-                length = int(headers["content-length"])
-            except (KeyError, ValueError):
-                raise MultipartError("part has no valid Content-Length") from None
-            start = end_of_headers + 4
-            closing = b"\r\n" + self._delimiter
-            end = start + length
-            if len(self._buffer) < end + len(closing):
-                return parts
-            if self._buffer[end : end + len(closing)] != closing:
-                raise MultipartError("part is not followed by the boundary")
-            parts.append(Part(headers, self._buffer[start:end]))
-            self._buffer = self._buffer[end + len(closing) :]
+        while (part := self._next_part()) is not None:
+            parts.append(part)
+        return parts
+
+    def _next_part(self) -> Part | None:
+        """
+        Take one complete part off the buffer, if there is one.
+        """
+        end_of_headers = self._buffer.find(b"\r\n\r\n")
+        if end_of_headers < 0:
+            return None
+        headers: dict[str, str] = {}
+        for line in self._buffer[:end_of_headers].decode("latin-1").split("\r\n"):
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise MultipartError(f"malformed part header {line!r}")
+            headers[name.strip().lower()] = value.strip()
+        try:
+            length = int(headers["content-length"])
+        except (KeyError, ValueError):
+            raise MultipartError("part has no valid Content-Length") from None
+        start = end_of_headers + 4
+        end = start + length
+        closing = b"\r\n" + self._delimiter
+        if len(self._buffer) < end + len(closing):
+            return None
+        if self._buffer[end : end + len(closing)] != closing:
+            raise MultipartError("part is not followed by the boundary")
+        body = self._buffer[start:end]
+        self._buffer = self._buffer[end + len(closing) :]
+        return Part(headers, body)

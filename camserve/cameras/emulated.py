@@ -7,13 +7,16 @@ frame rate.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
-from ..interfaces import ICamera
+from camserve.interfaces import ICamera
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @implementer(ICamera)
@@ -123,12 +126,24 @@ class EmulatedCamera:
             for row, text in enumerate(lines):
                 origin = (int(12 * scale), int((30 + 30 * row) * scale))
                 cv2.putText(
-                    image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
-                    (0, 0, 0), thickness + 2, cv2.LINE_AA,
+                    image,
+                    text,
+                    origin,
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.8 * scale,
+                    (0, 0, 0),
+                    thickness + 2,
+                    cv2.LINE_AA,
                 )
                 cv2.putText(
-                    image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA,
+                    image,
+                    text,
+                    origin,
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.8 * scale,
+                    (255, 255, 255),
+                    thickness,
+                    cv2.LINE_AA,
                 )
             ok, encoded = cv2.imencode(".jpg", image, params)
             if not ok:

@@ -1,0 +1,148 @@
+"""
+Tests for L{camserve._config}: settings from options and the environment.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from camserve import ConfigError, ServerConfig
+from camserve._config import SETTINGS
+from camserve.tap import Options, config_from_environment
+
+
+def test_defaults() -> None:
+    """
+    With nothing set camserve serves the emulated camera on port 8080 with
+    the documented timeouts.
+    """
+    config = ServerConfig.from_strings({})
+    assert config == ServerConfig()
+    assert (config.camera, config.endpoint, config.camera_name) == (
+        "emulated",
+        "tcp:8080",
+        "emulated",
+    )
+    assert (config.idle_timeout, config.start_timeout) == (10.0, 10.0)
+    assert (config.keepalive, config.stall_timeout) == (2.0, 30.0)
+    assert dict(config.camera_options) == {}
+
+
+def test_options_parse_into_server_and_camera_settings() -> None:
+    """
+    Driver settings go to the camera's options with their types; the rest
+    configure the server.
+    """
+    options = Options()
+    options.parseOptions(
+        [
+            "--camera=emulated",
+            "--name=porch",
+            "--endpoint=tcp:9000",
+            "--source=frames",
+            "--fps=12.5",
+            "--width=320",
+            "--height=240",
+            "--quality=70",
+            "--idle-timeout=3",
+            "--start-timeout=4",
+            "--keepalive=5",
+            "--stall-timeout=6",
+        ]
+    )
+    config = options["config"]
+    assert config.camera_name == "porch"
+    assert config.endpoint == "tcp:9000"
+    assert dict(config.camera_options) == {
+        "source": "frames",
+        "fps": 12.5,
+        "width": 320,
+        "height": 240,
+        "quality": 70,
+    }
+    assert (config.idle_timeout, config.start_timeout) == (3.0, 4.0)
+    assert (config.keepalive, config.stall_timeout) == (5.0, 6.0)
+
+
+def test_environment() -> None:
+    """
+    The tac's environment variables set the same settings.
+    """
+    config = config_from_environment(
+        {
+            "CAMERA": "emulated",
+            "CAMSERVE_ENDPOINT": "tcp:0",
+            "CAMSERVE_FPS": "5",
+            "CAMSERVE_IDLE_TIMEOUT": "0",
+            "UNRELATED": "x",
+        }
+    )
+    assert config.endpoint == "tcp:0"
+    assert dict(config.camera_options) == {"fps": 5.0}
+    assert config.idle_timeout == 0.0
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"fps": "abc"}, "--fps must be a number greater than 0, not 'abc'"),
+        ({"fps": "0"}, "--fps must be a number greater than 0, not '0'"),
+        ({"fps": "inf"}, "--fps must be a number greater than 0, not 'inf'"),
+        ({"width": "1.5"}, "--width must be a whole number from 16 to 7680, not '1.5'"),
+        ({"height": "9"}, "--height must be a whole number from 16 to 4320, not '9'"),
+        (
+            {"quality": "500"},
+            "--quality must be a whole number from 1 to 100, not '500'",
+        ),
+        (
+            {"idle-timeout": "-1"},
+            "--idle-timeout must be a number at least 0, not '-1'",
+        ),
+        (
+            {"keepalive": "nan"},
+            "--keepalive must be a number greater than 0, not 'nan'",
+        ),
+        ({"camera": " "}, "--camera must not be empty"),
+    ],
+)
+def test_bad_values_name_the_setting_and_what_is_allowed(
+    values: dict[str, str], message: str
+) -> None:
+    """
+    A value camserve cannot use is refused with one line naming the setting,
+    the value and what is allowed.
+    """
+    with pytest.raises(ConfigError) as caught:
+        ServerConfig.from_strings(values)
+    assert str(caught.value) == message
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_environment_names_the_variable() -> None:
+    """
+    Errors in the environment name the environment variable.
+    """
+    with pytest.raises(ConfigError, match=r"^CAMSERVE_FPS must be a number"):
+        config_from_environment({"CAMSERVE_FPS": "fast"})
+
+
+def test_bad_option_exits_with_one_line() -> None:
+    """
+    The command line turns a bad value into a one-line exit message rather
+    than twistd's usage text.
+    """
+    with pytest.raises(SystemExit) as caught:
+        Options().parseOptions(["--quality=0"])
+    assert caught.value.code == (
+        "camserve: --quality must be a whole number from 1 to 100, not '0'"
+    )
+
+
+def test_every_setting_is_an_option_and_a_variable() -> None:
+    """
+    Each setting has a documented option and environment variable.
+    """
+    help_text = str(Options())
+    for setting in SETTINGS:
+        assert f"--{setting.option}" in help_text
+        assert setting.env == "CAMERA" or setting.env.startswith("CAMSERVE_")

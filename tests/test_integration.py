@@ -1,0 +1,725 @@
+"""
+camserve end to end: a real server on the real reactor, on a real loopback
+port, watched by real clients (raw sockets read in threads, treq and
+OpenCV).
+
+Every test starts its own server through the L{harness} fixture, which
+tears everything down afterwards: client sockets, the camera service (and
+so its capture threads), the listening port and any server-side connection
+left open, so that no test leaves the reactor dirty for the next.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cv2
+import numpy as np
+import pytest
+import pytest_twisted
+import treq
+from twisted.internet import reactor as _global_reactor
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
+from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from twisted.web.static import Data
+from zope.interface import implementer
+
+from camserve import (
+    CameraHub,
+    CameraService,
+    EmulatedCamera,
+    HubState,
+    ICamera,
+    StreamViewer,
+    camera_resource,
+)
+from camserve.testing import MultipartParser, Part, ScriptedCamera, make_jpeg
+
+reactor: Any = _global_reactor
+
+TIMEOUT = 10.0
+"""Seconds any single wait of a test may take before the test fails."""
+
+FPS = 30.0
+
+
+# Blocking clients, run in threads with deferToThread.
+
+
+@attrs.frozen
+class Head:
+    """
+    An HTTP response's status line and headers.
+    """
+
+    status: int
+    status_line: str
+    headers: dict[str, list[str]]
+
+    def one(self, name: str) -> str:
+        """
+        The single value of header C{name}.
+        """
+        values = self.headers.get(name.lower(), [])
+        assert len(values) == 1, f"{name}: {values!r}"
+        return values[0]
+
+
+@attrs.frozen
+class Received:
+    """
+    A part of a stream and when it was complete, on C{time.monotonic()}.
+    """
+
+    part: Part
+    at: float
+
+
+class RawClient:
+    """
+    One HTTP request on a plain socket, read by blocking calls (run them in a
+    thread: the server runs in the reactor thread). Every read is bounded by
+    a deadline.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        path: str = "/video_feed",
+        *,
+        rcvbuf: int | None = None,
+        extra_headers: str = "",
+    ) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            # Before connecting, so that the TCP window is small from the start.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(TIMEOUT)
+        # A loopback connect completes in the kernel, without the reactor.
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"User-Agent: camserve-tests\r\n{extra_headers}\r\n".encode("ascii")
+        )
+        self.buffer = b""
+        self.parser = MultipartParser()
+        self.closed = False
+
+    def _recv(self, deadline: float) -> bytes:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the server sent too little in time")
+        self.sock.settimeout(remaining)
+        return self.sock.recv(65536)
+
+    def read_head(self) -> Head:
+        """
+        Read the status line and headers; keep what follows in C{buffer}.
+        """
+        deadline = time.monotonic() + TIMEOUT
+        while b"\r\n\r\n" not in self.buffer:
+            data = self._recv(deadline)
+            if not data:
+                raise ConnectionError(f"closed before the headers: {self.buffer!r}")
+            self.buffer += data
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers: dict[str, list[str]] = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        return Head(int(status_line.split()[1]), status_line, headers)
+
+    def read_body(self, length: int) -> bytes:
+        """
+        Read exactly C{length} bytes of body.
+        """
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.buffer) < length:
+            data = self._recv(deadline)
+            if not data:
+                break
+            self.buffer += data
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return body
+
+    def read_parts(self, count: int) -> list[Received]:
+        """
+        Read (after L{read_head}) until C{count} parts have been received.
+        """
+        deadline = time.monotonic() + TIMEOUT
+        received = self._feed(self.buffer)
+        self.buffer = b""
+        while len(received) < count:
+            data = self._recv(deadline)
+            if not data:
+                raise ConnectionError(f"stream ended after {len(received)} parts")
+            received += self._feed(data)
+        return received
+
+    def read_until(self, stop: threading.Event) -> list[Received]:
+        """
+        Read parts continuously until C{stop} is set (or the time limit).
+        """
+        deadline = time.monotonic() + 3 * TIMEOUT
+        received = self._feed(self.buffer)
+        self.buffer = b""
+        self.sock.settimeout(0.1)
+        while not stop.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError("read_until was never stopped")
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                raise ConnectionError(f"stream ended after {len(received)} parts")
+            received += self._feed(data)
+        return received
+
+    def _feed(self, data: bytes) -> list[Received]:
+        now = time.monotonic()
+        return [Received(part, now) for part in self.parser.feed(data)]
+
+    def abort(self) -> None:
+        """
+        Close with a TCP reset rather than a FIN.
+        """
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
+
+    def close(self) -> None:
+        """
+        Close the socket, once.
+        """
+        if not self.closed:
+            self.closed = True
+            self.sock.close()
+
+
+# The server.
+
+
+class TrackingSite(Site):
+    """
+    A Site that remembers its connections, so teardown can wait for them.
+    """
+
+    def __init__(self, resource: Any) -> None:
+        super().__init__(resource)
+        self.connections: list[Any] = []
+
+    def buildProtocol(self, addr: Any) -> Any:
+        """
+        Build and remember a connection's protocol.
+        """
+        protocol = super().buildProtocol(addr)
+        self.connections.append(protocol)
+        return protocol
+
+    def open_connections(self) -> list[Any]:
+        """
+        The connections whose transport is still connected.
+        """
+        return [
+            protocol
+            for protocol in self.connections
+            if protocol.transport is not None and protocol.transport.connected
+        ]
+
+
+@attrs.define
+class Server:
+    """
+    A running camserve server on 127.0.0.1.
+    """
+
+    service: CameraService
+    hub: CameraHub
+    site: TrackingSite
+    port: Any
+
+    @property
+    def number(self) -> int:
+        """
+        The TCP port number.
+        """
+        return int(self.port.getHost().port)
+
+    def url(self, path: str) -> str:
+        """
+        The URL of C{path} on this server.
+        """
+        return f"http://127.0.0.1:{self.number}{path}"
+
+
+class Harness:
+    """
+    Starts servers and clients for a test and tears all of them down.
+    """
+
+    def __init__(self) -> None:
+        self.servers: list[Server] = []
+        self.clients: list[RawClient] = []
+        self.pool = HTTPConnectionPool(reactor, persistent=False)
+        self.http = treq.client.HTTPClient(Agent(reactor, pool=self.pool))
+
+    def serve(
+        self,
+        camera: ICamera,
+        *,
+        idle_timeout: float = 10.0,
+        mount: Callable[[Any], Any] | None = None,
+    ) -> Server:
+        """
+        Serve C{camera} as camera C{"cam"} on a fresh port.
+
+        @param mount: given the camera's resource, returns the site's root
+            resource; by default the camera's resource is the root.
+        """
+        service = CameraService(reactor)
+        hub = service.add_camera("cam", camera, idle_timeout=idle_timeout)
+        resource = camera_resource(hub, reactor)
+        site = TrackingSite(resource if mount is None else mount(resource))
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        service.startService()
+        server = Server(service, hub, site, port)
+        self.servers.append(server)
+        return server
+
+    def client(self, server: Server, path: str = "/video_feed", **options: Any) -> RawClient:
+        """
+        A raw client that has sent C{GET path} to C{server}.
+        """
+        client = RawClient(server.number, path, **options)
+        self.clients.append(client)
+        return client
+
+    @inlineCallbacks
+    def close(self) -> Generator[Deferred[Any], Any, None]:
+        """
+        Close clients, stop services and ports, and wait for every server
+        connection to be gone.
+        """
+        for client in self.clients:
+            client.close()
+        for server in self.servers:
+            yield server.service.stopService()
+            yield server.port.stopListening()
+        deadline = time.monotonic() + TIMEOUT
+        while any(server.site.open_connections() for server in self.servers):
+            if time.monotonic() > deadline:
+                for server in self.servers:
+                    for protocol in server.site.open_connections():
+                        protocol.transport.abortConnection()
+                deadline = time.monotonic() + TIMEOUT
+            yield deferLater(reactor, 0.01, lambda: None)
+        yield self.pool.closeCachedConnections()
+
+
+@implementer(ILogObserver)
+class ErrorEvents:
+    """
+    Collects the log events of error level or above, and any that carry a
+    failure (a traceback), from the global log publisher.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        level = event.get("log_level")
+        if (
+            level in (LogLevel.error, LogLevel.critical)
+            or "log_failure" in event
+            or event.get("isError")
+        ):
+            self.events.append(event)
+
+    def describe(self) -> list[str]:
+        """
+        The collected events, formatted, with tracebacks.
+        """
+        described = []
+        for event in self.events:
+            text = formatEvent(event)
+            failure = event.get("log_failure")
+            if failure is not None:
+                text += "\n" + failure.getTraceback()
+            described.append(text)
+        return described
+
+
+@pytest.fixture
+def errors() -> Generator[ErrorEvents, None, None]:
+    """
+    The error-level log events during the test (and its teardown).
+    """
+    observer = ErrorEvents()
+    globalLogPublisher.addObserver(observer)
+    yield observer
+    globalLogPublisher.removeObserver(observer)
+
+
+@pytest.fixture
+def harness(errors: ErrorEvents) -> Generator[Harness, None, None]:
+    """
+    A L{Harness}, torn down after the test; the teardown itself must log no
+    errors.
+    """
+    harness = Harness()
+    yield harness
+    before = len(errors.events)
+    pytest_twisted.blockon(harness.close())
+    assert errors.events[before:] == [], "\n".join(errors.describe()[before:])
+
+
+# Helpers.
+
+
+async def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """
+    Let the reactor run until C{predicate()} holds.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        await deferLater(reactor, 0.01, lambda: None)
+
+
+async def pause(seconds: float) -> None:
+    """
+    Let the reactor run for C{seconds}.
+    """
+    await deferLater(reactor, seconds, lambda: None)
+
+
+def noisy_jpeg(seed: int, width: int = 320, height: int = 240) -> bytes:
+    """
+    A JPEG of random pixels, which compresses badly: big frames fill socket
+    buffers quickly.
+    """
+    image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return bytes(encoded.tobytes())
+
+
+def assert_valid_jpeg(data: bytes, size: tuple[int, int] | None = None) -> None:
+    """
+    C{data} is a complete JPEG that OpenCV decodes, of C{(width, height)}.
+    """
+    assert data[:2] == b"\xff\xd8", data[:16]
+    assert data[-2:] == b"\xff\xd9", data[-16:]
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    if size is not None:
+        assert (image.shape[1], image.shape[0]) == size
+
+
+def assert_stream(parts: list[Received], size: tuple[int, int] | None = None) -> None:
+    """
+    Each part is a valid JPEG with correct headers; timestamps strictly rise
+    and no frame repeats the one before it.
+    """
+    previous_stamp = 0.0
+    previous_body = b""
+    for received in parts:
+        headers, body = received.part.headers, received.part.body
+        assert headers["content-type"] == "image/jpeg"
+        assert int(headers["content-length"]) == len(body)
+        stamp = float(headers["x-timestamp"])
+        assert stamp > previous_stamp
+        assert abs(stamp - time.time()) < 60
+        assert body != previous_body
+        assert_valid_jpeg(body, size)
+        previous_stamp, previous_body = stamp, body
+
+
+def viewers_of(hub: CameraHub) -> list[StreamViewer]:
+    """
+    The hub's subscribed stream viewers (private state, looked at on
+    purpose).
+    """
+    return [sink for sink in hub._sinks if isinstance(sink, StreamViewer)]
+
+
+# The tests.
+
+
+@pytest_twisted.ensureDeferred
+async def test_stream_response_is_close_delimited_mjpeg(harness: Harness) -> None:
+    """
+    GET /video_feed answers 200 with the documented headers (multipart
+    x-mixed-replace with boundary "frame", no caching, nosniff, Connection:
+    close) and neither chunked Transfer-Encoding nor a Content-Length; the
+    body opens with the boundary and parses into valid JPEG parts with
+    correct Content-Length, strictly rising X-Timestamp and no frame equal to
+    the one before.
+    """
+    server = harness.serve(EmulatedCamera(fps=FPS, width=160, height=120))
+    client = harness.client(server)
+
+    head = await deferToThread(client.read_head)
+    assert head.status_line == "HTTP/1.1 200 OK"
+    assert head.one("content-type") == "multipart/x-mixed-replace; boundary=frame"
+    assert head.one("cache-control") == "no-store, no-cache, must-revalidate"
+    assert head.one("pragma") == "no-cache"
+    assert head.one("x-content-type-options") == "nosniff"
+    assert head.one("connection") == "close"
+    assert "transfer-encoding" not in head.headers
+    assert "content-length" not in head.headers
+
+    parts = await deferToThread(client.read_parts, 12)
+    assert len(parts) >= 12
+    assert_stream(parts, size=(160, 120))
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_viewers_at_once(harness: Harness) -> None:
+    """
+    Two viewers watching at the same time both receive a valid stream, and
+    the hub counts both.
+    """
+    server = harness.serve(ScriptedCamera([make_jpeg(n) for n in range(6)], fps=FPS))
+    first, second = harness.client(server), harness.client(server)
+
+    heads = await gatherResults(
+        [deferToThread(first.read_head), deferToThread(second.read_head)]
+    )
+    assert [head.status for head in heads] == [200, 200]
+    streams = await gatherResults(
+        [deferToThread(first.read_parts, 10), deferToThread(second.read_parts, 10)]
+    )
+    for parts in streams:
+        assert_stream(parts, size=(32, 24))
+    assert server.hub.viewers == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_stalled_viewer_does_not_slow_another(harness: Harness) -> None:
+    """
+    A viewer that never reads (a tiny receive buffer, no recv) fills its
+    connection until the server holds its frames back, yet another viewer
+    still gets at least 80% of the camera's frame rate over 2 s, and the
+    server keeps both viewers.
+    """
+    camera = ScriptedCamera([noisy_jpeg(n) for n in range(4)], fps=FPS)
+    server = harness.serve(camera)
+    stalled = harness.client(server, rcvbuf=4096)
+    fast = harness.client(server)
+    await deferToThread(fast.read_head)
+    stop = threading.Event()
+    reading = deferToThread(fast.read_until, stop)
+    try:
+        await wait_until(
+            lambda: len(viewers_of(server.hub)) == 2
+            and any(viewer._paused for viewer in viewers_of(server.hub)),
+            "the stalled viewer's connection is full",
+        )
+        started = time.monotonic()
+        await pause(2.0)
+        ended = time.monotonic()
+        assert server.hub.viewers == 2
+        stalled_viewers = [v for v in viewers_of(server.hub) if v._paused]
+        assert len(stalled_viewers) == 1
+    finally:
+        stop.set()
+        parts = await reading
+
+    in_window = [r for r in parts if started <= r.at <= ended]
+    stamps = {r.part.headers["x-timestamp"] for r in in_window}
+    assert len(stamps) >= 0.8 * FPS * (ended - started), len(stamps)
+    assert_stream(parts)
+
+
+@pytest_twisted.ensureDeferred
+async def test_camera_stops_when_idle_and_restarts(harness: Harness) -> None:
+    """
+    Once the last viewer leaves, the camera keeps running for the idle
+    timeout, then its frames() generator is closed (the device released) and
+    the hub is idle; a new viewer opens the camera again and gets frames.
+    """
+    camera = ScriptedCamera([make_jpeg(n) for n in range(5)], fps=FPS)
+    server = harness.serve(camera, idle_timeout=0.5)
+    hub = server.hub
+    assert hub.state is HubState.IDLE
+    assert camera.opened == 0
+
+    client = harness.client(server)
+    await deferToThread(client.read_head)
+    assert_stream(await deferToThread(client.read_parts, 3))
+    assert camera.is_open
+    assert hub.state is HubState.RUNNING
+
+    client.close()
+    await wait_until(lambda: hub.viewers == 0, "the server sees the viewer leave")
+    left = time.monotonic()
+    await wait_until(lambda: not camera.is_open, "the camera is closed")
+    assert time.monotonic() - left >= 0.4, "closed before the idle timeout"
+    assert (camera.opened, camera.closed) == (1, 1)
+    await wait_until(lambda: hub.state is HubState.IDLE, "the hub is idle")
+
+    again = harness.client(server)
+    head = await deferToThread(again.read_head)
+    assert head.status == 200
+    assert_stream(await deferToThread(again.read_parts, 5))
+    assert camera.opened == 2
+    assert camera.is_open
+    assert hub.state is HubState.RUNNING
+
+
+@pytest_twisted.ensureDeferred
+async def test_camera_failing_before_first_frame(harness: Harness) -> None:
+    """
+    A camera whose frames() raises before yielding anything gives a viewer a
+    503 whose body is one line naming the error, and /healthz reports the
+    camera failed (with a 503 and the error).
+    """
+    camera = ScriptedCamera(
+        [make_jpeg()], fail_after=0, error=OSError("lens cap is on\nsecond line")
+    )
+    server = harness.serve(camera)
+
+    response = await harness.http.get(server.url("/video_feed"))
+    body = await response.text()
+    assert response.code == 503
+    assert response.headers.getRawHeaders("content-type") == ["text/plain; charset=utf-8"]
+    assert body == "camera cam failed: lens cap is on\n"
+
+    response = await harness.http.get(server.url("/healthz"))
+    health = json.loads(await response.text())
+    assert response.code == 503
+    assert health["state"] == "failed"
+    assert health["last_error"] == "lens cap is on"
+    assert health["viewers"] == 0
+    assert server.hub.state is HubState.FAILED
+    assert camera.opened == camera.closed == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_opencv_reads_the_stream(harness: Harness) -> None:
+    """
+    OpenCV's VideoCapture (its FFmpeg backend) opens /video_feed and decodes
+    at least 10 frames of the camera's size.
+    """
+    server = harness.serve(EmulatedCamera(fps=FPS, width=160, height=120))
+    url = server.url("/video_feed")
+
+    def capture() -> list[tuple[int, ...]]:
+        timeouts = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(TIMEOUT * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(TIMEOUT * 1000),
+        ]
+        video = cv2.VideoCapture(url, cv2.CAP_FFMPEG, timeouts)
+        try:
+            assert video.isOpened(), "OpenCV could not open the stream"
+            shapes = []
+            for _ in range(10):
+                ok, image = video.read()
+                assert ok, f"OpenCV failed after {len(shapes)} frames"
+                shapes.append(tuple(image.shape))
+            return shapes
+        finally:
+            video.release()
+
+    shapes = await deferToThread(capture)
+    assert shapes == [(120, 160, 3)] * 10
+
+
+@pytest_twisted.ensureDeferred
+async def test_embedded_under_existing_site(harness: Harness, tmp_path: Path) -> None:
+    """
+    The camera's resource mounted at /cam/ in an existing resource tree
+    serves its page, a snapshot and the stream there, next to the tree's own
+    resources; the emulated camera plays a folder of JPEGs.
+    """
+    jpegs = [make_jpeg(n, 48, 32) for n in (10, 20, 30)]
+    for n, jpeg in enumerate(jpegs, 1):
+        (tmp_path / f"{n}.jpg").write_bytes(jpeg)
+
+    def mount(resource: Any) -> Resource:
+        root = Resource()
+        root.putChild(b"cam", resource)
+        root.putChild(b"other", Data(b"not the camera", "text/plain"))
+        return root
+
+    server = harness.serve(EmulatedCamera(fps=FPS, source=str(tmp_path)), mount=mount)
+
+    client = harness.client(server, "/cam/video_feed")
+    head = await deferToThread(client.read_head)
+    assert head.status == 200
+    assert head.one("content-type") == "multipart/x-mixed-replace; boundary=frame"
+    parts = await deferToThread(client.read_parts, 10)
+    assert_stream(parts, size=(48, 32))
+    assert all(received.part.body in jpegs for received in parts)
+
+    page = await harness.http.get(server.url("/cam/"))
+    text = await page.text()
+    assert page.code == 200
+    assert page.headers.getRawHeaders("content-type") == ["text/html; charset=utf-8"]
+    assert '<h1 id="name">cam</h1>' in text
+    assert 'src="video_feed"' in text
+    assert "48\u00d732" in text
+
+    snapshot = await harness.http.get(server.url("/cam/snapshot.jpg"))
+    image = await snapshot.content()
+    assert snapshot.code == 200
+    assert snapshot.headers.getRawHeaders("content-type") == ["image/jpeg"]
+    assert image in jpegs
+    assert_valid_jpeg(image, (48, 32))
+
+    other = await harness.http.get(server.url("/other"))
+    assert await other.content() == b"not the camera"
+    missing = await harness.http.get(server.url("/cam/nothing"))
+    await missing.content()
+    assert missing.code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_viewer_leaving_mid_frame_logs_no_error(
+    harness: Harness, errors: ErrorEvents
+) -> None:
+    """
+    Viewers that disconnect in the middle of a frame (one closing its
+    socket with unread data, one resetting the connection) are dropped by
+    the hub without any error-level log event or traceback.
+    """
+    server = harness.serve(ScriptedCamera([noisy_jpeg(n, 640, 480) for n in range(3)]))
+
+    def read_into_a_frame(client: RawClient) -> None:
+        client.read_head()
+        # The first part's headers and a little of its JPEG, no more.
+        while b"\xff\xd8" not in client.buffer:
+            client.buffer += client._recv(time.monotonic() + TIMEOUT)
+        assert len(client.buffer) < 200_000
+
+    closing, resetting = harness.client(server), harness.client(server)
+    await gatherResults(
+        [deferToThread(read_into_a_frame, closing), deferToThread(read_into_a_frame, resetting)]
+    )
+    await wait_until(lambda: server.hub.viewers == 2, "both viewers are subscribed")
+    closing.close()
+    resetting.abort()
+    await wait_until(lambda: server.hub.viewers == 0, "the hub drops both viewers")
+    # Deferreds that fail unhandled are only reported when collected.
+    gc.collect()
+    await pause(0.2)
+    assert errors.describe() == []
