@@ -5,6 +5,7 @@ A viewer: one HTTP response streaming one camera, paced by its connection.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
@@ -22,6 +23,20 @@ if TYPE_CHECKING:
 
     from ._frame import Frame
     from ._hub import CameraHub
+
+
+def set_stream_headers(request: Request) -> None:
+    """
+    Set the headers of a stream response (also the answer to C{HEAD}).
+    """
+    request.setHeader(b"content-type", CONTENT_TYPE)
+    request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate")
+    request.setHeader(b"pragma", b"no-cache")
+    request.setHeader(b"x-content-type-options", b"nosniff")
+
+
+_AFTER_EVERY_FRAME = sys.maxsize
+"""Higher than any frame number a hub will reach."""
 
 
 @implementer(IPushProducer, IFrameSink)
@@ -76,10 +91,7 @@ class StreamViewer:
             (as Klein does when the client goes away) to end the stream.
         """
         request = self._request
-        request.setHeader(b"content-type", CONTENT_TYPE)
-        request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate")
-        request.setHeader(b"pragma", b"no-cache")
-        request.setHeader(b"x-content-type-options", b"nosniff")
+        set_stream_headers(request)
         start_close_delimited(request)
         request.write(PREAMBLE)
         request.registerProducer(self, True)
@@ -216,6 +228,8 @@ class StreamViewer:
             return False
         self._ended = True
         self._pending = None
+        # Refuses every later frame without a check on the per-frame path.
+        self._last_number = _AFTER_EVERY_FRAME
         for call in (self._cap_call, self._stall_call):
             if call is not None and call.active():
                 call.cancel()

@@ -17,7 +17,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ._hub import CameraHub, CameraUnavailable, HubState
 from ._jpeg import jpeg_size
-from ._viewer import StreamViewer
+from ._viewer import StreamViewer, set_stream_headers
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -78,7 +78,7 @@ class CameraApp:
         except BadRequestError as error:
             return _plain(request, 400, str(error))
         if request.method == b"HEAD":
-            request.setHeader(b"content-type", b"multipart/x-mixed-replace")
+            set_stream_headers(request)
             return b""
         viewer = StreamViewer(
             request,
@@ -175,7 +175,8 @@ def _parse_fps(request: IRequest) -> float | None:
     except ValueError:
         fps = math.nan
     if not (math.isfinite(fps) and fps > 0):
-        raise BadRequestError(f"fps must be a number greater than 0, not {raw!r}")
+        shown = raw if len(raw) <= 20 else raw[:20] + "..."  # noqa: PLR2004 - a short answer
+        raise BadRequestError(f"fps must be a number greater than 0, not {shown!r}")
     return fps
 
 

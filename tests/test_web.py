@@ -1,0 +1,406 @@
+"""
+Tests for the routes of L{camserve.camera_resource} other than the stream
+itself (see C{test_viewer} for that), through an in-memory HTTP client.
+
+The client is treq's L{HTTPClient} over L{RequestTraversalAgent}, which is
+what C{treq.testing.StubTreq} is made of: a real twisted.web server and a real
+HTTP client parser, connected in memory. The camera is a L{CameraHub} fed by a
+hand-driven L{PushSource} on a L{Clock}.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+from attrs import define, field
+from treq import content
+from treq.client import HTTPClient
+from treq.testing import RequestTraversalAgent
+from twisted.internet.task import Clock
+
+from camserve import CameraHub, StreamViewer, camera_resource
+from camserve.testing import PushSource, make_jpeg
+
+if TYPE_CHECKING:
+    from treq.response import _Response
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+    from twisted.web.iweb import IResponse
+
+T = TypeVar("T")
+
+URL = "http://camserve.test"
+
+
+def result_of(deferred: Deferred[T]) -> T:
+    """
+    The result C{deferred} already has; fail the test if it has none yet or
+    failed.
+    """
+    results: list[T] = []
+    failures: list[Failure] = []
+    deferred.addCallbacks(results.append, failures.append)
+    if failures:
+        failures[0].raiseException()
+    assert results, "the Deferred has not fired"
+    return results[0]
+
+
+def fired(deferred: Deferred[Any]) -> bool:
+    """
+    Whether C{deferred} has a result yet (not merely a Deferred to wait on).
+    """
+    outcome: list[object] = []
+
+    def note(value: object) -> object:
+        outcome.append(value)
+        return value
+
+    deferred.addBoth(note)
+    return bool(outcome)
+
+
+def header(response: IResponse, name: bytes) -> list[bytes]:
+    """
+    All values of header C{name}, or an empty list.
+    """
+    return list(response.headers.getRawHeaders(name, []))
+
+
+@define
+class Camera:
+    """
+    A hub fed by a L{PushSource}, served over an in-memory HTTP client.
+    """
+
+    driver: str = "emulated"
+    name: str = "cam"
+    clock: Clock = field(factory=Clock)
+    source: PushSource = field(factory=PushSource)
+    hub: CameraHub = field(init=False)
+    agent: RequestTraversalAgent = field(init=False)
+    client: HTTPClient = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.hub = CameraHub(self.name, self.source, self.clock, driver=self.driver)
+        self.agent = RequestTraversalAgent(camera_resource(self.hub, self.clock))
+        self.client = HTTPClient(self.agent)
+
+    def request(self, method: str, path: str) -> Deferred[_Response]:
+        """
+        Send a request; return the response to come.
+        """
+        deferred = self.client.request(method, URL + path)
+        self.agent.flush()
+        return deferred
+
+    def get(self, path: str, method: str = "GET") -> tuple[IResponse, bytes]:
+        """
+        A response that the server completes at once, and its body.
+        """
+        response = result_of(self.request(method, path))
+        return response, self.body(response)
+
+    def body(self, response: IResponse) -> bytes:
+        """
+        The complete body of C{response}.
+        """
+        body = content(response)
+        self.agent.flush()
+        return result_of(body)
+
+    def push(self, jpeg: bytes, captured_at: float = 1_700_000_000.5) -> None:
+        """
+        Deliver a frame and let the server's answers reach the client.
+        """
+        self.source.push(jpeg, captured_at)
+        self.agent.flush()
+
+    def run(self) -> None:
+        """
+        Start the camera with a frame, as a snapshot would.
+        """
+        self.request("GET", "/snapshot.jpg")
+        self.push(make_jpeg(0))
+
+
+@pytest.fixture
+def camera() -> Camera:
+    """
+    An idle camera named C{cam}.
+    """
+    return Camera()
+
+
+# The page
+
+
+def test_page(camera: Camera) -> None:
+    """
+    C{/} is an HTML page naming the camera and its driver, showing the stream
+    (C{<img src="video_feed">}) and saying the resolution is not yet known.
+    """
+    response, body = camera.get("/")
+    assert response.code == 200
+    assert header(response, b"content-type") == [b"text/html; charset=utf-8"]
+    assert header(response, b"cache-control") == [b"no-store"]
+    page = body.decode("utf-8")
+    assert '<h1 id="name">cam</h1>' in page
+    assert "<b>emulated</b>" in page
+    assert "<img " in page
+    assert 'src="video_feed"' in page
+    assert '<span id="resolution">resolution pending</span>' in page
+
+
+def test_page_shows_resolution(camera: Camera) -> None:
+    """
+    Once the camera has given a frame, the page shows its width and height.
+    """
+    camera.request("GET", "/snapshot.jpg")
+    camera.push(make_jpeg(1, width=64, height=48))
+    _, body = camera.get("/")
+    page = body.decode("utf-8")
+    assert '<span id="resolution">64\u00d748</span>' in page
+    assert "resolution pending" not in page
+
+
+def test_page_escapes_name() -> None:
+    """
+    The camera's name and driver are HTML-escaped in the page.
+    """
+    camera = Camera(name="Porch <b>&", driver="<x>")
+    _, body = camera.get("/")
+    page = body.decode("utf-8")
+    assert '<h1 id="name">Porch &lt;b&gt;&amp;</h1>' in page
+    assert "<b>&lt;x&gt;</b>" in page
+    assert "Porch <b>&" not in page
+    assert "<x>" not in page
+
+
+# Snapshots
+
+
+def test_snapshot_waits_for_fresh_frame(camera: Camera) -> None:
+    """
+    C{/snapshot.jpg} on an idle camera starts it, waits for its first frame
+    and answers with exactly that JPEG: C{image/jpeg}, exact
+    C{Content-Length}, C{no-store} and the capture time.
+    """
+    pending = camera.request("GET", "/snapshot.jpg")
+    assert camera.source.starts == 1
+    assert not fired(pending)
+    jpeg = make_jpeg(7, width=64, height=48)
+    camera.push(jpeg, 1_700_000_000.25)
+    response = result_of(pending)
+    assert response.code == 200
+    assert header(response, b"content-type") == [b"image/jpeg"]
+    # The client parser moves Content-Length out of the headers into length.
+    assert response.length == len(jpeg)
+    assert header(response, b"cache-control") == [b"no-store"]
+    assert header(response, b"x-timestamp") == [b"1700000000.250000"]
+    assert camera.body(response) == jpeg
+
+
+def test_snapshot_of_running_camera(camera: Camera) -> None:
+    """
+    A snapshot of a camera delivering frames is its newest frame, at once.
+    """
+    camera.run()
+    camera.clock.advance(0.125)
+    newest = make_jpeg(2)
+    camera.push(newest)
+    response, body = camera.get("/snapshot.jpg")
+    assert response.code == 200
+    assert body == newest
+
+
+def test_snapshot_skips_stale_frame(camera: Camera) -> None:
+    """
+    A snapshot does not return a frame older than two frame intervals: it
+    waits for the next one.
+    """
+    camera.run()
+    for number in (1, 2, 3):
+        camera.clock.advance(0.125)
+        camera.push(make_jpeg(number))
+    camera.clock.advance(1)
+    pending = camera.request("GET", "/snapshot.jpg")
+    assert not fired(pending)
+    fresh = make_jpeg(4)
+    camera.push(fresh)
+    assert camera.body(result_of(pending)) == fresh
+
+
+def test_snapshot_camera_fails(camera: Camera) -> None:
+    """
+    A snapshot of a camera that fails before giving a frame is a C{503} with
+    a one-line plain-text reason.
+    """
+    pending = camera.request("GET", "/snapshot.jpg")
+    camera.source.fail(OSError("no such device"))
+    camera.agent.flush()
+    response = result_of(pending)
+    assert response.code == 503
+    assert header(response, b"content-type") == [b"text/plain; charset=utf-8"]
+    assert camera.body(response) == b"camera cam failed: no such device\n"
+
+
+def test_snapshot_start_timeout(camera: Camera) -> None:
+    """
+    A snapshot of a camera that gives no frame within the start timeout is a
+    C{503} saying so.
+    """
+    pending = camera.request("GET", "/snapshot.jpg")
+    camera.clock.advance(10)
+    camera.agent.flush()
+    response = result_of(pending)
+    assert response.code == 503
+    assert camera.body(response) == b"camera cam gave no frame within 10 s\n"
+
+
+# Health
+
+
+def test_healthz_idle(camera: Camera) -> None:
+    """
+    C{/healthz} of a camera nobody has watched is C{200} JSON with every
+    documented field.
+    """
+    camera.clock.advance(3.5)
+    response, body = camera.get("/healthz")
+    assert response.code == 200
+    assert header(response, b"content-type") == [b"application/json"]
+    assert header(response, b"cache-control") == [b"no-store"]
+    assert body.endswith(b"\n")
+    assert json.loads(body) == {
+        "name": "cam",
+        "driver": "emulated",
+        "state": "idle",
+        "last_error": None,
+        "viewers": 0,
+        "frames_captured": 0,
+        "fps": 0.0,
+        "uptime": 3.5,
+    }
+
+
+def test_healthz_running(camera: Camera) -> None:
+    """
+    C{/healthz} of a running camera is C{200} with its state, viewers,
+    frame count and measured frame rate.
+    """
+    camera.request("GET", "/video_feed")
+    camera.push(make_jpeg(0))
+    for number in (1, 2, 3):
+        camera.clock.advance(0.125)
+        camera.push(make_jpeg(number))
+    response, body = camera.get("/healthz")
+    assert response.code == 200
+    health: dict[str, Any] = json.loads(body)
+    assert health == {
+        "name": "cam",
+        "driver": "emulated",
+        "state": "running",
+        "last_error": None,
+        "viewers": 1,
+        "frames_captured": 4,
+        "fps": 8.0,
+        "uptime": 0.375,
+    }
+
+
+def test_healthz_failed(camera: Camera) -> None:
+    """
+    C{/healthz} of a failed camera is C{503}, with the state and last error.
+    """
+    camera.request("GET", "/snapshot.jpg")
+    camera.source.fail(OSError("no such device"))
+    response, body = camera.get("/healthz")
+    assert response.code == 503
+    assert header(response, b"content-type") == [b"application/json"]
+    health = json.loads(body)
+    assert health["state"] == "failed"
+    assert health["last_error"] == "no such device"
+
+
+# Errors
+
+
+def test_unknown_path(camera: Camera) -> None:
+    """
+    An unknown path is a short plain-text C{404}.
+    """
+    response, body = camera.get("/nope")
+    assert response.code == 404
+    assert header(response, b"content-type") == [b"text/plain; charset=utf-8"]
+    assert body == b"not found\n"
+    assert len(body) < 100
+
+
+@pytest.mark.parametrize("path", ["/video_feed", "/snapshot.jpg", "/healthz", "/"])
+def test_wrong_method(camera: Camera, path: str) -> None:
+    """
+    POST to a known path is a short C{405} with an C{Allow} header naming GET
+    and HEAD, and starts nothing.
+    """
+    response, body = camera.get(path, method="POST")
+    assert response.code == 405
+    (allow,) = header(response, b"allow")
+    assert sorted(method.strip() for method in allow.split(b",")) == [
+        b"GET",
+        b"HEAD",
+    ]
+    assert body == b"method not allowed\n"
+    assert camera.source.starts == 0
+    assert camera.hub.viewers == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf", "-inf", ""])
+def test_bad_fps(camera: Camera, value: str) -> None:
+    """
+    C{?fps=} that is not a finite number above 0 is a short plain-text
+    C{400} mentioning fps, and starts nothing.
+    """
+    response, body = camera.get(f"/video_feed?fps={value}")
+    assert response.code == 400
+    assert header(response, b"content-type") == [b"text/plain; charset=utf-8"]
+    assert b"fps" in body
+    assert body.endswith(b"\n")
+    assert body.count(b"\n") == 1
+    assert len(body) < 100
+    assert camera.source.starts == 0
+    assert camera.hub.viewers == 0
+
+
+def test_fractional_fps(camera: Camera) -> None:
+    """
+    C{?fps=2.5} is accepted: the stream starts, capped at 2.5 frames a
+    second.
+    """
+    pending = camera.request("GET", "/video_feed?fps=2.5")
+    camera.push(make_jpeg(1))
+    response = result_of(pending)
+    assert response.code == 200
+    assert header(response, b"content-type") == [
+        b"multipart/x-mixed-replace; boundary=frame"
+    ]
+    (viewer,) = camera.hub._sink_tuple
+    assert isinstance(viewer, StreamViewer)
+    assert viewer._min_interval == pytest.approx(0.4)
+
+
+def test_head_video_feed(camera: Camera) -> None:
+    """
+    HEAD C{/video_feed} is a C{200} with the stream's content type and no
+    body, and neither starts the camera nor adds a viewer.
+    """
+    response, body = camera.get("/video_feed", method="HEAD")
+    assert response.code == 200
+    assert body == b""
+    assert header(response, b"content-type") == [
+        b"multipart/x-mixed-replace; boundary=frame"
+    ]
+    assert camera.source.starts == 0
+    assert camera.hub.viewers == 0
