@@ -5,29 +5,29 @@ OpenCV).
 
 Every test starts its own server through the L{harness} fixture, which
 tears everything down afterwards: client sockets, the camera service (and
-so its capture threads), the listening port and any server-side connection
-left open, so that no test leaves the reactor dirty for the next.
+so its capture threads), the listening port and every connection, so that
+no test leaves the reactor dirty for the next. No test may log an error.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import re
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Generator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 import cv2
 import numpy as np
 import pytest
-import pytest_twisted
+import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 import treq
 from twisted.internet import reactor as _global_reactor
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
@@ -35,7 +35,6 @@ from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublish
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
-from twisted.web.static import Data
 from zope.interface import implementer
 
 from camserve import (
@@ -49,7 +48,22 @@ from camserve import (
 )
 from camserve.testing import MultipartParser, Part, ScriptedCamera, make_jpeg
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Generator
+    from pathlib import Path
+
 reactor: Any = _global_reactor
+
+_Test = TypeVar("_Test", bound="Callable[..., Coroutine[Any, Any, None]]")
+
+
+def reactor_test(test: _Test) -> _Test:
+    """
+    Run an C{async} test on the reactor (pytest-twisted's C{ensureDeferred},
+    which returns the test itself, marked).
+    """
+    return cast("_Test", pytest_twisted.ensureDeferred(test))
+
 
 TIMEOUT = 10.0
 """Seconds any single wait of a test may take before the test fails."""
@@ -199,7 +213,9 @@ class RawClient:
         """
         Close with a TCP reset rather than a FIN.
         """
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+        )
         self.close()
 
     def close(self) -> None:
@@ -214,32 +230,12 @@ class RawClient:
 # The server.
 
 
-class TrackingSite(Site):
+def open_connections() -> list[Any]:
     """
-    A Site that remembers its connections, so teardown can wait for them.
+    The reactor's TCP connections, client and server side, still open.
     """
-
-    def __init__(self, resource: Any) -> None:
-        super().__init__(resource)
-        self.connections: list[Any] = []
-
-    def buildProtocol(self, addr: Any) -> Any:
-        """
-        Build and remember a connection's protocol.
-        """
-        protocol = super().buildProtocol(addr)
-        self.connections.append(protocol)
-        return protocol
-
-    def open_connections(self) -> list[Any]:
-        """
-        The connections whose transport is still connected.
-        """
-        return [
-            protocol
-            for protocol in self.connections
-            if protocol.transport is not None and protocol.transport.connected
-        ]
+    selectables = {*reactor.getReaders(), *reactor.getWriters()}
+    return [each for each in selectables if isinstance(each, tcp.Connection)]
 
 
 @attrs.define
@@ -250,7 +246,7 @@ class Server:
 
     service: CameraService
     hub: CameraHub
-    site: TrackingSite
+    site: Site
     port: Any
 
     @property
@@ -294,14 +290,16 @@ class Harness:
         service = CameraService(reactor)
         hub = service.add_camera("cam", camera, idle_timeout=idle_timeout)
         resource = camera_resource(hub, reactor)
-        site = TrackingSite(resource if mount is None else mount(resource))
+        site = Site(resource if mount is None else mount(resource))
         port = reactor.listenTCP(0, site, interface="127.0.0.1")
         service.startService()
         server = Server(service, hub, site, port)
         self.servers.append(server)
         return server
 
-    def client(self, server: Server, path: str = "/video_feed", **options: Any) -> RawClient:
+    def client(
+        self, server: Server, path: str = "/video_feed", **options: Any
+    ) -> RawClient:
         """
         A raw client that has sent C{GET path} to C{server}.
         """
@@ -312,23 +310,22 @@ class Harness:
     @inlineCallbacks
     def close(self) -> Generator[Deferred[Any], Any, None]:
         """
-        Close clients, stop services and ports, and wait for every server
-        connection to be gone.
+        Close clients, stop services and ports, and wait for every
+        connection (the server's and treq's) to be gone.
         """
         for client in self.clients:
             client.close()
         for server in self.servers:
             yield server.service.stopService()
             yield server.port.stopListening()
+        yield self.pool.closeCachedConnections()
         deadline = time.monotonic() + TIMEOUT
-        while any(server.site.open_connections() for server in self.servers):
+        while open_connections():
             if time.monotonic() > deadline:
-                for server in self.servers:
-                    for protocol in server.site.open_connections():
-                        protocol.transport.abortConnection()
+                for connection in open_connections():
+                    connection.abortConnection()
                 deadline = time.monotonic() + TIMEOUT
             yield deferLater(reactor, 0.01, lambda: None)
-        yield self.pool.closeCachedConnections()
 
 
 @implementer(ILogObserver)
@@ -378,14 +375,15 @@ def errors() -> Generator[ErrorEvents, None, None]:
 @pytest.fixture
 def harness(errors: ErrorEvents) -> Generator[Harness, None, None]:
     """
-    A L{Harness}, torn down after the test; the teardown itself must log no
-    errors.
+    A L{Harness}, torn down after the test. Neither the test nor the
+    teardown may log an error: a camserve server in ordinary use (viewers
+    coming and going, a camera failing) logs warnings at most.
     """
     harness = Harness()
     yield harness
-    before = len(errors.events)
     pytest_twisted.blockon(harness.close())
-    assert errors.events[before:] == [], "\n".join(errors.describe()[before:])
+    gc.collect()  # Unhandled errors in Deferreds are logged when collected.
+    assert errors.events == [], "\n".join(errors.describe())
 
 
 # Helpers.
@@ -414,7 +412,9 @@ def noisy_jpeg(seed: int, width: int = 320, height: int = 240) -> bytes:
     A JPEG of random pixels, which compresses badly: big frames fill socket
     buffers quickly.
     """
-    image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    image = np.random.default_rng(seed).integers(
+        0, 256, (height, width, 3), dtype=np.uint8
+    )
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return bytes(encoded.tobytes())
@@ -443,6 +443,7 @@ def assert_stream(parts: list[Received], size: tuple[int, int] | None = None) ->
         headers, body = received.part.headers, received.part.body
         assert headers["content-type"] == "image/jpeg"
         assert int(headers["content-length"]) == len(body)
+        assert re.fullmatch(r"\d+\.\d{6}", headers["x-timestamp"])
         stamp = float(headers["x-timestamp"])
         assert stamp > previous_stamp
         assert abs(stamp - time.time()) < 60
@@ -459,18 +460,33 @@ def viewers_of(hub: CameraHub) -> list[StreamViewer]:
     return [sink for sink in hub._sinks if isinstance(sink, StreamViewer)]
 
 
+class Other(Resource):
+    """
+    A resource of the site the camera is embedded in.
+    """
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        """
+        Say what it is.
+        """
+        request.setHeader(b"content-type", b"text/plain")
+        return b"not the camera"
+
+
 # The tests.
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_stream_response_is_close_delimited_mjpeg(harness: Harness) -> None:
     """
-    GET /video_feed answers 200 with the documented headers (multipart
-    x-mixed-replace with boundary "frame", no caching, nosniff, Connection:
-    close) and neither chunked Transfer-Encoding nor a Content-Length; the
-    body opens with the boundary and parses into valid JPEG parts with
-    correct Content-Length, strictly rising X-Timestamp and no frame equal to
-    the one before.
+    GET /video_feed answers HTTP/1.1 200 with the headers the README
+    documents (multipart/x-mixed-replace with boundary "frame",
+    Cache-Control: no-store, Connection: close) and neither chunked
+    Transfer-Encoding nor a Content-Length; the body opens with --frame and
+    parses into valid JPEG parts with correct Content-Length, X-Timestamp
+    with 6 decimals, strictly rising, and no frame equal to the one before.
     """
     server = harness.serve(EmulatedCamera(fps=FPS, width=160, height=120))
     client = harness.client(server)
@@ -478,9 +494,8 @@ async def test_stream_response_is_close_delimited_mjpeg(harness: Harness) -> Non
     head = await deferToThread(client.read_head)
     assert head.status_line == "HTTP/1.1 200 OK"
     assert head.one("content-type") == "multipart/x-mixed-replace; boundary=frame"
-    assert head.one("cache-control") == "no-store, no-cache, must-revalidate"
-    assert head.one("pragma") == "no-cache"
-    assert head.one("x-content-type-options") == "nosniff"
+    directives = [each.strip() for each in head.one("cache-control").split(",")]
+    assert "no-store" in directives
     assert head.one("connection") == "close"
     assert "transfer-encoding" not in head.headers
     assert "content-length" not in head.headers
@@ -490,7 +505,7 @@ async def test_stream_response_is_close_delimited_mjpeg(harness: Harness) -> Non
     assert_stream(parts, size=(160, 120))
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_two_viewers_at_once(harness: Harness) -> None:
     """
     Two viewers watching at the same time both receive a valid stream, and
@@ -511,7 +526,7 @@ async def test_two_viewers_at_once(harness: Harness) -> None:
     assert server.hub.viewers == 2
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_stalled_viewer_does_not_slow_another(harness: Harness) -> None:
     """
     A viewer that never reads (a tiny receive buffer, no recv) fills its
@@ -526,18 +541,21 @@ async def test_stalled_viewer_does_not_slow_another(harness: Harness) -> None:
     await deferToThread(fast.read_head)
     stop = threading.Event()
     reading = deferToThread(fast.read_until, stop)
-    try:
-        await wait_until(
-            lambda: len(viewers_of(server.hub)) == 2
-            and any(viewer._paused for viewer in viewers_of(server.hub)),
-            "the stalled viewer's connection is full",
+    stalled_peer = f"127.0.0.1:{stalled.sock.getsockname()[1]}"
+
+    def stalled_is_paused() -> bool:
+        return any(
+            viewer.peer == stalled_peer and viewer._paused
+            for viewer in viewers_of(server.hub)
         )
+
+    try:
+        await wait_until(stalled_is_paused, "the stalled viewer's connection is full")
         started = time.monotonic()
         await pause(2.0)
         ended = time.monotonic()
         assert server.hub.viewers == 2
-        stalled_viewers = [v for v in viewers_of(server.hub) if v._paused]
-        assert len(stalled_viewers) == 1
+        assert stalled_is_paused()
     finally:
         stop.set()
         parts = await reading
@@ -548,7 +566,7 @@ async def test_stalled_viewer_does_not_slow_another(harness: Harness) -> None:
     assert_stream(parts)
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_camera_stops_when_idle_and_restarts(harness: Harness) -> None:
     """
     Once the last viewer leaves, the camera keeps running for the idle
@@ -558,7 +576,7 @@ async def test_camera_stops_when_idle_and_restarts(harness: Harness) -> None:
     camera = ScriptedCamera([make_jpeg(n) for n in range(5)], fps=FPS)
     server = harness.serve(camera, idle_timeout=0.5)
     hub = server.hub
-    assert hub.state is HubState.IDLE
+    assert hub.health()["state"] == "idle"
     assert camera.opened == 0
 
     client = harness.client(server)
@@ -584,7 +602,7 @@ async def test_camera_stops_when_idle_and_restarts(harness: Harness) -> None:
     assert hub.state is HubState.RUNNING
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_camera_failing_before_first_frame(harness: Harness) -> None:
     """
     A camera whose frames() raises before yielding anything gives a viewer a
@@ -599,7 +617,9 @@ async def test_camera_failing_before_first_frame(harness: Harness) -> None:
     response = await harness.http.get(server.url("/video_feed"))
     body = await response.text()
     assert response.code == 503
-    assert response.headers.getRawHeaders("content-type") == ["text/plain; charset=utf-8"]
+    assert response.headers.getRawHeaders("content-type") == [
+        "text/plain; charset=utf-8"
+    ]
     assert body == "camera cam failed: lens cap is on\n"
 
     response = await harness.http.get(server.url("/healthz"))
@@ -612,7 +632,7 @@ async def test_camera_failing_before_first_frame(harness: Harness) -> None:
     assert camera.opened == camera.closed == 1
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_opencv_reads_the_stream(harness: Harness) -> None:
     """
     OpenCV's VideoCapture (its FFmpeg backend) opens /video_feed and decodes
@@ -631,7 +651,7 @@ async def test_opencv_reads_the_stream(harness: Harness) -> None:
         video = cv2.VideoCapture(url, cv2.CAP_FFMPEG, timeouts)
         try:
             assert video.isOpened(), "OpenCV could not open the stream"
-            shapes = []
+            shapes: list[tuple[int, ...]] = []
             for _ in range(10):
                 ok, image = video.read()
                 assert ok, f"OpenCV failed after {len(shapes)} frames"
@@ -644,7 +664,7 @@ async def test_opencv_reads_the_stream(harness: Harness) -> None:
     assert shapes == [(120, 160, 3)] * 10
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_embedded_under_existing_site(harness: Harness, tmp_path: Path) -> None:
     """
     The camera's resource mounted at /cam/ in an existing resource tree
@@ -658,7 +678,7 @@ async def test_embedded_under_existing_site(harness: Harness, tmp_path: Path) ->
     def mount(resource: Any) -> Resource:
         root = Resource()
         root.putChild(b"cam", resource)
-        root.putChild(b"other", Data(b"not the camera", "text/plain"))
+        root.putChild(b"other", Other())
         return root
 
     server = harness.serve(EmulatedCamera(fps=FPS, source=str(tmp_path)), mount=mount)
@@ -693,7 +713,7 @@ async def test_embedded_under_existing_site(harness: Harness, tmp_path: Path) ->
     assert missing.code == 404
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_viewer_leaving_mid_frame_logs_no_error(
     harness: Harness, errors: ErrorEvents
 ) -> None:
@@ -713,7 +733,10 @@ async def test_viewer_leaving_mid_frame_logs_no_error(
 
     closing, resetting = harness.client(server), harness.client(server)
     await gatherResults(
-        [deferToThread(read_into_a_frame, closing), deferToThread(read_into_a_frame, resetting)]
+        [
+            deferToThread(read_into_a_frame, closing),
+            deferToThread(read_into_a_frame, resetting),
+        ]
     )
     await wait_until(lambda: server.hub.viewers == 2, "both viewers are subscribed")
     closing.close()

@@ -1,0 +1,464 @@
+"""
+camserve as people run it: C{twistd -ny camserve.tac}, C{twistd camserve}
+and C{python -m camserve}, each a real subprocess serving a real port, and
+their failures, each of which must end the program with one readable line.
+
+Every wait is bounded and every process is stopped (killed if need be)
+before its test ends.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from camserve.testing import MultipartParser, Part
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TWISTD = str(BIN / "twistd")
+PYTHON = sys.executable
+
+STARTUP_TIMEOUT = 30.0
+"""Seconds a server may take to start listening (it imports OpenCV)."""
+TIMEOUT = 10.0
+"""Seconds any other single wait may take."""
+
+SERVER_OPTIONS = ["--fps", "10", "--width", "160", "--height", "120"]
+
+
+def environment(**settings: str) -> dict[str, str]:
+    """
+    The environment for a camserve process: this one's, without camserve
+    settings, plus C{settings}.
+
+    The repository goes on C{PYTHONPATH} because in an editable install
+    twistd finds the camserve plugin (C{twisted/plugins/camserve_plugin.py})
+    only when the repository is on C{sys.path}; from any other working
+    directory C{twistd camserve} would be an unknown command.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "CAMERA" and not name.startswith("CAMSERVE_")
+    }
+    paths = [str(REPO), *filter(None, [env.get("PYTHONPATH")])]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
+
+
+def free_port() -> int:
+    """
+    A TCP port on 127.0.0.1 that was free a moment ago.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def endpoint(port: int) -> str:
+    """
+    The Twisted endpoint description of C{port} on 127.0.0.1.
+    """
+    return f"tcp:{port}:interface=127.0.0.1"
+
+
+@contextmanager
+def running(
+    args: list[str], *, cwd: Path, port: int, log: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """
+    Run C{args} until the block ends, once it listens on C{port}; its output
+    goes to C{log}. On leaving, the process is sent SIGTERM, then killed if
+    it has not exited within the time limit.
+    """
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"exited with {process.returncode} before listening:\n"
+                    + log.read_text(errors="replace")
+                )
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        "not listening in time:\n" + log.read_text(errors="replace")
+                    ) from None
+                time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(TIMEOUT)
+
+
+def stop(process: subprocess.Popen[bytes], log: Path) -> str:
+    """
+    Stop a server with SIGTERM, as a service manager would, and return its
+    whole output once it has exited.
+    """
+    process.send_signal(signal.SIGTERM)
+    process.wait(TIMEOUT)
+    return log.read_text(errors="replace")
+
+
+def read_stream(port: int, path: str = "/video_feed", count: int = 3) -> list[Part]:
+    """
+    GET a stream on a raw socket and parse its first C{count} parts.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += _recv(sock, deadline)
+        head, _, body = data.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        assert status_line == "HTTP/1.1 200 OK", head
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in header_lines)
+        }
+        assert headers["content-type"] == "multipart/x-mixed-replace; boundary=frame"
+        assert "transfer-encoding" not in headers
+        parser = MultipartParser()
+        parts = parser.feed(body)
+        while len(parts) < count:
+            parts += parser.feed(_recv(sock, deadline))
+    for part in parts:
+        assert part.headers["content-type"] == "image/jpeg"
+        assert int(part.headers["content-length"]) == len(part.body)
+        image = cv2.imdecode(np.frombuffer(part.body, dtype=np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None, "a part is not a JPEG OpenCV can decode"
+    return parts
+
+
+def _recv(sock: socket.socket, deadline: float) -> bytes:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the server sent too little in time")
+    sock.settimeout(remaining)
+    data = sock.recv(65536)
+    if not data:
+        raise ConnectionError("the server closed the connection")
+    return data
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    """
+    GET C{path}: the status and the body.
+    """
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def assert_served(port: int, size: tuple[int, int] | None = (160, 120)) -> None:
+    """
+    The server on C{port} streams frames (of C{size}) and answers /healthz
+    with a running camera.
+    """
+    parts = read_stream(port)
+    if size is not None:
+        image = cv2.imdecode(
+            np.frombuffer(parts[0].body, dtype=np.uint8), cv2.IMREAD_COLOR
+        )
+        assert image is not None
+        assert (image.shape[1], image.shape[0]) == size
+    status, body = get(port, "/healthz")
+    assert status == 200
+    health = json.loads(body)
+    assert health["state"] == "running"
+    assert health["frames_captured"] >= 3
+
+
+def assert_clean_exit(output: str, returncode: int, *, twistd: bool) -> None:
+    """
+    A server stopped by SIGTERM shuts down without a traceback. twistd then
+    ends itself with the same signal, by design (C{twistd.runApp} calls
+    C{app._exitWithSignal}), so its status is -SIGTERM after "Server Shut
+    Down."; C{python -m camserve} exits 0.
+    """
+    assert "Traceback" not in output, output
+    if twistd:
+        assert "Server Shut Down." in output, output
+        assert returncode == -signal.SIGTERM, output
+    else:
+        assert returncode == 0, output
+
+
+def fail_with_one_line(
+    args: list[str], *, cwd: Path, env: dict[str, str], ignore: str | None = None
+) -> str:
+    """
+    Run C{args}, which must exit non-zero having written exactly one line
+    (leaving out lines containing C{ignore}) and no traceback; return that
+    line.
+    """
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    lines = [
+        line
+        for line in output.splitlines()
+        if line.strip() and (ignore is None or ignore not in line)
+    ]
+    assert len(lines) == 1, f"expected one line, got {len(lines)}:\n{output}"
+    return lines[0]
+
+
+# Serving.
+
+
+def test_tac_file_serves(tmp_path: Path) -> None:
+    """
+    C{twistd -ny camserve.tac}, run from the repository with its settings in
+    the environment, streams frames on /video_feed and reports a running
+    camera on /healthz; SIGTERM stops it cleanly. It writes no pid file
+    into the repository (C{--pidfile=}).
+    """
+    port = free_port()
+    env = environment(
+        CAMSERVE_ENDPOINT=endpoint(port),
+        CAMSERVE_FPS="10",
+        CAMSERVE_WIDTH="160",
+        CAMSERVE_HEIGHT="120",
+    )
+    log = tmp_path / "out.log"
+    args = [TWISTD, "--pidfile=", "-ny", "camserve.tac"]
+    with running(args, cwd=REPO, port=port, log=log, env=env) as process:
+        assert_served(port)
+        output = stop(process, log)
+    assert_clean_exit(output, process.returncode, twistd=True)
+
+
+def test_twistd_plugin_serves(tmp_path: Path) -> None:
+    """
+    C{twistd -n camserve --endpoint ... --fps 10} streams frames and reports
+    a running camera; SIGTERM stops it cleanly.
+    """
+    port = free_port()
+    log = tmp_path / "out.log"
+    args = [
+        TWISTD, "--pidfile=", "-n", "camserve",
+        "--endpoint", endpoint(port), *SERVER_OPTIONS,
+    ]  # fmt: skip
+    with running(args, cwd=tmp_path, port=port, log=log, env=environment()) as process:
+        assert_served(port)
+        output = stop(process, log)
+    assert_clean_exit(output, process.returncode, twistd=True)
+    assert not (tmp_path / "twistd.pid").exists()
+
+
+def test_python_m_camserve_serves(tmp_path: Path) -> None:
+    """
+    C{python -m camserve --endpoint ...} streams frames and reports a
+    running camera; SIGTERM stops it cleanly.
+    """
+    port = free_port()
+    log = tmp_path / "out.log"
+    args = [PYTHON, "-m", "camserve", "--endpoint", endpoint(port), *SERVER_OPTIONS]
+    with running(args, cwd=tmp_path, port=port, log=log, env=environment()) as process:
+        assert_served(port)
+        output = stop(process, log)
+    assert_clean_exit(output, process.returncode, twistd=False)
+
+
+def test_seed_camera_module_in_working_directory(tmp_path: Path) -> None:
+    """
+    The seed's convention: C{--camera foo} serves the C{Camera} class of a
+    C{camera_foo.py} in the working directory, whose C{frames()} yields
+    JPEGs.
+    """
+    (tmp_path / "camera_foo.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+
+            from camserve.testing import make_jpeg
+
+
+            class Camera:
+                def frames(self):
+                    number = 0
+                    while True:
+                        number += 1
+                        yield make_jpeg(number, 40, 30)
+                        time.sleep(0.05)
+            """
+        )
+    )
+    port = free_port()
+    log = tmp_path / "out.log"
+    args = [TWISTD, "--pidfile=", "-n", "camserve", "--camera", "foo"]
+    args += ["--endpoint", endpoint(port)]
+    with running(args, cwd=tmp_path, port=port, log=log, env=environment()):
+        assert_served(port, size=(40, 30))
+        status, body = get(port, "/healthz")
+        assert status == 200
+        assert json.loads(body)["driver"] == "foo"
+
+
+def test_twistd_help_lists_options(tmp_path: Path) -> None:
+    """
+    C{twistd camserve --help} exits 0 and lists camserve's options.
+    """
+    result = subprocess.run(
+        [TWISTD, "--pidfile=", "camserve", "--help"],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = {
+        line.split("=")[0].strip()
+        for line in result.stdout.splitlines()
+        if line.strip().startswith("--")
+    }
+    for option in (
+        "--camera",
+        "--source",
+        "--fps",
+        "--width",
+        "--height",
+        "--quality",
+        "--idle-timeout",
+        "--endpoint",
+    ):
+        assert option in listed, result.stdout
+
+
+# Failing, with one line.
+
+
+def test_twistd_unknown_camera(tmp_path: Path) -> None:
+    """
+    C{twistd -n camserve --camera nosuch} exits non-zero with one line
+    naming the camera and listing the drivers there are.
+    """
+    line = fail_with_one_line(
+        [TWISTD, "--pidfile=", "-n", "camserve", "--camera", "nosuch"],
+        cwd=tmp_path,
+        env=environment(),
+    )
+    assert "unknown camera 'nosuch'" in line
+    assert "available: emulated" in line
+
+
+def test_twistd_fps_not_a_number(tmp_path: Path) -> None:
+    """
+    C{twistd -n camserve --fps abc} exits non-zero with one line naming the
+    option, the value and what is allowed (a number greater than 0), not
+    twistd's whole usage text.
+    """
+    line = fail_with_one_line(
+        [TWISTD, "--pidfile=", "-n", "camserve", "--fps", "abc"],
+        cwd=tmp_path,
+        env=environment(),
+    )
+    assert "--fps" in line
+    assert "'abc'" in line
+    assert "greater than 0" in line
+
+
+def test_twistd_quality_out_of_range(tmp_path: Path) -> None:
+    """
+    C{twistd -n camserve --quality 500} exits non-zero with one line naming
+    the option, the value and the range allowed, not twistd's whole usage
+    text.
+    """
+    line = fail_with_one_line(
+        [TWISTD, "--pidfile=", "-n", "camserve", "--quality", "500"],
+        cwd=tmp_path,
+        env=environment(),
+    )
+    assert "--quality" in line
+    assert "'500'" in line
+    assert "from 1 to 100" in line
+
+
+def test_twistd_endpoint_in_use(tmp_path: Path) -> None:
+    """
+    C{twistd -n camserve} on a port another socket listens on exits
+    non-zero with one line (besides twistd's own start-up log lines) naming
+    the endpoint and the reason.
+    """
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = fail_with_one_line(
+            [TWISTD, "--pidfile=", "-n", "camserve", "--endpoint", endpoint(port)],
+            cwd=tmp_path,
+            env=environment(),
+            ignore="UnixAppLogger#info]",
+        )
+    assert f"camserve: cannot listen on {endpoint(port)}: " in line
+    assert "Address already in use" in line
+
+
+def test_tac_file_unknown_camera(tmp_path: Path) -> None:
+    """
+    C{CAMERA=nosuch twistd -ny camserve.tac} exits non-zero with one line
+    naming the camera and listing the drivers there are.
+    """
+    line = fail_with_one_line(
+        [TWISTD, "--pidfile=", "-ny", "camserve.tac"],
+        cwd=REPO,
+        env=environment(CAMERA="nosuch"),
+    )
+    assert "unknown camera 'nosuch'" in line
+    assert "available: emulated" in line
+
+
+def test_python_m_camserve_fps_not_a_number(tmp_path: Path) -> None:
+    """
+    C{python -m camserve --fps abc} exits non-zero with one line naming the
+    option, the value and what is allowed (a number greater than 0).
+    """
+    line = fail_with_one_line(
+        [PYTHON, "-m", "camserve", "--fps", "abc"], cwd=tmp_path, env=environment()
+    )
+    assert line.startswith("camserve: --fps ")
+    assert "'abc'" in line
+    assert "greater than 0" in line
