@@ -173,10 +173,11 @@ class CameraHub:
         newest = self._newest
         if newest is None or self._state is not HubState.RUNNING or self._stopping:
             return None
-        if self._interval is None:
-            return newest
+        # Before a second frame has measured the interval, a frame counts as
+        # fresh for as long as it would not yet be repeated as a keepalive.
+        limit = 2 * self._interval if self._interval else self._keepalive_interval
         age = self._clock.seconds() - newest.received_at
-        return newest if age < 2 * self._interval else None
+        return newest if age < limit else None
 
     def _cancel_waiter(self, waiter: Deferred[Frame]) -> None:
         timeout = self._waiters.pop(waiter, None)
@@ -199,10 +200,21 @@ class CameraHub:
                 self._idle_call.cancel()
                 self._idle_call = None
             self._ensure_started()
-        elif self._idle_call is None and not self._closed:
+        elif self._idle_call is None and not self._closed and self._winding_down():
             self._idle_call = self._clock.callLater(
                 self._idle_timeout, self._idle_timeout_reached
             )
+
+    def _winding_down(self) -> bool:
+        """
+        Whether, with nobody watching, there is something for the idle
+        timeout to end: a running source, a pending retry, a failed state.
+        """
+        return (
+            self._source_active
+            or self._retry_call is not None
+            or self._state is HubState.FAILED
+        )
 
     def _restart_idle_timer(self) -> None:
         if self._idle_call is not None:
@@ -219,8 +231,10 @@ class CameraHub:
         if self._retry_call is not None:
             self._retry_call.cancel()
             self._retry_call = None
+        if not self._source_active:
+            # A failed camera nobody watches is no longer being retried.
             self._state = HubState.IDLE
-        if self._source_active and not self._stopping:
+        elif not self._stopping:
             self._log.info(
                 "camera {name}: no viewers for {timeout:g} s, stopping it",
                 name=self.name,
@@ -298,17 +312,20 @@ class CameraHub:
             self._log.info("camera {name}: stopped, device released", name=self.name)
         else:
             self._source_failed(failure)
+            if not self._closed:
+                # The delay runs its course whether or not anyone is watching,
+                # so demand arriving meanwhile cannot hammer a broken device.
+                if self._retry_call is not None:
+                    self._retry_call.cancel()
+                self._retry_call = self._clock.callLater(self._backoff, self._retry)
+                self._backoff = min(self._backoff * 2, self._backoff_max)
 
         if self._closed:
             waiters, self._shutdown_waiters = self._shutdown_waiters, []
             for waiter in waiters:
                 waiter.callback(None)
-        elif self._sinks or self._waiters:
-            if self._state is HubState.FAILED:
-                self._retry_call = self._clock.callLater(self._backoff, self._retry)
-                self._backoff = min(self._backoff * 2, self._backoff_max)
-            else:
-                self._start_source()
+        else:
+            self._demand_changed()
 
     def _source_failed(self, failure: Failure | None) -> None:
         reason = "the camera stopped by itself" if failure is None else _reason(failure)
@@ -326,8 +343,6 @@ class CameraHub:
         for waiter, timeout in waiters.items():
             timeout.cancel()
             waiter.errback(CameraUnavailable(f"camera {self.name} failed: {reason}"))
-        if waiters:
-            self._demand_changed()
 
     # Keepalive
 

@@ -43,6 +43,8 @@ def test_pattern_frames_are_distinct_jpegs_of_the_asked_size() -> None:
     assert jpeg_size(first) == (320, 240)
     a = cv2.imdecode(np.frombuffer(first, np.uint8), cv2.IMREAD_GRAYSCALE)
     b = cv2.imdecode(np.frombuffer(second, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert a is not None
+    assert b is not None
     assert a.shape == (240, 320)
     # The disc moved and the counter changed: many pixels differ.
     assert np.count_nonzero(cv2.absdiff(a, b) > 40) > 50

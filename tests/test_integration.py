@@ -18,7 +18,7 @@ import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cv2
@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 import treq
+from reactor_tests import reactor_test
 from twisted.internet import reactor as _global_reactor
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
@@ -49,21 +50,10 @@ from camserve import (
 from camserve.testing import MultipartParser, Part, ScriptedCamera, make_jpeg
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Generator
+    from collections.abc import Callable, Generator
     from pathlib import Path
 
 reactor: Any = _global_reactor
-
-_Test = TypeVar("_Test", bound="Callable[..., Coroutine[Any, Any, None]]")
-
-
-def reactor_test(test: _Test) -> _Test:
-    """
-    Run an C{async} test on the reactor (pytest-twisted's C{ensureDeferred},
-    which returns the test itself, marked).
-    """
-    return cast("_Test", pytest_twisted.ensureDeferred(test))
-
 
 TIMEOUT = 10.0
 """Seconds any single wait of a test may take before the test fails."""

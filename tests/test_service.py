@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-import pytest_twisted
+from reactor_tests import reactor_test
 from twisted.internet import reactor
 
 from camserve import CameraHub, CameraService, CameraUnavailable, Frame, HubState
@@ -29,7 +29,7 @@ def test_names_are_unique() -> None:
     assert isinstance(cameras.hubs["a"], CameraHub)
 
 
-@pytest_twisted.ensureDeferred
+@reactor_test
 async def test_capture_runs_in_the_service_pool_and_stops_with_it() -> None:
     """
     A camera added to a running service captures in the service's own
@@ -45,7 +45,7 @@ async def test_capture_runs_in_the_service_pool_and_stops_with_it() -> None:
         assert hub.state is HubState.RUNNING
         assert camera.is_open
     finally:
-        stopped: Deferred[object] = cameras.stopService()
+        stopped: Deferred[None] = cameras.stopService()
         await stopped
     assert not camera.is_open
     assert camera.opened == camera.closed == 1

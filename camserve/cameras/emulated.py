@@ -16,7 +16,7 @@ from zope.interface import implementer
 from camserve.interfaces import ICamera
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator
 
 
 @implementer(ICamera)
@@ -74,7 +74,7 @@ class EmulatedCamera:
             if not self._files:
                 raise ValueError(f"source {source!r} holds no *.jpg files")
 
-    def frames(self) -> Iterator[bytes]:
+    def frames(self) -> Generator[bytes]:
         """
         Yield frames at C{fps} until closed.
         """
@@ -92,13 +92,13 @@ class EmulatedCamera:
                 # process): start a new schedule rather than burst to catch up.
                 deadline = time.monotonic()
 
-    def _folder_frames(self) -> Iterator[bytes]:
+    def _folder_frames(self) -> Generator[bytes]:
         # Read once: the folder is the camera's film, not a live source.
         images = [path.read_bytes() for path in self._files]
         while True:
             yield from images
 
-    def _pattern_frames(self) -> Iterator[bytes]:
+    def _pattern_frames(self) -> Generator[bytes]:
         import cv2  # noqa: PLC0415 - only the test pattern needs OpenCV
         import numpy as np  # noqa: PLC0415
 
