@@ -5,10 +5,12 @@ The service that owns cameras: their hubs and the capture thread pool.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from ._capture import ThreadedCameraSource
@@ -32,10 +34,14 @@ class CameraService(MultiService):
     Stopping the service ends every stream and releases every device.
     """
 
-    def __init__(self, reactor: Any = None) -> None:
+    _log = Logger()
+
+    def __init__(self, reactor: Any = None, *, release_grace: float = 5.0) -> None:
         """
         @param reactor: provides C{IReactorTime} and C{IReactorFromThreads};
             the global reactor by default.
+        @param release_grace: seconds L{stopService} waits for cameras to
+            release their devices before it gives up on them.
         """
         super().__init__()
         if reactor is None:
@@ -43,7 +49,8 @@ class CameraService(MultiService):
 
             reactor = global_reactor
         self._reactor = reactor
-        self._threadpool = ThreadPool(
+        self._release_grace = release_grace
+        self._threadpool = _CaptureThreadPool(
             minthreads=0, maxthreads=1, name="camserve-capture"
         )
         self._hubs: dict[str, CameraHub] = {}
@@ -96,10 +103,46 @@ class CameraService(MultiService):
         End every stream, release every camera, then stop the thread pool.
         """
         stopped: Deferred[Any] = super().stopService()
-        released = DeferredList([hub.shutdown() for hub in self._hubs.values()])
+        releases = {name: hub.shutdown() for name, hub in self._hubs.items()}
+        settled: Deferred[None] = Deferred()
+        give_up = self._reactor.callLater(self._release_grace, settled.callback, None)
 
-        def stop_threads(_: object) -> Deferred[Any] | None:
-            self._threadpool.stop()
+        def all_released(_: object) -> None:
+            if give_up.active():
+                give_up.cancel()
+                settled.callback(None)
+
+        DeferredList(list(releases.values())).addCallback(all_released)
+
+        def stop_threads(_: object) -> Deferred[Any]:
+            stuck = sorted(
+                name for name, release in releases.items() if not release.called
+            )
+            if stuck:
+                # A driver blocked inside frames() cannot be interrupted; its
+                # daemon thread is left behind rather than hang the shutdown.
+                self._log.warn(
+                    "camera {names} did not release its device within {grace:g} s;"
+                    " not waiting for it",
+                    names=", ".join(stuck),
+                    grace=self._release_grace,
+                )
+            else:
+                self._threadpool.stop()
             return stopped
 
-        return released.addBoth(stop_threads)
+        return settled.addCallback(stop_threads)
+
+
+class _CaptureThreadPool(ThreadPool):
+    """
+    A thread pool whose threads do not keep the process alive: a capture
+    thread stuck in a driver must not stop camserve from exiting.
+    """
+
+    @staticmethod
+    def threadFactory(*args: Any, **kwargs: Any) -> threading.Thread:  # type: ignore[override] # Twisted declares it as the Thread class
+        """
+        A daemon thread.
+        """
+        return threading.Thread(*args, daemon=True, **kwargs)

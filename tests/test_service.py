@@ -4,14 +4,34 @@ Tests for L{camserve.CameraService}.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+import time
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from reactor_tests import reactor_test
 from twisted.internet import reactor
+from twisted.logger import (
+    ILogObserver,
+    LogEvent,
+    LogLevel,
+    formatEvent,
+    globalLogPublisher,
+)
+from zope.interface import implementer
 
-from camserve import CameraHub, CameraService, CameraUnavailable, Frame, HubState
+from camserve import (
+    CameraHub,
+    CameraService,
+    CameraUnavailable,
+    Frame,
+    HubState,
+    ICamera,
+)
 from camserve.testing import PushSource, ScriptedCamera, make_jpeg
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -52,3 +72,48 @@ async def test_capture_runs_in_the_service_pool_and_stops_with_it() -> None:
     assert hub.state is HubState.IDLE
     with pytest.raises(CameraUnavailable):
         await hub.next_frame()
+
+
+@implementer(ICamera)
+class StuckCamera:
+    """
+    A camera whose C{frames()} blocks after its first frame until released.
+    """
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def frames(self) -> Iterator[bytes]:
+        yield make_jpeg(1)
+        self.release.wait(30)
+        yield make_jpeg(2)
+
+
+@reactor_test
+async def test_a_stuck_camera_does_not_hang_the_shutdown() -> None:
+    """
+    A camera stuck inside C{frames()} delays stopping only for the release
+    grace period, is named in a warning, and runs in a daemon thread that
+    cannot keep the process alive.
+    """
+    camera = StuckCamera()
+    cameras = CameraService(reactor, release_grace=0.2)
+    hub = cameras.add_camera("stuck", camera)
+    cameras.startService()
+    events: list[LogEvent] = []
+    observer = cast("ILogObserver", events.append)
+    globalLogPublisher.addObserver(observer)
+    try:
+        await hub.next_frame().addTimeout(5, reactor)
+        assert all(thread.daemon for thread in cameras._threadpool.threads)
+        started = time.monotonic()
+        stopped: Deferred[None] = cameras.stopService()
+        await stopped.addTimeout(5, reactor)
+        assert 0.15 < time.monotonic() - started < 2
+    finally:
+        globalLogPublisher.removeObserver(observer)
+        camera.release.set()
+    warnings = [formatEvent(e) for e in events if e.get("log_level") is LogLevel.warn]
+    assert warnings == [
+        "camera stuck did not release its device within 0.2 s; not waiting for it"
+    ]
