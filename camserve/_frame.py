@@ -9,7 +9,7 @@ from functools import cached_property
 
 from attrs import field, frozen
 
-from ._multipart import encode_part
+from ._multipart import encode_advance_part, encode_part
 
 
 @frozen
@@ -36,3 +36,11 @@ class Frame:
         built on first use and shared by every viewer.
         """
         return encode_part(self.jpeg, self.captured_at)
+
+    @cached_property
+    def advance_part(self) -> bytes:
+        """
+        The frame as one part in the advance-headers framing, for browsers,
+        built on first use and shared by every viewer that uses it.
+        """
+        return encode_advance_part(self.jpeg)

@@ -2,9 +2,16 @@
 """
 The bytes of a C{multipart/x-mixed-replace} Motion JPEG stream.
 
-Each part ends with the next boundary rather than starting with it: Chromium
-shows a part only once it sees the boundary after it, so boundary-first
-framing would show every frame one frame late.
+Each part ends with the next boundary rather than starting with it, so a
+client knows a part is complete as soon as it has arrived.
+
+Chromium (Blink) shows a part only once it has parsed the I{headers} of the
+part after it (crbug.com/527446), so in the standard framing a browser shows
+every frame one frame late. Streams for browsers use the "advance headers"
+framing instead, as uStreamer does: right after each JPEG come the boundary
+and the next part's headers. Those headers cannot carry the next JPEG's
+length or capture time, so that framing has neither; the standard one, for
+every other client, has both.
 """
 
 from __future__ import annotations
@@ -15,6 +22,10 @@ PREAMBLE = b"--" + BOUNDARY + b"\r\n"
 """What a stream opens with, before its first part."""
 
 _PART_END = b"\r\n--" + BOUNDARY + b"\r\n"
+_ADVANCE_HEADERS = b"Content-Type: image/jpeg\r\n\r\n"
+
+ADVANCE_PREAMBLE = PREAMBLE + _ADVANCE_HEADERS
+"""What a stream in the advance-headers framing opens with."""
 
 
 def encode_part(jpeg: bytes, captured_at: float) -> bytes:
@@ -27,3 +38,11 @@ def encode_part(jpeg: bytes, captured_at: float) -> bytes:
         b"X-Timestamp: %.6f\r\n\r\n" % (len(jpeg), captured_at)
     )
     return b"".join((headers, jpeg, _PART_END))
+
+
+def encode_advance_part(jpeg: bytes) -> bytes:
+    """
+    One part in the advance-headers framing: the JPEG, the boundary, and the
+    headers of the part to come.
+    """
+    return b"".join((jpeg, _PART_END, _ADVANCE_HEADERS))

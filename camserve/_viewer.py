@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._multipart import CONTENT_TYPE, PREAMBLE
+from ._multipart import ADVANCE_PREAMBLE, CONTENT_TYPE, PREAMBLE
 from ._unchunked import start_close_delimited
 from .interfaces import IFrameSink
 
@@ -62,12 +62,21 @@ class StreamViewer:
         clock: IReactorTime,
         *,
         max_fps: float | None = None,
+        advance_headers: bool = False,
         stall_timeout: float = 30.0,
     ) -> None:
+        """
+        @param max_fps: at most this many frames a second, if given.
+        @param advance_headers: use the framing that browsers show without
+            a frame's delay (see L{camserve._multipart}).
+        @param stall_timeout: seconds the connection may stay full before the
+            viewer is presumed gone.
+        """
         self._request = request
         self._hub = hub
         self._clock = clock
         self._min_interval = 1 / max_fps if max_fps else 0.0
+        self._advance_headers = advance_headers
         self._stall_timeout = stall_timeout
         address = request.getClientAddress()
         self.peer = f"{getattr(address, 'host', '?')}:{getattr(address, 'port', '?')}"
@@ -93,7 +102,7 @@ class StreamViewer:
         request = self._request
         set_stream_headers(request)
         start_close_delimited(request)
-        request.write(PREAMBLE)
+        request.write(ADVANCE_PREAMBLE if self._advance_headers else PREAMBLE)
         request.registerProducer(self, True)
         self.send_frame(first)
         self._hub.subscribe(self)
@@ -129,7 +138,7 @@ class StreamViewer:
         self._pending = None
         self._last_number = frame.number
         self.frames_sent += 1
-        self._request.write(frame.part)
+        self._request.write(frame.advance_part if self._advance_headers else frame.part)
 
     def keep_alive(self, frame: Frame) -> None:
         """
@@ -143,7 +152,7 @@ class StreamViewer:
             if now < self._next_send_at:
                 return
             self._next_send_at = now + self._min_interval
-        self._request.write(frame.part)
+        self._request.write(frame.advance_part if self._advance_headers else frame.part)
 
     def camera_closed(self) -> None:
         """

@@ -71,10 +71,12 @@ class CameraApp:
     @app.route("/video_feed", methods=["GET"])
     def video_feed(self, request: Request) -> Deferred[Any] | bytes:
         """
-        The live Motion JPEG stream. C{?fps=N} caps this viewer's frame rate.
+        The live Motion JPEG stream. C{?fps=N} caps this viewer's frame rate;
+        C{?advance_headers=1} selects the framing browsers show at once.
         """
         try:
             max_fps = _parse_fps(request)
+            advance_headers = _parse_switch(request, "advance_headers")
         except BadRequestError as error:
             return _plain(request, 400, str(error))
         if request.method == b"HEAD":
@@ -85,6 +87,7 @@ class CameraApp:
             self._hub,
             self._clock,
             max_fps=max_fps,
+            advance_headers=advance_headers,
             stall_timeout=self._stall_timeout,
         )
         first = self._hub.next_frame()
@@ -165,19 +168,44 @@ def _parse_fps(request: IRequest) -> float | None:
 
     @raise BadRequestError: if it is there and not a positive number.
     """
-    args = request.args or {}
-    values = args.get(b"fps")
-    if not values:
+    raw = _argument(request, "fps")
+    if raw is None:
         return None
-    raw = values[-1].decode("utf-8", "replace")
     try:
         fps = float(raw)
     except ValueError:
         fps = math.nan
     if not (math.isfinite(fps) and fps > 0):
-        shown = raw if len(raw) <= 20 else raw[:20] + "..."  # noqa: PLR2004 - a short answer
-        raise BadRequestError(f"fps must be a number greater than 0, not {shown!r}")
+        raise BadRequestError(f"fps must be a number greater than 0, not {_short(raw)}")
     return fps
+
+
+def _parse_switch(request: IRequest, name: str) -> bool:
+    """
+    A query argument that is C{1} (on) or C{0} (off, as when absent).
+
+    @raise BadRequestError: for any other value.
+    """
+    raw = _argument(request, name)
+    if raw not in (None, "0", "1"):
+        raise BadRequestError(f"{name} must be 0 or 1, not {_short(raw)}")
+    return raw == "1"
+
+
+def _argument(request: IRequest, name: str) -> str | None:
+    """
+    The last value of query argument C{name}, or L{None} if absent.
+    """
+    values = (request.args or {}).get(name.encode("ascii"))
+    return values[-1].decode("utf-8", "replace") if values else None
+
+
+def _short(raw: str | None) -> str:
+    """
+    A query value as quoted in an error message: never long.
+    """
+    text = raw or ""
+    return repr(text if len(text) <= 20 else text[:20] + "...")  # noqa: PLR2004
 
 
 def _plain(request: IRequest, code: int, message: str) -> bytes:

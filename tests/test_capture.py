@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
-from reactor_tests import reactor_test
+from support import reactor_test
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.python.failure import Failure

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
-from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -23,9 +22,7 @@ from camserve.interfaces import IFrameSink
 from camserve.testing import PushSource
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from twisted.logger import LogEvent
+    from support import LogRecorder
 
 T = TypeVar("T")
 
@@ -75,40 +72,6 @@ class RecordingSink:
         How often C{camera_closed} was called.
         """
         return sum(1 for kind, _ in self.calls if kind == "closed")
-
-
-@implementer(ILogObserver)
-class LogRecorder:
-    """
-    A log observer that keeps every event.
-    """
-
-    def __init__(self) -> None:
-        self.events: list[LogEvent] = []
-
-    def __call__(self, event: LogEvent) -> None:
-        self.events.append(event)
-
-    def warnings(self, hub: CameraHub) -> list[str]:
-        """
-        The formatted warnings logged by C{hub}.
-        """
-        return [
-            formatEvent(event)
-            for event in self.events
-            if event.get("log_source") is hub and event["log_level"] is LogLevel.warn
-        ]
-
-
-@pytest.fixture
-def log() -> Iterator[LogRecorder]:
-    """
-    Record the global log for the duration of a test.
-    """
-    recorder = LogRecorder()
-    globalLogPublisher.addObserver(recorder)
-    yield recorder
-    globalLogPublisher.removeObserver(recorder)
 
 
 def make_hub(
@@ -799,14 +762,14 @@ def test_failure_logged_once_per_run_of_failures(log: LogRecorder) -> None:
     for delay in [0.5, 1, 2]:
         clock.advance(delay)
         source.fail(OSError("boom"))
-    assert log.warnings(hub) == [
+    assert log.formatted(source=hub) == [
         "camera cam failed: boom; retrying while viewers remain"
     ]
 
     clock.advance(4)
     source.push(b"1", 1.0)
     source.fail(OSError("bang"))
-    assert log.warnings(hub) == [
+    assert log.formatted(source=hub) == [
         "camera cam failed: boom; retrying while viewers remain",
         "camera cam failed: bang; retrying while viewers remain",
     ]

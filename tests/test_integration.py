@@ -26,17 +26,15 @@ import numpy as np
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 import treq
-from reactor_tests import reactor_test
-from twisted.internet import reactor as _global_reactor
+from support import reactor, reactor_test
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
-from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
+from twisted.logger import LogLevel
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
-from zope.interface import implementer
 
 from camserve import (
     CameraHub,
@@ -53,7 +51,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Generator
     from pathlib import Path
 
-reactor: Any = _global_reactor
+    from support import LogRecorder
+
 
 TIMEOUT = 10.0
 """Seconds any single wait of a test may take before the test fails."""
@@ -318,62 +317,20 @@ class Harness:
             yield deferLater(reactor, 0.01, lambda: None)
 
 
-@implementer(ILogObserver)
-class ErrorEvents:
-    """
-    Collects the log events of error level or above, and any that carry a
-    failure (a traceback), from the global log publisher.
-    """
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        level = event.get("log_level")
-        if (
-            level in (LogLevel.error, LogLevel.critical)
-            or "log_failure" in event
-            or event.get("isError")
-        ):
-            self.events.append(event)
-
-    def describe(self) -> list[str]:
-        """
-        The collected events, formatted, with tracebacks.
-        """
-        described = []
-        for event in self.events:
-            text = formatEvent(event)
-            failure = event.get("log_failure")
-            if failure is not None:
-                text += "\n" + failure.getTraceback()
-            described.append(text)
-        return described
-
-
 @pytest.fixture
-def errors() -> Generator[ErrorEvents, None, None]:
-    """
-    The error-level log events during the test (and its teardown).
-    """
-    observer = ErrorEvents()
-    globalLogPublisher.addObserver(observer)
-    yield observer
-    globalLogPublisher.removeObserver(observer)
-
-
-@pytest.fixture
-def harness(errors: ErrorEvents) -> Generator[Harness, None, None]:
+def harness(log: LogRecorder) -> Generator[Harness, None, None]:
     """
     A L{Harness}, torn down after the test. Neither the test nor the
     teardown may log an error: a camserve server in ordinary use (viewers
-    coming and going, a camera failing) logs warnings at most.
+    coming and going, a camera failing) logs warnings at most. (The C{log}
+    fixture, set up first, is torn down last: it records the teardown.)
     """
     harness = Harness()
     yield harness
     pytest_twisted.blockon(harness.close())
     gc.collect()  # Unhandled errors in Deferreds are logged when collected.
-    assert errors.events == [], "\n".join(errors.describe())
+    errors = log.troubles(LogLevel.error)
+    assert errors == [], "\n".join(errors)
 
 
 # Helpers.
@@ -686,7 +643,7 @@ async def test_embedded_under_existing_site(harness: Harness, tmp_path: Path) ->
     assert page.code == 200
     assert page.headers.getRawHeaders("content-type") == ["text/html; charset=utf-8"]
     assert '<h1 id="name">cam</h1>' in text
-    assert 'src="video_feed"' in text
+    assert 'src="video_feed?advance_headers=1"' in text
     assert "48\u00d732" in text
 
     snapshot = await harness.http.get(server.url("/cam/snapshot.jpg"))
@@ -705,7 +662,7 @@ async def test_embedded_under_existing_site(harness: Harness, tmp_path: Path) ->
 
 @reactor_test
 async def test_viewer_leaving_mid_frame_logs_no_error(
-    harness: Harness, errors: ErrorEvents
+    harness: Harness, log: LogRecorder
 ) -> None:
     """
     Viewers that disconnect in the middle of a frame (one closing its
@@ -735,4 +692,4 @@ async def test_viewer_leaving_mid_frame_logs_no_error(
     # Deferreds that fail unhandled are only reported when collected.
     gc.collect()
     await pause(0.2)
-    assert errors.describe() == []
+    assert log.troubles(LogLevel.error) == []

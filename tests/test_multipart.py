@@ -10,7 +10,7 @@ import pytest
 
 from camserve import BOUNDARY, CONTENT_TYPE, Frame, encode_part
 from camserve._jpeg import jpeg_size
-from camserve._multipart import PREAMBLE
+from camserve._multipart import ADVANCE_PREAMBLE, PREAMBLE, encode_advance_part
 from camserve.testing import MultipartError, MultipartParser, Part, make_jpeg
 
 # jpeg_size
@@ -294,3 +294,14 @@ def test_parser_custom_boundary() -> None:
     data = b"--xyz\r\nContent-Length: 2\r\n\r\nhi\r\n--xyz\r\n"
     (part,) = MultipartParser(b"xyz").feed(data)
     assert part.body == b"hi"
+
+
+def test_encode_advance_part_exact_bytes() -> None:
+    """
+    An advance-headers part is the JPEG, the boundary, and the next part's
+    headers; the stream opens with the boundary and the first part's headers.
+    """
+    assert encode_advance_part(b"\xff\xd8jpeg\xff\xd9") == (
+        b"\xff\xd8jpeg\xff\xd9\r\n--frame\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    assert ADVANCE_PREAMBLE == b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"

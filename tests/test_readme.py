@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from support import free_port
+
 from camserve.testing import MultipartParser
 
 ROOT = Path(__file__).parent.parent
@@ -28,13 +30,6 @@ def embedding_example() -> str:
     )
     assert match is not None, "README has no embedding example"
     return match.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def read_stream(port: int, path: bytes, parts: int, deadline: float) -> list[bytes]:

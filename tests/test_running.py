@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from support import free_port
 
 from camserve.testing import MultipartParser, Part
 
@@ -63,15 +64,6 @@ def environment(**settings: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(settings)
     return env
-
-
-def free_port() -> int:
-    """
-    A TCP port on 127.0.0.1 that was free a moment ago.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def endpoint(port: int) -> str:

@@ -22,17 +22,10 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
-from twisted.logger import (
-    ILogObserver,
-    LogEvent,
-    LogLevel,
-    formatEvent,
-    globalLogPublisher,
-)
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from camserve import CameraHub, IFrameSink, StreamViewer, camera_resource
@@ -40,7 +33,7 @@ from camserve._multipart import PREAMBLE
 from camserve.testing import MultipartParser, Part, PushSource, make_jpeg
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from support import LogRecorder
 
 GET_FEED = b"GET /video_feed HTTP/1.1\r\nHost: x\r\n\r\n"
 BASE_TIME = 1_700_000_000.0
@@ -261,42 +254,15 @@ def camera() -> Camera:
     return Camera()
 
 
-@implementer(ILogObserver)
-class LogCollector:
-    """
-    A log observer that keeps every event.
-    """
-
-    def __init__(self) -> None:
-        self.events: list[LogEvent] = []
-
-    def __call__(self, event: LogEvent) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture
-def log_events() -> Iterator[list[LogEvent]]:
-    """
-    Every log event emitted during the test.
-    """
-    collector = LogCollector()
-    globalLogPublisher.addObserver(collector)
-    yield collector.events
-    globalLogPublisher.removeObserver(collector)
-
-
-def assert_no_trouble(events: list[LogEvent]) -> None:
+def assert_no_trouble(log: LogRecorder) -> None:
     """
     Nothing was logged at warning level or above, no failure was logged
     (unhandled errors in garbage Deferreds included), and twisted.web never
-    complained about a producer left registered.
+    complained about a producer left registered (it logs that as a failure,
+    C{RuntimeError("Producer was not unregistered for ...")}).
     """
     gc.collect()
-    for event in events:
-        text = formatEvent(event)
-        assert event.get("log_failure") is None, text
-        assert event["log_level"] < LogLevel.warn, text
-        assert "Producer was not unregistered" not in text
+    assert log.troubles() == []
 
 
 def streaming(camera: Camera) -> Connection:
@@ -684,9 +650,7 @@ def test_uncapped_viewer_beside_capped_one() -> None:
     assert capped.sent() == [1]
 
 
-def test_camera_failure_keeps_stream_open(
-    camera: Camera, log_events: list[LogEvent]
-) -> None:
+def test_camera_failure_keeps_stream_open(camera: Camera, log: LogRecorder) -> None:
     """
     A camera failing mid-stream does not end the response: the viewer stays
     subscribed, and frames flow again once the hub has restarted it.
@@ -699,14 +663,14 @@ def test_camera_failure_keeps_stream_open(
     camera.push()
     assert connection.sent() == [1, 2]
     assert not connection.closed
-    assert [event["log_level"] for event in log_events].count(LogLevel.warn) == 1
-    assert all(event.get("log_failure") is None for event in log_events)
+    assert [event["log_level"] for event in log.events].count(LogLevel.warn) == 1
+    assert all(event.get("log_failure") is None for event in log.events)
 
 
 # Stall watchdog
 
 
-def test_stalled_viewer_is_aborted(camera: Camera, log_events: list[LogEvent]) -> None:
+def test_stalled_viewer_is_aborted(camera: Camera, log: LogRecorder) -> None:
     """
     A connection paused for the stall timeout (30 s by default) is aborted,
     and its viewer unsubscribed, without an error.
@@ -721,10 +685,10 @@ def test_stalled_viewer_is_aborted(camera: Camera, log_events: list[LogEvent]) -
     assert connection.transport.disconnected
     assert connection.closed
     assert camera.hub.viewers == 0
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
-def test_stall_timeout_is_configurable(log_events: list[LogEvent]) -> None:
+def test_stall_timeout_is_configurable(log: LogRecorder) -> None:
     """
     C{camera_resource(..., stall_timeout=)} sets the stall timeout.
     """
@@ -736,7 +700,7 @@ def test_stall_timeout_is_configurable(log_events: list[LogEvent]) -> None:
     camera.advance(0.1)
     assert connection.transport.disconnected
     assert camera.hub.viewers == 0
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
 def test_resumed_viewer_is_not_aborted(camera: Camera) -> None:
@@ -775,7 +739,7 @@ def test_stall_measured_from_latest_pause(camera: Camera) -> None:
 # Leaving and shutdown
 
 
-def test_client_leaving(camera: Camera, log_events: list[LogEvent]) -> None:
+def test_client_leaving(camera: Camera, log: LogRecorder) -> None:
     """
     When the client closes the connection the viewer unsubscribes, nothing
     more is written, and nothing is logged as an error.
@@ -787,7 +751,7 @@ def test_client_leaving(camera: Camera, log_events: list[LogEvent]) -> None:
     camera.push()
     camera.advance(5)
     assert connection.raw() == before
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
 def test_client_leaving_releases_camera(camera: Camera) -> None:
@@ -803,7 +767,7 @@ def test_client_leaving_releases_camera(camera: Camera) -> None:
 
 
 def test_transport_stops_producer_then_loses_connection(
-    camera: Camera, log_events: list[LogEvent]
+    camera: Camera, log: LogRecorder
 ) -> None:
     """
     A real transport stops its producer before reporting the connection
@@ -814,12 +778,10 @@ def test_transport_stops_producer_then_loses_connection(
     assert camera.hub.viewers == 0
     connection.leave()
     assert camera.hub.viewers == 0
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
-def test_client_leaving_before_first_frame(
-    camera: Camera, log_events: list[LogEvent]
-) -> None:
+def test_client_leaving_before_first_frame(camera: Camera, log: LogRecorder) -> None:
     """
     A viewer leaving before the first frame stops waiting: no viewer is
     subscribed when the frame comes, nothing is written, no error.
@@ -829,11 +791,11 @@ def test_client_leaving_before_first_frame(
     camera.push()
     assert camera.hub.viewers == 0
     assert connection.raw() == b""
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
 def test_client_leaving_while_paused_and_capped(
-    log_events: list[LogEvent],
+    log: LogRecorder,
 ) -> None:
     """
     A viewer leaving while paused, with a frame held back by its cap, drops
@@ -857,10 +819,10 @@ def test_client_leaving_while_paused_and_capped(
     camera.advance(60)
     assert connection.raw() == before
     assert not connection.transport.disconnected
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
-def test_shutdown_ends_response(camera: Camera, log_events: list[LogEvent]) -> None:
+def test_shutdown_ends_response(camera: Camera, log: LogRecorder) -> None:
     """
     Shutting the hub down ends the stream after the last complete part, with
     no chunk terminator, and closes the connection gracefully.
@@ -873,10 +835,10 @@ def test_shutdown_ends_response(camera: Camera, log_events: list[LogEvent]) -> N
     assert connection.response().body == PREAMBLE + part_bytes(1) + part_bytes(2)
     assert camera.hub.viewers == 0
     assert connection.channel._requestProducer is None
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
-def test_shutdown_while_paused(camera: Camera, log_events: list[LogEvent]) -> None:
+def test_shutdown_while_paused(camera: Camera, log: LogRecorder) -> None:
     """
     Shutting down while the connection is paused drops the held-back frame
     and still ends the response and closes the connection cleanly.
@@ -890,7 +852,7 @@ def test_shutdown_while_paused(camera: Camera, log_events: list[LogEvent]) -> No
     assert connection.response().body == PREAMBLE + part_bytes(1)
     camera.advance(60)
     assert not connection.transport.disconnected
-    assert_no_trouble(log_events)
+    assert_no_trouble(log)
 
 
 # Unavailable cameras

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from attrs import define, field
+from klein import Klein
 from treq import content
 from treq.client import HTTPClient
 from treq.testing import RequestTraversalAgent
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 
 from camserve import CameraHub, StreamViewer, camera_resource
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
     from twisted.web.iweb import IResponse
+    from twisted.web.resource import IResource
 
 T = TypeVar("T")
 
@@ -140,7 +143,8 @@ def camera() -> Camera:
 def test_page(camera: Camera) -> None:
     """
     C{/} is an HTML page naming the camera and its driver, showing the stream
-    (C{<img src="video_feed">}) and saying the resolution is not yet known.
+    in the framing browsers show at once (C{<img src="video_feed?advance_headers=1">})
+    and saying the resolution is not yet known.
     """
     response, body = camera.get("/")
     assert response.code == 200
@@ -150,7 +154,7 @@ def test_page(camera: Camera) -> None:
     assert '<h1 id="name">cam</h1>' in page
     assert "<b>emulated</b>" in page
     assert "<img " in page
-    assert 'src="video_feed"' in page
+    assert 'src="video_feed?advance_headers=1"' in page
     assert '<span id="resolution">resolution pending</span>' in page
 
 
@@ -374,6 +378,58 @@ def test_bad_fps(camera: Camera, value: str) -> None:
     assert camera.hub.viewers == 0
 
 
+@pytest.mark.parametrize("value", ["2", "yes", "true", "", "x" * 500])
+def test_bad_advance_headers(camera: Camera, value: str) -> None:
+    """
+    C{?advance_headers=} other than C{0} or C{1} is a short C{400} naming the
+    argument, and starts nothing.
+    """
+    response, body = camera.get(f"/video_feed?advance_headers={value}")
+    assert response.code == 400
+    assert body.startswith(b"advance_headers must be 0 or 1, not ")
+    assert body.count(b"\n") == 1
+    assert len(body) < 100
+    assert camera.source.starts == 0
+
+
+def test_advance_headers_framing(camera: Camera) -> None:
+    """
+    With C{?advance_headers=1} each JPEG is followed at once by the boundary
+    and the next part's headers, which is when Chromium shows it.
+    """
+    pending = camera.request("GET", "/video_feed?advance_headers=1")
+    first, second = make_jpeg(1), make_jpeg(2)
+    camera.push(first)
+    response = result_of(pending)
+    assert response.code == 200
+    received: list[bytes] = []
+    response.deliverBody(_Collector(received))
+    camera.push(second)
+    headers = b"Content-Type: image/jpeg\r\n\r\n"
+    assert b"".join(received) == (
+        b"--frame\r\n"
+        + headers
+        + first
+        + b"\r\n--frame\r\n"
+        + headers
+        + second
+        + b"\r\n--frame\r\n"
+        + headers
+    )
+
+
+class _Collector(Protocol):
+    """
+    Collects a response body as it arrives.
+    """
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    def dataReceived(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
 def test_fractional_fps(camera: Camera) -> None:
     """
     C{?fps=2.5} is accepted: the stream starts, capped at 2.5 frames a
@@ -404,3 +460,57 @@ def test_head_video_feed(camera: Camera) -> None:
     ]
     assert camera.source.starts == 0
     assert camera.hub.viewers == 0
+
+
+# Mounting
+
+
+def test_mounts_under_a_klein_route_with_branch() -> None:
+    """
+    Inside another Klein app, under a route with C{branch=True}, the camera
+    answers below that route: its page, a snapshot and its health.
+    """
+    clock = Clock()
+    source = PushSource()
+    hub = CameraHub("front", source, clock)
+    outer = Klein()
+
+    @outer.route("/cameras/front/", branch=True)
+    def front(request: object) -> IResource:
+        return camera_resource(hub, clock)
+
+    @outer.route("/")
+    def home(request: object) -> str:
+        return "the host application"
+
+    agent = RequestTraversalAgent(outer.resource())
+    client = HTTPClient(agent)
+
+    def get(path: str) -> Deferred[_Response]:
+        deferred = client.get(URL + path)
+        agent.flush()
+        return deferred
+
+    def body(response: IResponse) -> bytes:
+        deferred = content(response)
+        agent.flush()
+        return result_of(deferred)
+
+    home_page = result_of(get("/"))
+    assert body(home_page) == b"the host application"
+    page = result_of(get("/cameras/front/"))
+    assert page.code == 200
+    assert 'src="video_feed?advance_headers=1"' in body(page).decode()
+
+    snapshot = get("/cameras/front/snapshot.jpg")
+    jpeg = make_jpeg(3)
+    source.push(jpeg)
+    agent.flush()
+    response = result_of(snapshot)
+    assert response.code == 200
+    assert body(response) == jpeg
+
+    health = result_of(get("/cameras/front/healthz"))
+    assert json.loads(body(health))["name"] == "front"
+    missing = result_of(get("/cameras/front/nothing"))
+    assert missing.code == 404
