@@ -1,21 +1,28 @@
 """
 Helpers shared by the tests: running tests on Twisted's real reactor, typed;
-recording the log; finding a free port.
+recording the log; finding a free port; splitting raw HTTP responses and
+reading streams on raw sockets.
 """
 
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
+from attrs import frozen
 from twisted.internet import reactor as _global_reactor
 from twisted.logger import ILogObserver, LogLevel, formatEvent
 from zope.interface import implementer
 
+from camserve.testing import MultipartParser
+
 if TYPE_CHECKING:
     from twisted.logger import LogEvent
+
+    from camserve.testing import Part
 
 _Test = TypeVar("_Test", bound=Callable[..., Coroutine[Any, Any, None]])
 
@@ -87,6 +94,94 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@frozen
+class Response:
+    """
+    A raw HTTP response split into its status line, headers and body.
+
+    @ivar headers: lower-case header names to all their values, in order.
+    @ivar body: everything after the blank line that ends the headers.
+    """
+
+    status: bytes
+    headers: dict[bytes, list[bytes]]
+    body: bytes
+
+
+def split_response(raw: bytes) -> Response:
+    """
+    Split C{raw}, which must hold at least a complete header block, every
+    header line of which has a colon.
+    """
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    assert separator, f"no complete header block in {raw[:200]!r}"
+    status, *lines = head.split(b"\r\n")
+    headers: dict[bytes, list[bytes]] = {}
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        assert colon, f"malformed header line {line!r}"
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return Response(status, headers, body)
+
+
+def receive(sock: socket.socket, deadline: float) -> bytes:
+    """
+    One C{recv} on C{sock}, given until C{deadline} (on C{time.monotonic()});
+    C{b""} once the peer has closed.
+
+    @raise TimeoutError: if the deadline has passed or passes first.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the server sent too little in time")
+    sock.settimeout(remaining)
+    return sock.recv(65536)
+
+
+def read_head(sock: socket.socket, deadline: float) -> Response:
+    """
+    Read a response's header block from C{sock} by C{deadline} and split it;
+    its C{body} is whatever arrived after the header block meanwhile.
+
+    @raise ConnectionError: if the server closes the connection first.
+    """
+    data = b""
+    while b"\r\n\r\n" not in data:
+        received = receive(sock, deadline)
+        if not received:
+            raise ConnectionError(f"closed before the headers: {data!r}")
+        data += received
+    return split_response(data)
+
+
+def send_get(sock: socket.socket, path: str) -> None:
+    """
+    Send C{GET path} over HTTP/1.1 on the connected C{sock}.
+    """
+    host, port = sock.getpeername()[:2]
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+
+
+def read_parts(
+    sock: socket.socket, count: int, deadline: float, start: bytes = b""
+) -> list[Part]:
+    """
+    Parse a multipart stream strictly, C{start} and then what C{sock}
+    receives by C{deadline}, until at least C{count} parts have arrived.
+
+    @param start: the body's first bytes, read with the response's head.
+    @raise ConnectionError: if the server closes the connection first.
+    """
+    parser = MultipartParser()
+    parts = parser.feed(start)
+    while len(parts) < count:
+        data = receive(sock, deadline)
+        if not data:
+            raise ConnectionError(f"the stream ended after {len(parts)} parts")
+        parts += parser.feed(data)
+    return parts
 
 
 reactor: Any = _global_reactor

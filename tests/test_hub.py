@@ -135,6 +135,21 @@ def state(hub: CameraHub) -> HubState:
     return hub.state
 
 
+def stopping_hub() -> tuple[CameraHub, PushSource]:
+    """
+    A hub whose one viewer got a frame and left: the idle timeout has passed
+    and the source was asked to stop, but has not finished stopping.
+    """
+    hub, source, clock = make_hub()
+    sink = RecordingSink()
+    hub.subscribe(sink)
+    source.push(b"1", 1.0)
+    hub.unsubscribe(sink)
+    clock.advance(IDLE)
+    assert source.stop_requested
+    return hub, source
+
+
 def stops_exactly_after(clock: Clock, source: PushSource, delay: float) -> bool:
     """
     Advance C{clock} by C{delay} and say whether the source was asked to stop
@@ -390,13 +405,7 @@ def test_subscriber_while_stopping_restarts_after_stop() -> None:
     finished stopping gets the camera started again right after it stops,
     and frames from the stopping run are not delivered.
     """
-    hub, source, clock = make_hub()
-    sink = RecordingSink()
-    hub.subscribe(sink)
-    source.push(b"1", 1.0)
-    hub.unsubscribe(sink)
-    clock.advance(IDLE)
-    assert source.stop_requested
+    hub, source = stopping_hub()
 
     late = RecordingSink()
     hub.subscribe(late)
@@ -910,13 +919,7 @@ def test_shutdown_while_stopping_stops_once() -> None:
     shutdown() during an idle stop does not ask the source to stop again,
     fires once it has stopped, and does not restart it.
     """
-    hub, source, clock = make_hub()
-    sink = RecordingSink()
-    hub.subscribe(sink)
-    source.push(b"1", 1.0)
-    hub.unsubscribe(sink)
-    clock.advance(IDLE)
-    assert source.stop_requested
+    hub, source = stopping_hub()
 
     done = hub.shutdown()
     assert source.stops == 1

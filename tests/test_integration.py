@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 import treq
-from support import reactor, reactor_test
+from support import reactor, reactor_test, read_head, receive
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
@@ -122,29 +122,19 @@ class RawClient:
         self.parser = MultipartParser()
         self.closed = False
 
-    def _recv(self, deadline: float) -> bytes:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the server sent too little in time")
-        self.sock.settimeout(remaining)
-        return self.sock.recv(65536)
-
     def read_head(self) -> Head:
         """
-        Read the status line and headers; keep what follows in C{buffer}.
+        Read the status line and headers (the first read); keep what follows
+        in C{buffer}.
         """
-        deadline = time.monotonic() + TIMEOUT
-        while b"\r\n\r\n" not in self.buffer:
-            data = self._recv(deadline)
-            if not data:
-                raise ConnectionError(f"closed before the headers: {self.buffer!r}")
-            self.buffer += data
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers: dict[str, list[str]] = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        assert self.buffer == b"", "the head was read already"
+        response = read_head(self.sock, time.monotonic() + TIMEOUT)
+        self.buffer = response.body
+        status_line = response.status.decode("latin-1")
+        headers = {
+            name.decode("latin-1"): [value.decode("latin-1") for value in values]
+            for name, values in response.headers.items()
+        }
         return Head(int(status_line.split()[1]), status_line, headers)
 
     def read_body(self, length: int) -> bytes:
@@ -153,7 +143,7 @@ class RawClient:
         """
         deadline = time.monotonic() + TIMEOUT
         while len(self.buffer) < length:
-            data = self._recv(deadline)
+            data = receive(self.sock, deadline)
             if not data:
                 break
             self.buffer += data
@@ -168,7 +158,7 @@ class RawClient:
         received = self._feed(self.buffer)
         self.buffer = b""
         while len(received) < count:
-            data = self._recv(deadline)
+            data = receive(self.sock, deadline)
             if not data:
                 raise ConnectionError(f"stream ended after {len(received)} parts")
             received += self._feed(data)
@@ -675,7 +665,7 @@ async def test_viewer_leaving_mid_frame_logs_no_error(
         client.read_head()
         # The first part's headers and a little of its JPEG, no more.
         while b"\xff\xd8" not in client.buffer:
-            client.buffer += client._recv(time.monotonic() + TIMEOUT)
+            client.buffer += receive(client.sock, time.monotonic() + TIMEOUT)
         assert len(client.buffer) < 200_000
 
     closing, resetting = harness.client(server), harness.client(server)

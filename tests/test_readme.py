@@ -12,9 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from support import free_port
-
-from camserve.testing import MultipartParser
+from support import free_port, read_head, read_parts, send_get
 
 ROOT = Path(__file__).parent.parent
 TWISTD = Path(sys.executable).parent / "twistd"
@@ -32,7 +30,7 @@ def embedding_example() -> str:
     return match.group(1)
 
 
-def read_stream(port: int, path: bytes, parts: int, deadline: float) -> list[bytes]:
+def read_stream(port: int, path: str, parts: int, deadline: float) -> list[bytes]:
     """
     JPEGs from a raw HTTP stream, retrying the connection until C{deadline}.
     """
@@ -45,19 +43,11 @@ def read_stream(port: int, path: bytes, parts: int, deadline: float) -> list[byt
                 raise
             time.sleep(0.2)
     with connection:
-        connection.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += connection.recv(65536)
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200 "), head
-        parser = MultipartParser()
-        jpegs = [part.body for part in parser.feed(body)]
-        while len(jpegs) < parts:
-            chunk = connection.recv(65536)
-            assert chunk, "stream ended early"
-            jpegs += [part.body for part in parser.feed(chunk)]
-        return jpegs
+        send_get(connection, path)
+        read_by = time.monotonic() + 20
+        head = read_head(connection, read_by)
+        assert head.status.startswith(b"HTTP/1.1 200 "), head
+        return [part.body for part in read_parts(connection, parts, read_by, head.body)]
 
 
 def test_embedding_example_serves_under_cam(tmp_path: Path) -> None:
@@ -77,7 +67,7 @@ def test_embedding_example_serves_under_cam(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        jpegs = read_stream(port, b"/cam/video_feed", 3, time.monotonic() + 20)
+        jpegs = read_stream(port, "/cam/video_feed", 3, time.monotonic() + 20)
         assert all(j.startswith(b"\xff\xd8") and j.endswith(b"\xff\xd9") for j in jpegs)
         assert len(set(jpegs)) == len(jpegs)
     finally:

@@ -24,17 +24,19 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from support import free_port
-
-from camserve.testing import MultipartParser, Part
+from support import free_port, read_head, read_parts, send_get
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from camserve.testing import Part
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TWISTD = str(BIN / "twistd")
 PYTHON = sys.executable
+TWISTD_CAMSERVE = (TWISTD, "--pidfile=", "-n", "camserve")
+"""C{twistd -n camserve}, writing no pid file."""
 
 STARTUP_TIMEOUT = 30.0
 """Seconds a server may take to start listening (it imports OpenCV)."""
@@ -130,40 +132,20 @@ def read_stream(port: int, path: str = "/video_feed", count: int = 3) -> list[Pa
     """
     deadline = time.monotonic() + TIMEOUT
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += _recv(sock, deadline)
-        head, _, body = data.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        assert status_line == "HTTP/1.1 200 OK", head
-        headers = {
-            name.strip().lower(): value.strip()
-            for name, _, value in (line.partition(":") for line in header_lines)
-        }
-        assert headers["content-type"] == "multipart/x-mixed-replace; boundary=frame"
-        assert "transfer-encoding" not in headers
-        parser = MultipartParser()
-        parts = parser.feed(body)
-        while len(parts) < count:
-            parts += parser.feed(_recv(sock, deadline))
+        send_get(sock, path)
+        head = read_head(sock, deadline)
+        assert head.status == b"HTTP/1.1 200 OK", head
+        assert head.headers[b"content-type"][-1] == (
+            b"multipart/x-mixed-replace; boundary=frame"
+        )
+        assert b"transfer-encoding" not in head.headers
+        parts = read_parts(sock, count, deadline, head.body)
     for part in parts:
         assert part.headers["content-type"] == "image/jpeg"
         assert int(part.headers["content-length"]) == len(part.body)
         image = cv2.imdecode(np.frombuffer(part.body, dtype=np.uint8), cv2.IMREAD_COLOR)
         assert image is not None, "a part is not a JPEG OpenCV can decode"
     return parts
-
-
-def _recv(sock: socket.socket, deadline: float) -> bytes:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError("the server sent too little in time")
-    sock.settimeout(remaining)
-    data = sock.recv(65536)
-    if not data:
-        raise ConnectionError("the server closed the connection")
-    return data
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:
@@ -236,6 +218,16 @@ def fail_with_one_line(
     return lines[0]
 
 
+def twistd_camserve_fails(cwd: Path, *options: str, ignore: str | None = None) -> str:
+    """
+    Run C{twistd -n camserve} with C{options} in C{cwd}: it must fail as
+    L{fail_with_one_line} requires; return its one line.
+    """
+    return fail_with_one_line(
+        [*TWISTD_CAMSERVE, *options], cwd=cwd, env=environment(), ignore=ignore
+    )
+
+
 # Serving.
 
 
@@ -268,10 +260,7 @@ def test_twistd_plugin_serves(tmp_path: Path) -> None:
     """
     port = free_port()
     log = tmp_path / "out.log"
-    args = [
-        TWISTD, "--pidfile=", "-n", "camserve",
-        "--endpoint", endpoint(port), *SERVER_OPTIONS,
-    ]  # fmt: skip
+    args = [*TWISTD_CAMSERVE, "--endpoint", endpoint(port), *SERVER_OPTIONS]
     with running(args, cwd=tmp_path, port=port, log=log, env=environment()) as process:
         assert_served(port)
         output = stop(process, log)
@@ -319,8 +308,7 @@ def test_seed_camera_module_in_working_directory(tmp_path: Path) -> None:
     )
     port = free_port()
     log = tmp_path / "out.log"
-    args = [TWISTD, "--pidfile=", "-n", "camserve", "--camera", "foo"]
-    args += ["--endpoint", endpoint(port)]
+    args = [*TWISTD_CAMSERVE, "--camera", "foo", "--endpoint", endpoint(port)]
     with running(args, cwd=tmp_path, port=port, log=log, env=environment()):
         assert_served(port, size=(40, 30))
         status, body = get(port, "/healthz")
@@ -368,11 +356,7 @@ def test_twistd_unknown_camera(tmp_path: Path) -> None:
     C{twistd -n camserve --camera nosuch} exits non-zero with one line
     naming the camera and listing the drivers there are.
     """
-    line = fail_with_one_line(
-        [TWISTD, "--pidfile=", "-n", "camserve", "--camera", "nosuch"],
-        cwd=tmp_path,
-        env=environment(),
-    )
+    line = twistd_camserve_fails(tmp_path, "--camera", "nosuch")
     assert "unknown camera 'nosuch'" in line
     assert "available: emulated" in line
 
@@ -383,11 +367,7 @@ def test_twistd_fps_not_a_number(tmp_path: Path) -> None:
     option, the value and what is allowed (a number greater than 0), not
     twistd's whole usage text.
     """
-    line = fail_with_one_line(
-        [TWISTD, "--pidfile=", "-n", "camserve", "--fps", "abc"],
-        cwd=tmp_path,
-        env=environment(),
-    )
+    line = twistd_camserve_fails(tmp_path, "--fps", "abc")
     assert "--fps" in line
     assert "'abc'" in line
     assert "greater than 0" in line
@@ -399,11 +379,7 @@ def test_twistd_quality_out_of_range(tmp_path: Path) -> None:
     the option, the value and the range allowed, not twistd's whole usage
     text.
     """
-    line = fail_with_one_line(
-        [TWISTD, "--pidfile=", "-n", "camserve", "--quality", "500"],
-        cwd=tmp_path,
-        env=environment(),
-    )
+    line = twistd_camserve_fails(tmp_path, "--quality", "500")
     assert "--quality" in line
     assert "'500'" in line
     assert "from 1 to 100" in line
@@ -419,11 +395,8 @@ def test_twistd_endpoint_in_use(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        line = fail_with_one_line(
-            [TWISTD, "--pidfile=", "-n", "camserve", "--endpoint", endpoint(port)],
-            cwd=tmp_path,
-            env=environment(),
-            ignore="UnixAppLogger#info]",
+        line = twistd_camserve_fails(
+            tmp_path, "--endpoint", endpoint(port), ignore="UnixAppLogger#info]"
         )
     assert f"camserve: cannot listen on {endpoint(port)}: " in line
     assert "Address already in use" in line

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from attrs import define
+from support import split_response
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -89,20 +90,15 @@ def connect(data: bytes) -> Connection:
     return Connection(resource, transport)
 
 
-def header_block(raw: bytes) -> tuple[bytes, dict[bytes, list[bytes]], bytes]:
+def assert_finish_closes_silently(connection: Connection) -> None:
     """
-    Split a response into its status line, headers (lower-case names) and
-    what follows the blank line.
+    Finishing the request closes the connection and writes nothing more: no
+    C{0\\r\\n\\r\\n} chunk terminator.
     """
-    head, separator, rest = raw.partition(b"\r\n\r\n")
-    assert separator, f"no complete header block in {raw!r}"
-    status, *lines = head.split(b"\r\n")
-    headers: dict[bytes, list[bytes]] = {}
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        assert colon, line
-        headers.setdefault(name.strip().lower(), []).append(value.strip())
-    return status, headers, rest
+    before = connection.raw()
+    connection.request.finish()
+    assert connection.transport.disconnecting
+    assert connection.raw() == before
 
 
 def test_http11_headers() -> None:
@@ -116,13 +112,15 @@ def test_http11_headers() -> None:
     request.setHeader(b"content-type", b"multipart/x-mixed-replace; boundary=frame")
     assert connection.raw() == b""
     start_close_delimited(request)
-    status, headers, rest = header_block(connection.raw())
-    assert status == b"HTTP/1.1 200 OK"
-    assert headers[b"connection"] == [b"close"]
-    assert headers[b"content-type"] == [b"multipart/x-mixed-replace; boundary=frame"]
-    assert b"transfer-encoding" not in headers
-    assert b"content-length" not in headers
-    assert rest == b""
+    response = split_response(connection.raw())
+    assert response.status == b"HTTP/1.1 200 OK"
+    assert response.headers[b"connection"] == [b"close"]
+    assert response.headers[b"content-type"] == [
+        b"multipart/x-mixed-replace; boundary=frame"
+    ]
+    assert b"transfer-encoding" not in response.headers
+    assert b"content-length" not in response.headers
+    assert response.body == b""
     assert not request.chunked
     assert not connection.transport.disconnecting
 
@@ -152,11 +150,8 @@ def test_http11_finish_closes() -> None:
     request = connection.request
     start_close_delimited(request)
     request.write(b"body")
-    before = connection.raw()
-    assert before.endswith(b"\r\n\r\nbody")
-    request.finish()
-    assert connection.transport.disconnecting
-    assert connection.raw() == before
+    assert connection.raw().endswith(b"\r\n\r\nbody")
+    assert_finish_closes_silently(connection)
 
 
 def test_http11_keep_alive_requested() -> None:
@@ -169,9 +164,9 @@ def test_http11_keep_alive_requested() -> None:
     start_close_delimited(request)
     request.write(b"body")
     request.finish()
-    _, headers, rest = header_block(connection.raw())
-    assert headers[b"connection"] == [b"close"]
-    assert rest == b"body"
+    response = split_response(connection.raw())
+    assert response.headers[b"connection"] == [b"close"]
+    assert response.body == b"body"
     assert connection.transport.disconnecting
 
 
@@ -200,8 +195,8 @@ def test_status_code_kept() -> None:
     request = connection.request
     request.setResponseCode(203)
     start_close_delimited(request)
-    status, _, _ = header_block(connection.raw())
-    assert status == b"HTTP/1.1 203 Non-Authoritative Information"
+    response = split_response(connection.raw())
+    assert response.status == b"HTTP/1.1 203 Non-Authoritative Information"
 
 
 def test_http10() -> None:
@@ -213,18 +208,15 @@ def test_http10() -> None:
     connection = connect(b"GET / HTTP/1.0\r\n\r\n")
     request = connection.request
     start_close_delimited(request)
-    status, headers, rest = header_block(connection.raw())
-    assert status == b"HTTP/1.0 200 OK"
-    assert headers[b"connection"] == [b"close"]
-    assert b"transfer-encoding" not in headers
-    assert rest == b""
+    response = split_response(connection.raw())
+    assert response.status == b"HTTP/1.0 200 OK"
+    assert response.headers[b"connection"] == [b"close"]
+    assert b"transfer-encoding" not in response.headers
+    assert response.body == b""
     request.write(b"abc")
     request.write(b"def")
-    before = connection.raw()
-    assert before.endswith(b"\r\n\r\nabcdef")
-    request.finish()
-    assert connection.transport.disconnecting
-    assert connection.raw() == before
+    assert connection.raw().endswith(b"\r\n\r\nabcdef")
+    assert_finish_closes_silently(connection)
 
 
 def test_twisted_chunks_by_default() -> None:
@@ -236,7 +228,7 @@ def test_twisted_chunks_by_default() -> None:
     request = connection.request
     request.write(b"hello")
     request.finish()
-    _, headers, rest = header_block(connection.raw())
-    assert headers[b"transfer-encoding"] == [b"chunked"]
-    assert rest == b"5\r\nhello\r\n0\r\n\r\n"
+    response = split_response(connection.raw())
+    assert response.headers[b"transfer-encoding"] == [b"chunked"]
+    assert response.body == b"5\r\nhello\r\n0\r\n\r\n"
     assert not connection.transport.disconnecting

@@ -16,7 +16,8 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import pytest
-from attrs import define, field, frozen
+from attrs import define, field
+from support import split_response
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
@@ -33,9 +34,11 @@ from camserve._multipart import PREAMBLE
 from camserve.testing import MultipartParser, Part, PushSource, make_jpeg
 
 if TYPE_CHECKING:
-    from support import LogRecorder
+    from support import LogRecorder, Response
 
 GET_FEED = b"GET /video_feed HTTP/1.1\r\nHost: x\r\n\r\n"
+GET_CAPPED_FEED = b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+"""The stream, capped at 2 frames a second."""
 BASE_TIME = 1_700_000_000.0
 """Capture times are C{BASE_TIME + number / 4}: exact in binary, realistic."""
 
@@ -75,34 +78,6 @@ def part_bytes(number: int) -> bytes:
         b"X-Timestamp: %.6f\r\n\r\n%s\r\n--frame\r\n"
         % (len(data), BASE_TIME + number / 4, data)
     )
-
-
-@frozen
-class Response:
-    """
-    A raw HTTP response split into its status line, headers and body.
-
-    @ivar headers: lower-case header names to all their values, in order.
-    """
-
-    status: bytes
-    headers: dict[bytes, list[bytes]]
-    body: bytes
-
-
-def split_response(raw: bytes) -> Response:
-    """
-    Split C{raw}, which must hold at least a complete header block.
-    """
-    head, separator, body = raw.partition(b"\r\n\r\n")
-    assert separator, f"no complete header block in {raw[:200]!r}"
-    status, *lines = head.split(b"\r\n")
-    headers: dict[bytes, list[bytes]] = {}
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        assert colon, f"malformed header line {line!r}"
-        headers.setdefault(name.strip().lower(), []).append(value.strip())
-    return Response(status, headers, body)
 
 
 def dechunk(body: bytes) -> bytes:
@@ -549,7 +524,7 @@ def test_fps_cap_sends_newest_at_most_twice_a_second() -> None:
     moment it is sent, with none skipped for longer than the cap requires.
     """
     camera = Camera()
-    connection = camera.connect(b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection = camera.connect(GET_CAPPED_FEED)
     sends: list[tuple[float, int]] = []
 
     def note_sends() -> None:
@@ -585,7 +560,7 @@ def test_fps_cap_exact_schedule() -> None:
     deadline: frames 1, 4, 8, 12.
     """
     camera = Camera()
-    connection = camera.connect(b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection = camera.connect(GET_CAPPED_FEED)
     camera.push()
     for _ in range(12):
         camera.advance(0.125)
@@ -601,7 +576,7 @@ def test_fps_cap_timer_sends_pending_at_deadline() -> None:
     deadline, without waiting for another frame.
     """
     camera = Camera()
-    connection = camera.connect(b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection = camera.connect(GET_CAPPED_FEED)
     camera.push()
     camera.advance(0.125)
     camera.push()
@@ -622,7 +597,7 @@ def test_fps_cap_and_pause() -> None:
     resume, once.
     """
     camera = Camera()
-    connection = camera.connect(b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection = camera.connect(GET_CAPPED_FEED)
     camera.push()
     camera.advance(0.25)
     camera.push()
@@ -640,7 +615,7 @@ def test_uncapped_viewer_beside_capped_one() -> None:
     A cap applies to its own viewer only.
     """
     camera = Camera()
-    capped = camera.connect(b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    capped = camera.connect(GET_CAPPED_FEED)
     free = camera.connect()
     camera.push()
     for _ in range(3):
@@ -802,7 +777,7 @@ def test_client_leaving_while_paused_and_capped(
     its timers: nothing is written or aborted later, and no error logged.
     """
     camera = Camera()
-    connection = camera.connect(b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection = camera.connect(GET_CAPPED_FEED)
     camera.push()
     camera.advance(0.125)
     camera.push()
