@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ._direct import direct_body_writer
 from ._multipart import ADVANCE_PREAMBLE, CONTENT_TYPE, PREAMBLE
 from ._unchunked import start_close_delimited
 from .interfaces import IFrameSink
@@ -90,6 +91,7 @@ class StreamViewer:
         self._cap_call: IDelayedCall | None = None
         self._stall_call: IDelayedCall | None = None
         self._ended = False
+        self._write = request.write
         self._done: Deferred[None] = Deferred(self._cancelled)
 
     def start(self, first: Frame) -> Deferred[None]:
@@ -103,6 +105,7 @@ class StreamViewer:
         set_stream_headers(request)
         start_close_delimited(request)
         request.write(ADVANCE_PREAMBLE if self._advance_headers else PREAMBLE)
+        self._write = direct_body_writer(request) or request.write
         request.registerProducer(self, True)
         self.send_frame(first)
         self._hub.subscribe(self)
@@ -138,7 +141,7 @@ class StreamViewer:
         self._pending = None
         self._last_number = frame.number
         self.frames_sent += 1
-        self._request.write(frame.advance_part if self._advance_headers else frame.part)
+        self._write(frame.advance_part if self._advance_headers else frame.part)
 
     def keep_alive(self, frame: Frame) -> None:
         """
@@ -152,7 +155,7 @@ class StreamViewer:
             if now < self._next_send_at:
                 return
             self._next_send_at = now + self._min_interval
-        self._request.write(frame.advance_part if self._advance_headers else frame.part)
+        self._write(frame.advance_part if self._advance_headers else frame.part)
 
     def camera_closed(self) -> None:
         """

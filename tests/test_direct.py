@@ -1,0 +1,272 @@
+"""
+Tests for L{camserve._direct}: writing a body straight to its socket.
+
+They run on real TCP connections over loopback, because what they check is
+Twisted's own TCP transport: if a Twisted release changes the queue
+attributes the direct path reads, these tests fail loudly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import TYPE_CHECKING, Any
+
+from support import reactor, reactor_test
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+from twisted.internet.testing import StringTransport
+from twisted.web.http import HTTPChannel
+from twisted.web.http import Request as HTTPRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+from camserve._direct import direct_body_writer
+from camserve._unchunked import start_close_delimited
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from twisted.web.server import Request
+
+
+class StreamResource(Resource):
+    """
+    Answers every GET with close-delimited headers and keeps the request, so
+    a test can write its body.
+    """
+
+    isLeaf = True
+
+    def __init__(self, close_delimited: bool = True) -> None:
+        super().__init__()
+        self.close_delimited = close_delimited
+        self.requests: Deferred[Request] = Deferred()
+
+    def render_GET(self, request: Request) -> object:
+        if self.close_delimited:
+            start_close_delimited(request)
+        else:
+            request.write(b"")
+        self.requests.callback(request)
+        return NOT_DONE_YET
+
+
+class Collector(Protocol):
+    """
+    A client that collects everything it receives.
+    """
+
+    def __init__(self) -> None:
+        self.received = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """
+    Let the reactor run until C{condition()} holds.
+    """
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError("timed out")
+
+
+async def open_stream(
+    resource: StreamResource, *, client_buffer: int | None = None
+) -> tuple[Request, socket.socket, Any]:
+    """
+    A request being answered by C{resource}, and the raw client socket.
+    """
+    port: Any = reactor.listenTCP(0, Site(resource), interface="127.0.0.1")
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    if client_buffer is not None:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, client_buffer)
+    client.setblocking(False)
+    client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    request = await resource.requests.addTimeout(5, reactor)
+    return request, client, port
+
+
+async def read_all(client: socket.socket, size: int) -> bytes:
+    """
+    Read from the non-blocking C{client} until C{size} bytes have come.
+    """
+    data = b""
+
+    def more() -> bool:
+        nonlocal data
+        with contextlib.suppress(BlockingIOError):
+            while len(data) < size:
+                chunk = client.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        return len(data) >= size
+
+    await until(more, 10)
+    return data
+
+
+@reactor_test
+async def test_queue_attributes_mean_what_the_direct_path_assumes() -> None:
+    """
+    Twisted's TCP transport has an empty C{dataBuffer} and C{_tempDataLen} 0
+    when nothing is queued, counts a C{write} in C{_tempDataLen} until the
+    reactor sends it, and empties both again once it is sent.
+    """
+    protocols: list[Protocol] = []
+
+    class Remember(Protocol):
+        def connectionMade(self) -> None:
+            protocols.append(self)
+
+    port: Any = reactor.listenTCP(
+        0, Factory.forProtocol(Remember), interface="127.0.0.1"
+    )
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    client.setblocking(False)
+    try:
+        await until(lambda: bool(protocols))
+        transport: Any = protocols[0].transport
+        assert transport.dataBuffer == b""
+        assert transport._tempDataLen == 0
+        transport.write(b"queued")
+        assert transport._tempDataLen == 6
+        await until(lambda: not transport._tempDataLen and not transport.dataBuffer)
+        assert await read_all(client, 6) == b"queued"
+    finally:
+        client.close()
+        await port.stopListening()
+
+
+@reactor_test
+async def test_idle_connection_is_written_at_once() -> None:
+    """
+    With nothing queued, the body goes to the socket during the call: Twisted
+    queues nothing, and the byte count of the response grows.
+    """
+    resource = StreamResource()
+    request, client, port = await open_stream(resource)
+    try:
+        transport: Any = request.channel.transport
+        await until(lambda: not transport._tempDataLen and not transport.dataBuffer)
+        write = direct_body_writer(request)
+        assert write is not None
+        before = request.sentLength
+        write(b"part one")
+        assert transport._tempDataLen == 0
+        assert transport.dataBuffer == b""
+        assert request.sentLength == before + 8
+        received = await read_all(client, 1)
+        head, _, body = received.partition(b"\r\n\r\n")
+        while body != b"part one":
+            body += await read_all(client, 1)
+        assert b"Transfer-Encoding" not in head
+    finally:
+        client.close()
+        await port.stopListening()
+
+
+@reactor_test
+async def test_queued_data_keeps_its_order() -> None:
+    """
+    While Twisted has bytes queued, the direct writer queues behind them, so
+    the peer receives everything in order.
+    """
+    resource = StreamResource()
+    request, client, port = await open_stream(resource)
+    try:
+        transport: Any = request.channel.transport
+        write = direct_body_writer(request)
+        assert write is not None
+        transport.write(b"A" * 10)
+        write(b"B" * 10)
+        assert transport._tempDataLen >= 20
+        received = await read_all(client, 1)
+        while not received.endswith(b"B" * 10):
+            received += await read_all(client, 1)
+        assert received.endswith(b"\r\n\r\n" + b"A" * 10 + b"B" * 10)
+    finally:
+        client.close()
+        await port.stopListening()
+
+
+@reactor_test
+async def test_what_the_kernel_refuses_is_queued_in_order_with_backpressure() -> None:
+    """
+    A write larger than the socket takes is sent in part and the rest queued;
+    Twisted pauses the registered producer once its buffer is full, and the
+    peer receives every byte in order.
+    """
+    resource = StreamResource()
+    request, client, port = await open_stream(resource, client_buffer=32768)
+    paused: list[bool] = []
+
+    class Producer:
+        def pauseProducing(self) -> None:
+            paused.append(True)
+
+        def resumeProducing(self) -> None:
+            paused.append(False)
+
+        def stopProducing(self) -> None:
+            pass
+
+    try:
+        transport: Any = request.channel.transport
+        transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+        await until(lambda: not transport._tempDataLen and not transport.dataBuffer)
+        request.registerProducer(Producer(), True)
+        write = direct_body_writer(request)
+        assert write is not None
+        payload = bytes(range(256)) * 1024  # 256 KiB, past Twisted's 64 KiB buffer
+        write(payload)
+        queued = transport._tempDataLen
+        assert 0 < queued < len(payload)
+        write(payload)
+        assert paused
+        assert all(paused)
+        received = await read_all(client, 1)
+        _head, _, body = received.partition(b"\r\n\r\n")
+        body += await read_all(client, 2 * len(payload) - len(body))
+        assert body == payload + payload
+        await until(lambda: paused[-1] is False)
+        request.unregisterProducer()
+    finally:
+        client.close()
+        await port.stopListening()
+
+
+@reactor_test
+async def test_declines_chunked_bodies() -> None:
+    """
+    A body that twisted.web chunks must go through C{request.write}.
+    """
+    resource = StreamResource(close_delimited=False)
+    request, client, port = await open_stream(resource)
+    try:
+        assert request.chunked
+        assert direct_body_writer(request) is None
+    finally:
+        client.close()
+        await port.stopListening()
+
+
+def test_declines_other_transports() -> None:
+    """
+    Transports other than Twisted's plain TCP one are left to C{request.write}.
+    """
+    channel = HTTPChannel()
+    channel.makeConnection(StringTransport())
+    request = HTTPRequest(channel)
+    request.clientproto = b"HTTP/1.1"
+    request.method = b"GET"
+    start_close_delimited(request)
+    assert request.startedWriting
+    assert not request.chunked
+    assert direct_body_writer(request) is None
