@@ -106,6 +106,12 @@ class StreamViewer:
         start_close_delimited(request)
         request.write(ADVANCE_PREAMBLE if self._advance_headers else PREAMBLE)
         self._write = direct_body_writer(request) or request.write
+        # Each part ends in a short segment that Nagle's algorithm would hold
+        # back until the previous one is acknowledged: a round trip of
+        # latency per frame on a real network.
+        no_delay = getattr(request.transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            no_delay(True)
         request.registerProducer(self, True)
         self.send_frame(first)
         self._hub.subscribe(self)

@@ -22,8 +22,10 @@ from twisted.web.http import Request as HTTPRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
+from camserve import CameraHub, StreamViewer, camera_resource
 from camserve._direct import direct_body_writer
 from camserve._unchunked import start_close_delimited
+from camserve.testing import PushSource, make_jpeg
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -270,3 +272,35 @@ def test_declines_other_transports() -> None:
     assert request.startedWriting
     assert not request.chunked
     assert direct_body_writer(request) is None
+
+
+@reactor_test
+async def test_streams_set_tcp_nodelay() -> None:
+    """
+    A stream's connection has Nagle's algorithm off, so the short last
+    segment of each part is not held back waiting for an acknowledgement.
+    """
+    source = PushSource()
+    hub = CameraHub("cam", source, reactor)
+    port: Any = reactor.listenTCP(
+        0, Site(camera_resource(hub, reactor)), interface="127.0.0.1"
+    )
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    client.setblocking(False)
+    try:
+        client.sendall(b"GET /video_feed HTTP/1.1\r\nHost: test\r\n\r\n")
+        await until(lambda: source.running)
+        source.push(make_jpeg(1))
+        (viewer,) = hub._sink_tuple
+        assert isinstance(viewer, StreamViewer)
+        transport: Any = viewer._request.transport
+        server_socket = transport.getHandle()
+        assert server_socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        client.close()
+        await until(lambda: hub.viewers == 0)
+        stopped = hub.shutdown()
+        if source.running:
+            source.finish_stop()
+        await stopped
+        await port.stopListening()
