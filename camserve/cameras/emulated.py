@@ -73,6 +73,10 @@ class EmulatedCamera:
             self._files = sorted(folder.glob("*.jpg"))
             if not self._files:
                 raise ValueError(f"source {source!r} holds no *.jpg files")
+        else:
+            # Importing OpenCV takes over 100 ms: pay it at start, not while
+            # the first viewer waits for the first frame.
+            import cv2  # noqa: F401, PLC0415
 
     def frames(self) -> Generator[bytes]:
         """
