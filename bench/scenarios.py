@@ -174,23 +174,30 @@ class Bench:
         url = f"http://127.0.0.1:{server.port}/video_feed"
         t0 = time.time() + 1.0
         frames_dir = ["--frames-dir", str(server.frames)] if server.frames else []
+        # The options both load generators take; ours adds its own after them.
+        common = [
+            "--url",
+            url,
+            "--clients",
+            str(scenario.clients),
+            "--seconds",
+            str(seconds),
+            "--warmup",
+            str(warmup),
+            "--ramp",
+            str(ramp),
+            *frames_dir,
+            "--json",
+            str(json_path),
+            "--quiet",
+        ]
         if loader == "own":
             command = [
                 sys.executable,
                 str(BENCH / "mjpeg_load.py"),
-                "--url",
-                url,
-                "--clients",
-                str(scenario.clients),
-                "--seconds",
-                str(seconds),
-                "--warmup",
-                str(warmup),
-                "--ramp",
-                str(ramp),
+                *common,
                 "--t0",
                 repr(t0),
-                *frames_dir,
                 "--fps",
                 str(FPS),
                 "--stall",
@@ -199,29 +206,9 @@ class Bench:
                 str(STALL_RCVBUF),
                 "--churn",
                 str(scenario.churn),
-                "--json",
-                str(json_path),
-                "--quiet",
             ]
         else:
-            command = [
-                sys.executable,
-                str(self.shared_load),
-                "--url",
-                url,
-                "--clients",
-                str(scenario.clients),
-                "--seconds",
-                str(seconds),
-                "--warmup",
-                str(warmup),
-                "--ramp",
-                str(ramp),
-                *frames_dir,
-                "--json",
-                str(json_path),
-                "--quiet",
-            ]
+            command = [sys.executable, str(self.shared_load), *common]
         sampler = Sampler(server.pid)
         sampler.start()
         beside = None
