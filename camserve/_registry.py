@@ -13,6 +13,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from attrs import frozen
+
 from ._config import ConfigError
 from .interfaces import ICamera
 
@@ -32,6 +34,44 @@ def driver_names() -> list[str]:
     names = set(_BUILT_IN)
     names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     return sorted(names)
+
+
+@frozen
+class DriverInfo:
+    """
+    What C{--list-cameras} says of one driver.
+
+    @ivar usable: whether it loads here (its libraries are installed).
+    @ivar description: one line: what it is, or why it does not load.
+    """
+
+    name: str
+    usable: bool
+    description: str
+
+
+def describe_drivers() -> list[DriverInfo]:
+    """
+    Every driver camserve can find from the working directory: built-in,
+    installed, and C{camera_<name>.py} modules in the folder, by name.
+    """
+    names = set(driver_names())
+    names.update(
+        path.stem.removeprefix("camera_") for path in Path.cwd().glob("camera_*.py")
+    )
+    infos = []
+    for name in sorted(names):
+        try:
+            factory = find_driver(name)
+        except ConfigError as error:
+            infos.append(DriverInfo(name, usable=False, description=str(error)))
+            continue
+        description = getattr(factory, "description", None)
+        if not isinstance(description, str):
+            doc = (getattr(factory, "__doc__", None) or "").strip()
+            description = doc.splitlines()[0] if doc else "no description"
+        infos.append(DriverInfo(name, usable=True, description=description))
+    return infos
 
 
 def find_driver(name: str) -> CameraFactory:

@@ -17,7 +17,7 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from ._config import SETTINGS, ConfigError, ServerConfig
-from ._registry import make_camera
+from ._registry import describe_drivers, make_camera
 from ._service import CameraService
 from ._web import camera_resource
 
@@ -36,12 +36,21 @@ class Options(usage.Options):
         "Serve a camera to web browsers as Motion JPEG. Without options it "
         "serves the emulated camera's test pattern on port 8080."
     )
+    optFlags = [  # noqa: RUF012 - usage.Options reads a class attribute
+        [
+            "list-cameras",
+            None,
+            "list the camera drivers and whether each is usable here, then exit",
+        ],
+    ]
     optParameters = [[setting.option, None, None, setting.help] for setting in SETTINGS]  # noqa: RUF012 - usage.Options reads a class attribute
 
     def postOptions(self) -> None:
         """
-        Parse the options into a L{ServerConfig}.
+        Parse the options into a L{ServerConfig}, or list the drivers.
         """
+        if self["list-cameras"]:
+            raise SystemExit(list_cameras())
         try:
             self["config"] = ServerConfig.from_strings(
                 {setting.option: self[setting.option] for setting in SETTINGS}
@@ -49,6 +58,16 @@ class Options(usage.Options):
         except ConfigError as error:
             # One line, not twistd's usage text above a UsageError's message.
             raise SystemExit(f"camserve: {error}") from None
+
+
+def list_cameras() -> int:
+    """
+    Print each camera driver with one line about it; the exit status.
+    """
+    for info in describe_drivers():
+        state = "usable" if info.usable else "not usable"
+        print(f"{info.name:<12} {state:<11} {info.description}")  # noqa: T201 - the command's output
+    return 0
 
 
 def config_from_environment(environ: Mapping[str, str] | None = None) -> ServerConfig:

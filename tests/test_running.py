@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+import pytest
 from support import free_port, read_head, read_parts, send_get
 
 if TYPE_CHECKING:
@@ -346,6 +347,44 @@ def test_twistd_help_lists_options(tmp_path: Path) -> None:
         "--endpoint",
     ):
         assert option in listed, result.stdout
+
+
+@pytest.mark.parametrize("runner", ["twistd", "python -m"])
+def test_list_cameras(tmp_path: Path, runner: str) -> None:
+    """
+    C{--list-cameras} prints each driver, whether it is usable here and
+    what it is, including a C{camera_<name>.py} module in the working
+    directory and one that cannot load, then exits 0.
+    """
+    (tmp_path / "camera_porch.py").write_text(
+        'class Camera:\n    """The porch camera."""\n    def frames(self):\n'
+        "        yield b''\n"
+    )
+    (tmp_path / "camera_broken.py").write_text("import no_such_library\n")
+    command = (
+        [TWISTD, "--pidfile=", "camserve"]
+        if runner == "twistd"
+        else [PYTHON, "-m", "camserve"]
+    )
+    result = subprocess.run(
+        [*command, "--list-cameras"],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = {
+        line.split()[0]: line.split(None, 1)[1] for line in result.stdout.splitlines()
+    }
+    assert lines["emulated"].startswith("usable")
+    assert "test pattern" in lines["emulated"]
+    assert lines["porch"].split() == ["usable", "The", "porch", "camera."]
+    assert lines["broken"].startswith("not usable")
+    assert "no_such_library" in lines["broken"]
+    assert "Traceback" not in result.stderr
 
 
 # Failing, with one line.
