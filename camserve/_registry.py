@@ -16,6 +16,7 @@ from typing import Any
 from attrs import frozen
 
 from ._config import ConfigError
+from ._seed import is_seed_driver, provide_base_camera, seed_camera
 from .interfaces import ICamera
 
 ENTRY_POINT_GROUP = "camserve.cameras"
@@ -91,6 +92,7 @@ def find_driver(name: str) -> CameraFactory:
         cwd = str(Path.cwd())
         if cwd not in sys.path:
             sys.path.append(cwd)
+        provide_base_camera()
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -134,6 +136,8 @@ def make_camera(name: str, options: Mapping[str, Any]) -> ICamera:
         driver, an option it does not take, or a value it refuses.
     """
     factory = find_driver(name)
+    if is_seed_driver(factory):
+        return seed_camera(name, factory, options)
     accepted = _keyword_options(factory)
     if accepted is not None:
         unknown = sorted(set(options) - accepted)
