@@ -83,7 +83,6 @@ class SeedCamera:
 
     def __init__(self, driver: Any) -> None:
         self.driver = driver
-        self.description = (inspect.getdoc(driver) or "").split("\n")[0]
 
     def frames(self) -> Iterator[CameraItem]:
         """

@@ -196,6 +196,23 @@ def assert_clean_exit(output: str, returncode: int, *, twistd: bool) -> None:
         assert returncode == 0, output
 
 
+def run_to_end(
+    args: list[str], *, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """
+    Run C{args} to the end (a minute at most), capturing its output as text.
+    """
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=environment() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def fail_with_one_line(
     args: list[str], *, cwd: Path, env: dict[str, str], ignore: str | None = None
 ) -> str:
@@ -204,9 +221,7 @@ def fail_with_one_line(
     (leaving out lines containing C{ignore}) and no traceback; return that
     line.
     """
-    result = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_to_end(args, cwd=cwd, env=env)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Traceback" not in output, output
@@ -321,15 +336,7 @@ def test_twistd_help_lists_options(tmp_path: Path) -> None:
     """
     C{twistd camserve --help} exits 0 and lists camserve's options.
     """
-    result = subprocess.run(
-        [TWISTD, "--pidfile=", "camserve", "--help"],
-        cwd=tmp_path,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_to_end([TWISTD, "--pidfile=", "camserve", "--help"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     listed = {
         line.split("=")[0].strip()
@@ -366,15 +373,7 @@ def test_list_cameras(tmp_path: Path, runner: str) -> None:
         if runner == "twistd"
         else [PYTHON, "-m", "camserve"]
     )
-    result = subprocess.run(
-        [*command, "--list-cameras"],
-        cwd=tmp_path,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_to_end([*command, "--list-cameras"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = {
         line.split()[0]: line.split(None, 1)[1] for line in result.stdout.splitlines()
