@@ -2,8 +2,8 @@
 camserve: a Twisted camera streaming server.
 
 Cameras stream to browsers as Motion JPEG. Each camera has a L{CameraHub}
-fed by a frame source (a blocking driver's C{frames()} run in a capture
-thread); L{camera_resource} serves a hub over HTTP; L{CameraService} owns
+fed by a frame source: a blocking driver's C{frames()} run in a capture
+thread, or an asynchronous driver on the reactor; L{camera_resource} serves a hub over HTTP; L{CameraService} owns
 hubs and their capture threads.
 """
 
@@ -17,7 +17,7 @@ from ._service import CameraService
 from ._viewer import StreamViewer
 from ._web import camera_resource
 from .cameras.emulated import EmulatedCamera
-from .interfaces import ICamera, IFrameSink, IFrameSource
+from .interfaces import ICamera, IFrameSink, IFrameSource, IHealthDetails
 
 __all__ = [
     "BOUNDARY",
@@ -33,6 +33,7 @@ __all__ = [
     "ICamera",
     "IFrameSink",
     "IFrameSource",
+    "IHealthDetails",
     "ServerConfig",
     "StreamViewer",
     "ThreadedCameraSource",

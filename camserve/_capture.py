@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .interfaces import ICamera, IFrameSource
+from .interfaces import ICamera, IFrameSource, IHealthDetails
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,7 +27,7 @@ class CameraEnded(Exception):  # noqa: N818 - it is an event, not a mistake
     """
 
 
-@implementer(IFrameSource)
+@implementer(IFrameSource, IHealthDetails)
 class ThreadedCameraSource:
     """
     Runs an L{ICamera}'s C{frames()} in a capture thread.
@@ -76,6 +76,14 @@ class ThreadedCameraSource:
         Ask the capture thread to close the camera after its current frame.
         """
         self._stop_requested.set()
+
+    def health_details(self) -> dict[str, object]:
+        """
+        The camera's own health details, if it reports any.
+        """
+        if IHealthDetails.providedBy(self._camera):
+            return self._camera.health_details()
+        return {}
 
     def _capture(self) -> None:
         """

@@ -60,6 +60,20 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+def _driver_options(name: str, raw: str) -> dict[str, str]:
+    options = {}
+    for pair in raw.split(","):
+        key, equals, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not (equals and key.isidentifier()):
+            raise ConfigError(
+                f"{name} must be KEY=VALUE pairs separated by commas "
+                f"(e.g. loop=false,rotate=90), not {raw!r}"
+            )
+        options[key] = value
+    return options
+
+
 @frozen
 class Setting:
     """
@@ -123,6 +137,12 @@ SETTINGS = (
         _number(int, 1, 100),
         "JPEG quality, 1 to 100",
         driver_option=True,
+    ),
+    Setting(
+        "option",
+        "CAMSERVE_OPTIONS",
+        _driver_options,
+        "more driver options, as KEY=VALUE[,KEY=VALUE...] (see the README)",
     ),
     Setting(
         "idle-timeout",
@@ -198,4 +218,11 @@ class ServerConfig:
             value = setting.parse(name, raw)
             target = camera_options if setting.driver_option else server
             target[setting.attribute] = value
-        return cls(camera_options=camera_options, **server)
+        more = server.pop("option", {})
+        twice = sorted(set(more) & set(camera_options))
+        if twice:
+            raise ConfigError(
+                f"driver option {twice[0]} is given twice: as its own setting "
+                f"and in {'CAMSERVE_OPTIONS' if env else '--option'}"
+            )
+        return cls(camera_options={**more, **camera_options}, **server)

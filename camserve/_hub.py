@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from ._frame import Frame
+from .interfaces import IHealthDetails
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -410,6 +411,11 @@ class CameraHub:
             "frames_captured": self._frames_captured,
             "fps": round(fps, 2),
             "uptime": round(self._clock.seconds() - self._created_at, 3),
+            "details": (
+                self._source.health_details()
+                if IHealthDetails.providedBy(self._source)
+                else {}
+            ),
         }
 
     def shutdown(self) -> Deferred[None]:

@@ -6,8 +6,11 @@ Finding a camera driver by name, and making a camera from options.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
+import types
+import typing
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -17,7 +20,7 @@ from attrs import frozen
 
 from ._config import ConfigError
 from ._seed import is_seed_driver, provide_base_camera, seed_camera
-from .interfaces import ICamera
+from .interfaces import ICamera, IFrameSource
 
 ENTRY_POINT_GROUP = "camserve.cameras"
 
@@ -25,7 +28,12 @@ _BUILT_IN = {
     "emulated": "camserve.cameras.emulated:EmulatedCamera",
 }
 
-CameraFactory = Callable[..., ICamera]
+Driver = ICamera | IFrameSource
+"""
+What a driver makes: a blocking camera, or an asynchronous frame source.
+"""
+
+CameraFactory = Callable[..., Driver]
 
 
 def driver_names() -> list[str]:
@@ -67,12 +75,37 @@ def describe_drivers() -> list[DriverInfo]:
         except ConfigError as error:
             infos.append(DriverInfo(name, usable=False, description=str(error)))
             continue
+        missing = missing_libraries(factory)
+        if missing:
+            infos.append(DriverInfo(name, usable=False, description=f"needs {missing}"))
+            continue
         description = getattr(factory, "description", None)
         if not isinstance(description, str):
             doc = (getattr(factory, "__doc__", None) or "").strip()
             description = doc.splitlines()[0] if doc else "no description"
         infos.append(DriverInfo(name, usable=True, description=description))
     return infos
+
+
+def missing_libraries(factory: CameraFactory) -> str:
+    """
+    What a driver needs that is not installed, as a phrase ("picamera, which
+    is not installed: pip install 'camserve[pi]'"); empty if nothing.
+
+    A driver declares what it imports lazily in a C{requires} class
+    attribute: a mapping from each top-level module to how to install it.
+    """
+    requires = getattr(factory, "requires", None)
+    if not isinstance(requires, Mapping):
+        return ""
+    for module, install in requires.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"{module}, which is not installed: {install}"
+    return ""
 
 
 def find_driver(name: str) -> CameraFactory:
@@ -128,9 +161,14 @@ def _load(name: str, reference: str) -> CameraFactory:
         raise ConfigError(f"camera {name!r} cannot be loaded: {error}") from None
 
 
-def make_camera(name: str, options: Mapping[str, Any]) -> ICamera:
+def make_camera(name: str, options: Mapping[str, Any], reactor: Any = None) -> Driver:
     """
-    A camera from the driver registered as C{name}, given C{options}.
+    A camera from the driver registered as C{name}, given C{options}: an
+    L{ICamera}, or for an asynchronous driver (a class implementing
+    L{IFrameSource}) a frame source, which is also given C{reactor}.
+
+    @param reactor: what an asynchronous driver runs on; the global reactor
+        by default.
 
     @raise ConfigError: naming the driver and what is wrong: an unknown
         driver, an option it does not take, or a value it refuses.
@@ -138,7 +176,13 @@ def make_camera(name: str, options: Mapping[str, Any]) -> ICamera:
     factory = find_driver(name)
     if is_seed_driver(factory):
         return seed_camera(name, factory, options)
+    asynchronous = isinstance(factory, type) and IFrameSource.implementedBy(factory)
+    missing = missing_libraries(factory)
+    if missing:
+        raise ConfigError(f"camera {name!r} needs {missing}")
     accepted = _keyword_options(factory)
+    if accepted is not None and asynchronous:
+        accepted.discard("reactor")
     if accepted is not None:
         unknown = sorted(set(options) - accepted)
         if unknown:
@@ -146,10 +190,78 @@ def make_camera(name: str, options: Mapping[str, Any]) -> ICamera:
             raise ConfigError(
                 f"camera {name!r} does not take option {unknown[0]!r}; it takes: {takes}"
             )
+    arguments = {
+        key: _from_string(name, factory, key, value)
+        if isinstance(value, str)
+        else value
+        for key, value in options.items()
+    }
+    if asynchronous:
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor  # noqa: PLC0415
+
+            reactor = global_reactor
+        arguments["reactor"] = reactor
     try:
-        return factory(**options)
+        return factory(**arguments)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"camera {name!r}: {error}") from None
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _from_string(name: str, factory: CameraFactory, key: str, raw: str) -> Any:
+    """
+    An option given as text (on the command line or in the environment)
+    converted to the type the driver's constructor declares for it: C{int},
+    C{float} or C{bool}; other declared types get the text as it is.
+
+    @raise ConfigError: for text that is not of the declared type.
+    """
+    wanted = _declared_types(factory).get(key, set())
+    text = raw.strip()
+    if bool in wanted:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        if str not in wanted:
+            raise ConfigError(
+                f"camera {name!r}: option {key} must be true or false, not {raw!r}"
+            )
+    for kind, what in ((int, "a whole number"), (float, "a number")):
+        if kind in wanted:
+            try:
+                return kind(text)
+            except ValueError:
+                if str not in wanted and not (kind is int and float in wanted):
+                    raise ConfigError(
+                        f"camera {name!r}: option {key} must be {what}, not {raw!r}"
+                    ) from None
+    return raw
+
+
+def _declared_types(factory: CameraFactory) -> dict[str, set[type]]:
+    """
+    The types each constructor parameter of C{factory} is declared to take,
+    with C{X | None} read as C{X}; parameters without usable annotations are
+    left out.
+    """
+    try:
+        parameters = inspect.signature(factory, eval_str=True).parameters.values()
+    except Exception:  # noqa: BLE001 - unresolvable annotations: take text as it is
+        return {}
+    declared = {}
+    for parameter in parameters:
+        hint = parameter.annotation
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        members = typing.get_args(hint) if union else (hint,)
+        declared[parameter.name] = {
+            member for member in members if isinstance(member, type)
+        }
+    return declared
 
 
 def _keyword_options(factory: CameraFactory) -> set[str] | None:

@@ -15,11 +15,12 @@ from twisted.python.threadpool import ThreadPool
 
 from ._capture import ThreadedCameraSource
 from ._hub import CameraHub
+from .interfaces import IFrameSource
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 
-    from .interfaces import ICamera, IFrameSource
+    from .interfaces import ICamera
 
     class _Reactor(IReactorTime, IReactorFromThreads):
         """What the service needs of a reactor."""
@@ -76,6 +77,19 @@ class CameraService(MultiService):
         hub = self.add_source(name, source, **hub_options)
         self._threadpool.adjustPoolsize(maxthreads=len(self._hubs))
         return hub
+
+    def add_driver(
+        self, name: str, camera: ICamera | IFrameSource, **hub_options: Any
+    ) -> CameraHub:
+        """
+        Serve what L{make_camera} made: an asynchronous frame source as it
+        is, a blocking camera in a capture thread.
+
+        @return: the camera's hub.
+        """
+        if IFrameSource.providedBy(camera):
+            return self.add_source(name, camera, **hub_options)
+        return self.add_camera(name, camera, **hub_options)
 
     def add_source(
         self, name: str, source: IFrameSource, **hub_options: Any

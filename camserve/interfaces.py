@@ -52,6 +52,11 @@ class IFrameSource(Interface):
     Where a hub's frames come from: a camera run in a capture thread, or an
     asynchronous driver that receives frames on the reactor.
 
+    An asynchronous driver is a class declared with
+    C{@implementer(IFrameSource)}: the registry makes it with the driver's
+    options as keyword arguments plus C{reactor}, and the hub drives it
+    exactly as it drives a blocking camera (idle stop, backoff, health).
+
     All methods are called, and all callbacks made, in the reactor thread.
     """
 
@@ -73,6 +78,23 @@ class IFrameSource(Interface):
     def stop() -> None:
         """
         Ask the source to stop; C{stopped} follows once the device is free.
+        """
+
+
+class IHealthDetails(Interface):
+    """
+    A camera or frame source with driver-specific facts worth showing in
+    C{/healthz}, such as which path its frames take.
+    """
+
+    def health_details() -> dict[str, object]:
+        """
+        JSON-ready facts about the driver now, under C{"details"} in the
+        camera's health.
+
+        Called in the reactor thread, also while the driver runs in a capture
+        thread: it must not block, and should only read values the driver
+        keeps up to date.
         """
 
 

@@ -116,7 +116,7 @@ def build_service(config: ServerConfig, reactor: Any = None) -> MultiService:
         from twisted.internet import reactor as global_reactor  # noqa: PLC0415
 
         reactor = global_reactor
-    camera = make_camera(config.camera, config.camera_options)
+    camera = make_camera(config.camera, config.camera_options, reactor)
     try:
         endpoint = serverFromString(reactor, config.endpoint)
     except (ValueError, TypeError, KeyError) as error:
@@ -128,7 +128,7 @@ def build_service(config: ServerConfig, reactor: Any = None) -> MultiService:
     top = MultiService()
     cameras = CameraService(reactor)
     cameras.setServiceParent(top)
-    hub = cameras.add_camera(
+    hub = cameras.add_driver(
         config.camera_name,
         camera,
         driver=config.camera,

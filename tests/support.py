@@ -17,11 +17,15 @@ from twisted.internet import reactor as _global_reactor
 from twisted.logger import ILogObserver, LogLevel, formatEvent
 from zope.interface import implementer
 
+from camserve import IFrameSource, make_camera
 from camserve.testing import MultipartParser
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from twisted.logger import LogEvent
 
+    from camserve import ICamera
     from camserve.testing import Part
 
 _Test = TypeVar("_Test", bound=Callable[..., Coroutine[Any, Any, None]])
@@ -33,6 +37,15 @@ def reactor_test(test: _Test) -> _Test:
     C{ensureDeferred}, which returns the test itself, marked).
     """
     return cast("_Test", pytest_twisted.ensureDeferred(test))
+
+
+def blocking_camera(name: str, options: Mapping[str, Any]) -> ICamera:
+    """
+    L{make_camera}'s camera for a driver known to be blocking.
+    """
+    camera = make_camera(name, options)
+    assert not IFrameSource.providedBy(camera)
+    return camera
 
 
 @implementer(ILogObserver)

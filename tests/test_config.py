@@ -146,3 +146,53 @@ def test_every_setting_is_an_option_and_a_variable() -> None:
     for setting in SETTINGS:
         assert f"--{setting.option}" in help_text
         assert setting.env == "CAMERA" or setting.env.startswith("CAMSERVE_")
+
+
+def test_more_driver_options() -> None:
+    """
+    C{--option} and C{CAMSERVE_OPTIONS} give any driver option as text, for
+    the registry to convert to the driver's declared types.
+    """
+    options = Options()
+    options.parseOptions(["--option", "loop=false, rotate=90,user-name=a=b", "--fps=5"])
+    config = options["config"]
+    assert dict(config.camera_options) == {
+        "loop": "false",
+        "rotate": "90",
+        "user_name": "a=b",
+        "fps": 5.0,
+    }
+    environment = config_from_environment({"CAMSERVE_OPTIONS": "flip=both"})
+    assert dict(environment.camera_options) == {"flip": "both"}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"option": "loop"},
+            (
+                "--option must be KEY=VALUE pairs separated by commas "
+                "(e.g. loop=false,rotate=90), not 'loop'"
+            ),
+        ),
+        (
+            {"option": "=1"},
+            (
+                "--option must be KEY=VALUE pairs separated by commas "
+                "(e.g. loop=false,rotate=90), not '=1'"
+            ),
+        ),
+        (
+            {"option": "fps=3", "fps": "4"},
+            "driver option fps is given twice: as its own setting and in --option",
+        ),
+    ],
+)
+def test_bad_driver_options(values: dict[str, str], message: str) -> None:
+    """
+    Malformed or doubled driver options are refused in one line.
+    """
+    with pytest.raises(ConfigError) as caught:
+        ServerConfig.from_strings(values)
+    assert str(caught.value) == message

@@ -236,6 +236,7 @@ def test_health() -> None:
         "frames_captured": 0,
         "fps": 0.0,
         "uptime": 0.0,
+        "details": {},
     }
 
     clock.advance(1)
@@ -250,6 +251,7 @@ def test_health() -> None:
         "frames_captured": 0,
         "fps": 0.0,
         "uptime": 1.0,
+        "details": {},
     }
 
     # One frame: running, but no interval measured yet.
@@ -269,6 +271,7 @@ def test_health() -> None:
         "frames_captured": 4,
         "fps": 4.0,
         "uptime": 1.75,
+        "details": {},
     }
     # A 0.5 s interval moves the estimate by 1/8: 0.25 + 0.25 / 8 = 0.28125.
     clock.advance(0.5)

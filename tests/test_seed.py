@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
-from support import reactor, reactor_test
+from support import blocking_camera, reactor, reactor_test
 
 from camserve import CameraService, ConfigError, make_camera
 from camserve.testing import make_jpeg
@@ -77,7 +77,7 @@ def test_seed_driver_runs_without_base_camera(folder: Path) -> None:
     loads and yields its files.
     """
     images = write_seed_camera(folder)
-    camera = make_camera("seed", {})
+    camera = blocking_camera("seed", {})
     frames = camera.frames()
     got = {next(frames) for _ in range(6)}
     assert got <= set(images)
@@ -95,7 +95,7 @@ def test_seed_base_camera_is_never_instantiated(folder: Path) -> None:
         "    def __init__(self):\n"
         "        raise RuntimeError('would start a second capture thread')\n"
     )
-    camera = make_camera("seed", {})
+    camera = blocking_camera("seed", {})
     assert next(camera.frames()) in images
 
 
@@ -105,8 +105,8 @@ def test_source_goes_to_set_video_source(folder: Path) -> None:
     device index.
     """
     (folder / "camera_cv.py").write_text(SEED_OPENCV_STYLE)
-    assert next(make_camera("cv", {"source": "2"}).frames()) == b"2"
-    assert next(make_camera("cv", {"source": "clip.mp4"}).frames()) == b"clip.mp4"
+    assert next(blocking_camera("cv", {"source": "2"}).frames()) == b"2"
+    assert next(blocking_camera("cv", {"source": "clip.mp4"}).frames()) == b"clip.mp4"
 
 
 def test_other_options_are_refused(folder: Path) -> None:
@@ -130,7 +130,7 @@ async def test_seed_driver_serves_through_a_hub(folder: Path) -> None:
     """
     images = write_seed_camera(folder)
     cameras = CameraService(reactor)
-    hub = cameras.add_camera("seed", make_camera("seed", {}))
+    hub = cameras.add_driver("seed", make_camera("seed", {}))
     cameras.startService()
     try:
         frame = await hub.next_frame().addTimeout(5, reactor)

@@ -19,6 +19,7 @@ from camserve import (
     Frame,
     HubState,
     ICamera,
+    IHealthDetails,
 )
 from camserve.testing import PushSource, ScriptedCamera, make_jpeg
 
@@ -106,3 +107,40 @@ async def test_a_stuck_camera_does_not_hang_the_shutdown(log: LogRecorder) -> No
     assert warnings == [
         "camera stuck did not release its device within 0.2 s; not waiting for it"
     ]
+
+
+@implementer(ICamera, IHealthDetails)
+class _DetailedCamera(ScriptedCamera):
+    """
+    A scripted camera that reports which path its frames take.
+    """
+
+    def health_details(self) -> dict[str, object]:
+        return {"path": "passthrough", "open": self.is_open}
+
+
+@reactor_test
+async def test_add_driver_serves_either_kind() -> None:
+    """
+    L{CameraService.add_driver} runs a blocking camera in a capture thread
+    and serves an asynchronous source as it is; both report the driver's
+    health details, if any.
+    """
+    cameras = CameraService(reactor)
+    camera = _DetailedCamera([make_jpeg(1)], fps=100)
+    source = PushSource()
+    threaded = cameras.add_driver("threaded", camera)
+    pushed = cameras.add_driver("pushed", source)
+    cameras.startService()
+    try:
+        frame = await threaded.next_frame().addTimeout(5, reactor)
+        assert frame.jpeg == make_jpeg(1)
+        assert threaded.health()["details"] == {"path": "passthrough", "open": True}
+        waiting = pushed.next_frame()
+        assert source.running
+        source.push(make_jpeg(2))
+        assert (await waiting).jpeg == make_jpeg(2)
+        assert pushed.health()["details"] == {}
+        assert len(cameras._threadpool.threads) == 1
+    finally:
+        await cameras.stopService()

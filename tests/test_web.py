@@ -287,6 +287,7 @@ def test_healthz_idle(camera: Camera) -> None:
         "frames_captured": 0,
         "fps": 0.0,
         "uptime": 3.5,
+        "details": {},
     }
 
 
@@ -312,6 +313,7 @@ def test_healthz_running(camera: Camera) -> None:
         "frames_captured": 4,
         "fps": 8.0,
         "uptime": 0.375,
+        "details": {},
     }
 
 
