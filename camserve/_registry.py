@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "camserve.cameras"
 
 _BUILT_IN = {
     "emulated": "camserve.cameras.emulated:EmulatedCamera",
+    "mjpeg": "camserve.cameras.mjpeg:MJPEGRelay",
 }
 
 Driver = ICamera | IFrameSource

@@ -64,9 +64,10 @@ def test_unknown_driver_lists_the_available_ones(in_folder: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         find_driver("nosuch")
     assert str(caught.value) == (
-        "unknown camera 'nosuch'; available: emulated, or a camera_nosuch.py "
-        "module in the working directory"
+        f"unknown camera 'nosuch'; available: {', '.join(driver_names())}, "
+        "or a camera_nosuch.py module in the working directory"
     )
+    assert {"emulated", "mjpeg"} <= set(driver_names())
 
 
 def test_unknown_option_lists_the_accepted_ones() -> None:
