@@ -27,6 +27,8 @@ import numpy as np
 import pytest
 from support import free_port, read_head, read_parts, send_get
 
+from camserve.testing import make_jpeg
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -296,6 +298,44 @@ def test_python_m_camserve_serves(tmp_path: Path) -> None:
         assert_served(port)
         output = stop(process, log)
     assert_clean_exit(output, process.returncode, twistd=False)
+
+
+def test_relay_of_a_camserve(tmp_path: Path) -> None:
+    """
+    A C{twistd camserve --camera mjpeg} relay serves an origin camserve's
+    JPEGs byte for byte, its options given with C{--option}, through one
+    upstream connection.
+    """
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    jpegs = [make_jpeg(number) for number in range(1, 4)]
+    for number, jpeg in enumerate(jpegs):
+        (frames / f"{number}.jpg").write_bytes(jpeg)
+    origin, relay = free_port(), free_port()
+    origin_args = [
+        *(PYTHON, "-m", "camserve", "--endpoint", endpoint(origin)),
+        *("--source", str(frames), "--fps", "10"),
+    ]
+    relay_args = [
+        *(TWISTD, "--pidfile=", "-n", "camserve", "--endpoint", endpoint(relay)),
+        *("--camera", "mjpeg", "--source", f"http://127.0.0.1:{origin}/video_feed"),
+        *("--option", "timeout=5,tls_verify=yes"),
+    ]
+    env = environment()
+    with (
+        running(origin_args, cwd=tmp_path, port=origin, log=tmp_path / "o", env=env),
+        running(relay_args, cwd=tmp_path, port=relay, log=tmp_path / "r", env=env),
+    ):
+        for _ in range(2):
+            parts = read_stream(relay, count=4)
+            assert all(part.body in jpegs for part in parts)
+            assert len({part.body for part in parts}) >= 2
+        status, body = get(relay, "/healthz")
+        assert status == 200
+        health = json.loads(body)
+        assert (health["driver"], health["state"]) == ("mjpeg", "running")
+        assert health["details"]["connected"] is True
+        assert json.loads(get(origin, "/healthz")[1])["viewers"] == 1
 
 
 def test_seed_camera_module_in_working_directory(tmp_path: Path) -> None:
