@@ -205,26 +205,27 @@ class MJPEGRelay:
         self._request = None
         if self._watchdog is not None:
             self._watchdog.reset(self.timeout)
-        reason = None
         if response.code != 200:  # noqa: PLR2004 - HTTP's OK
-            body = _ErrorBody(self, response)
-            self._body = body
-            response.deliverBody(body)
+            self._refused(_ErrorBody(self, response))
             return
         content_type = response.headers.getRawHeaders(b"content-type", [b""])[0]
         try:
             boundary = boundary_from_content_type(content_type.decode("latin-1"))
         except StreamFormatError as error:
-            reason = str(error)
-            boundary = b"-"
+            self._refused(_ErrorBody(self, response, str(error)))
+            return
         stream = _StreamBody(self, MultipartReader(boundary))
         self._body = stream
         response.deliverBody(stream)
-        if reason is not None:
-            self._fail(reason)
-            return
         self.connected = True
         self._log.info("relay: connected to {source}", source=self.source)
+
+    def _refused(self, body: _ErrorBody) -> None:
+        """
+        Read why a response is not a stream, then close it.
+        """
+        self._body = body
+        body.response.deliverBody(body)
 
     def _request_failed(self, failure: Failure) -> None:
         self._request = None
@@ -301,13 +302,19 @@ class _StreamBody(Protocol):
 
 class _ErrorBody(Protocol):
     """
-    Reads the start of an error response's body for its reason, then closes
-    the connection.
+    Reads the start of a response that is not a stream, for the reason it
+    gives, then closes the connection.
     """
 
-    def __init__(self, relay: MJPEGRelay, response: IResponse) -> None:
+    def __init__(
+        self, relay: MJPEGRelay, response: IResponse, reason: str | None = None
+    ) -> None:
+        """
+        @param reason: why the response is not a stream, if not its status.
+        """
         self.relay = relay
         self.response = response
+        self.reason = reason
         self.received = b""
 
     def dataReceived(self, data: bytes) -> None:
@@ -316,6 +323,9 @@ class _ErrorBody(Protocol):
             self.transport.stopProducing()  # type: ignore[attr-defined] # a response body's transport is an IPushProducer
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008 - Twisted's signature
+        if self.reason is not None:
+            self.relay._body_ended(reason, self.reason)  # noqa: SLF001
+            return
         status = f"{self.response.code} {self.response.phrase.decode('latin-1')}"
         lines = (
             self.received[:_ERROR_BODY_LIMIT].decode("utf-8", "replace").splitlines()
