@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "camserve.cameras"
 _BUILT_IN = {
     "emulated": "camserve.cameras.emulated:EmulatedCamera",
     "mjpeg": "camserve.cameras.mjpeg:MJPEGRelay",
+    "v4l2": "camserve.cameras.v4l2:V4L2Camera",
 }
 
 Driver = ICamera | IFrameSource
