@@ -8,6 +8,9 @@ from __future__ import annotations
 _MARKER = 0xFF
 """The byte that starts every JPEG marker."""
 
+_SOI = b"\xff\xd8"
+_EOI = b"\xff\xd9"
+
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 """Start-of-frame markers: every C{0xCn} except DHT, JPG and DAC."""
 
@@ -17,7 +20,7 @@ def jpeg_size(jpeg: bytes) -> tuple[int, int] | None:
     The C{(width, height)} of a JPEG image, from its start-of-frame header,
     or L{None} if C{jpeg} is not a well-formed JPEG.
     """
-    if not jpeg.startswith(b"\xff\xd8"):
+    if not jpeg.startswith(_SOI):
         return None
     position = 2
     end = len(jpeg)
@@ -37,3 +40,22 @@ def jpeg_size(jpeg: bytes) -> tuple[int, int] | None:
             return width, height
         position += 2 + length
     return None
+
+
+def whole_jpeg(data: bytes) -> bytes | None:
+    """
+    C{data} as one whole JPEG, from its start-of-image marker to its last
+    end-of-image marker, or L{None} if it is not one: an empty or cut-short
+    buffer, or a codec's packet that is no JPEG.
+
+    Bytes after the end marker are cut off: UVC cameras and some streaming
+    servers pad their frames.
+    """
+    if not data.startswith(_SOI):
+        return None
+    if not data.endswith(_EOI):
+        end = data.rfind(_EOI, len(_SOI))
+        if end < 0:
+            return None
+        data = data[: end + len(_EOI)]
+    return data if jpeg_size(data) is not None else None

@@ -17,6 +17,8 @@ import math
 
 from attrs import frozen
 
+from ._jpeg import whole_jpeg
+
 _MAX_HEADERS = 16 * 1024
 """The most bytes a part's headers may take."""
 
@@ -182,11 +184,11 @@ class MultipartReader:
         The JPEG in a part's body, without any padding after its end; L{None}
         (and counted) if the body is not a whole JPEG.
         """
-        end = body.rfind(b"\xff\xd9")
-        if not body.startswith(b"\xff\xd8") or end < 0:
+        jpeg = whole_jpeg(body)
+        if jpeg is None:
             self.skipped += 1
             return None
-        return StreamPart(body[: end + 2], self._timestamp)
+        return StreamPart(jpeg, self._timestamp)
 
     def _check_size(self, size: int) -> None:
         if size > self._max_part_size:

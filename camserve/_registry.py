@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "camserve.cameras"
 _BUILT_IN = {
     "emulated": "camserve.cameras.emulated:EmulatedCamera",
     "mjpeg": "camserve.cameras.mjpeg:MJPEGRelay",
+    "opencv": "camserve.cameras.opencv:OpenCVCamera",
     "v4l2": "camserve.cameras.v4l2:V4L2Camera",
 }
 

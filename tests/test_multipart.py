@@ -1,5 +1,6 @@
 """
-Tests for the byte-level helpers: L{camserve._jpeg.jpeg_size},
+Tests for the byte-level helpers: L{camserve._jpeg.jpeg_size} and
+L{camserve._jpeg.whole_jpeg},
 L{camserve._multipart.encode_part} and the test helper
 L{camserve.testing.MultipartParser} that the stream tests rely on.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from camserve import BOUNDARY, CONTENT_TYPE, Frame, encode_part
-from camserve._jpeg import jpeg_size
+from camserve._jpeg import jpeg_size, whole_jpeg
 from camserve._multipart import ADVANCE_PREAMBLE, PREAMBLE, encode_advance_part
 from camserve.testing import MultipartError, MultipartParser, Part, make_jpeg
 
@@ -33,6 +34,22 @@ def test_jpeg_size(width: int, height: int) -> None:
     The size of a real JPEG is read from its header as C{(width, height)}.
     """
     assert jpeg_size(make_jpeg(3, width=width, height=height)) == (width, height)
+
+
+def test_whole_jpeg() -> None:
+    """
+    A complete JPEG passes (without the padding some cameras and servers
+    add after it); a truncated one, or a packet of another codec, does not.
+    """
+    jpeg = make_jpeg(3)
+    assert whole_jpeg(jpeg) == jpeg
+    assert whole_jpeg(jpeg + b"\x00" * 300) == jpeg
+    assert whole_jpeg(jpeg[: len(jpeg) // 2]) is None
+    assert whole_jpeg(jpeg[:-2]) is None
+    assert whole_jpeg(b"\x00\x00\x00\x01\x67\x42" + jpeg[6:]) is None
+    assert whole_jpeg(b"\xff\xd8\xff\xd9") is None
+    assert whole_jpeg(jpeg + b"\r\n--x") == jpeg
+    assert whole_jpeg(b"") is None
 
 
 def test_jpeg_size_other_sof_markers() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from attrs import frozen
 from zope.interface import implementer
 
+from camserve._jpeg import whole_jpeg
 from camserve.interfaces import ICamera, IHealthDetails
 
 from . import _linuxpy
@@ -30,9 +31,6 @@ FORMATS = ("auto", "mjpeg", "yuyv")
 The C{format} option's values: MJPEG if the device offers it, else YUYV;
 only MJPEG; only YUYV.
 """
-
-_SOI = b"\xff\xd8"
-_EOI = b"\xff\xd9"
 
 _REASONS = {
     errno.ENOENT: "no such device",
@@ -222,7 +220,7 @@ class V4L2Camera:
         L{None} if it is not a whole frame.
         """
         if negotiated.passthrough:
-            return _whole_jpeg
+            return whole_jpeg
         from ._yuyv import encode_yuyv  # noqa: PLC0415 - OpenCV only for YUYV
 
         return partial(
@@ -330,26 +328,6 @@ class V4L2Camera:
             **accepted,
             "corrupt_frames": self._corrupt_frames,
         }
-
-
-def _whole_jpeg(data: bytes) -> bytes | None:
-    """
-    C{data}, an MJPEG buffer, as a JPEG that ends at its end-of-image
-    marker; L{None} if it is not a whole JPEG.
-
-    UVC cameras hand over buffers as the USB transfers filled them: usually
-    a JPEG, sometimes followed by padding, and, when packets were lost, an
-    empty buffer or a JPEG cut short. A cut JPEG shows as a half-grey
-    picture at best, so a buffer without both markers is not a frame.
-    """
-    if not data.startswith(_SOI):
-        return None
-    if data.endswith(_EOI):
-        return data
-    end = data.rfind(_EOI, len(_SOI))
-    if end < 0:
-        return None
-    return data[: end + len(_EOI)]
 
 
 def _capture_time(video: VideoModule, frame: Frame, wait: float) -> float:
