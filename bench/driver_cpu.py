@@ -11,11 +11,12 @@ C{/proc/PID/stat}) and counts the frames that reach the viewer whole.
 
     bench/driver_cpu.py --camera emulated --fps 30
     bench/driver_cpu.py --camera opencv --source clip.avi --option rotate=90
-    bench/driver_cpu.py --compare-opencv
+    bench/driver_cpu.py --compare
 
-C{--compare-opencv} writes an MJPEG file (1280x720, 30 fps, 10 s) and serves
-it with the opencv driver twice: as it is (passthrough: the file's JPEGs
-forwarded untouched) and rotated by 180 degrees (decode+encode).
+C{--compare} writes an MJPEG file (1280x720, 30 fps, 10 s) and serves it
+with the opencv driver twice: as it is (passthrough: the file's JPEGs
+forwarded untouched) and rotated by 180 degrees (decode+encode); then it
+measures an mjpeg relay of the first (the relay's process alone).
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -116,12 +122,13 @@ class Viewer(threading.Thread):
         self.sock.close()
 
 
-def measure(
-    camera: str, options: dict[str, str], seconds: float, settle: float
-) -> dict[str, object]:
+@contextmanager
+def serving(
+    camera: str, options: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """
-    Serve C{camera} with C{options} (long option names to values), watch it
-    with one viewer, and measure over C{seconds} after C{settle} seconds.
+    Run camserve with C{camera} and C{options} (long option names to
+    values) on a free port until the block ends: the process and the port.
     """
     port = free_port()
     command = [sys.executable, "-m", "camserve", "--camera", camera]
@@ -134,7 +141,8 @@ def measure(
             command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=ROOT
         )
         try:
-            return _measure(server, port, seconds, settle)
+            _wait_until_serving(server, port)
+            yield server, port
         except RuntimeError:
             output.seek(0)
             print(output.read().decode(errors="replace")[-2000:])
@@ -148,20 +156,35 @@ def measure(
                 server.wait(5)
 
 
-def _measure(
-    server: subprocess.Popen[bytes], port: int, seconds: float, settle: float
+def measure(
+    camera: str, options: dict[str, str], seconds: float, settle: float
 ) -> dict[str, object]:
+    """
+    Serve C{camera} with C{options}, watch it with one viewer, and measure
+    over C{seconds} after C{settle} seconds.
+    """
+    with serving(camera, options) as (server, port):
+        return _measure(server, port, seconds, settle)
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 30
     while True:
         if server.poll() is not None:
             raise RuntimeError(f"camserve exited with {server.returncode}")
         try:
             health(port)
-            break
         except OSError:
             if time.monotonic() > deadline:
                 raise RuntimeError("camserve did not answer in time") from None
             time.sleep(0.1)
+        else:
+            return
+
+
+def _measure(
+    server: subprocess.Popen[bytes], port: int, seconds: float, settle: float
+) -> dict[str, object]:
     viewer = Viewer(port)
     viewer.start()
     try:
@@ -217,9 +240,10 @@ def write_mjpeg(path: Path, width: int, height: int, fps: int, seconds: int) -> 
         writer.release()
 
 
-def compare_opencv(seconds: float, settle: float) -> None:
+def compare(seconds: float, settle: float) -> None:
     """
-    The opencv driver on one MJPEG file: passthrough, then decode+encode.
+    One MJPEG file through the opencv driver, passed through and then
+    decoded and encoded again; then the same stream through an mjpeg relay.
     """
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "clip.avi"
@@ -233,6 +257,9 @@ def compare_opencv(seconds: float, settle: float) -> None:
         for title, extra in runs.items():
             options = {"source": str(clip), **extra}
             report(title, measure("opencv", options, seconds, settle))
+        with serving("opencv", {"source": str(clip)}) as (_, origin):
+            stream = {"source": f"http://127.0.0.1:{origin}/video_feed"}
+            report("mjpeg relay of it", measure("mjpeg", stream, seconds, settle))
 
 
 def main() -> None:
@@ -243,12 +270,12 @@ def main() -> None:
     parser.add_argument("--camera", default="emulated")
     parser.add_argument("--seconds", type=float, default=10.0, help="window")
     parser.add_argument("--settle", type=float, default=3.0)
-    parser.add_argument("--compare-opencv", action="store_true")
+    parser.add_argument("--compare", action="store_true")
     for name in PASSED_ON:
         parser.add_argument(f"--{name}")
     args = parser.parse_args()
-    if args.compare_opencv:
-        compare_opencv(args.seconds, args.settle)
+    if args.compare:
+        compare(args.seconds, args.settle)
         return
     options = {name: getattr(args, name) for name in PASSED_ON if getattr(args, name)}
     given = " ".join(f"--{name} {value}" for name, value in options.items())
