@@ -26,9 +26,11 @@ ENTRY_POINT_GROUP = "camserve.cameras"
 
 _BUILT_IN = {
     "emulated": "camserve.cameras.emulated:EmulatedCamera",
-    "mjpeg": "camserve.cameras.mjpeg:MJPEGRelay",
     "opencv": "camserve.cameras.opencv:OpenCVCamera",
     "v4l2": "camserve.cameras.v4l2:V4L2Camera",
+    "mjpeg": "camserve.cameras.mjpeg:MJPEGRelay",
+    "pi": "camserve.cameras.pi:PiCamera",
+    "picamera2": "camserve.cameras.picamera2:Picamera2Camera",
 }
 
 Driver = ICamera | IFrameSource

@@ -420,6 +420,13 @@ def test_list_cameras(tmp_path: Path, runner: str) -> None:
     }
     assert lines["emulated"].startswith("usable")
     assert "test pattern" in lines["emulated"]
+    for usable in ("mjpeg", "opencv", "v4l2"):
+        assert lines[usable].startswith("usable"), lines[usable]
+    # The Raspberry Pi libraries cannot be installed here.
+    assert lines["pi"].startswith("not usable  needs picamera, which is not installed")
+    assert lines["picamera2"].startswith(
+        "not usable  needs picamera2, which is not installed"
+    )
     assert lines["porch"].split() == ["usable", "The", "porch", "camera."]
     assert lines["broken"].startswith("not usable")
     assert "no_such_library" in lines["broken"]
