@@ -3,8 +3,11 @@ camserve: a Twisted camera streaming server.
 
 Cameras stream to browsers as Motion JPEG. Each camera has a L{CameraHub}
 fed by a frame source: a blocking driver's C{frames()} run in a capture
-thread, or an asynchronous driver on the reactor; L{camera_resource} serves a hub over HTTP; L{CameraService} owns
-hubs and their capture threads.
+thread, or an asynchronous driver on the reactor. L{camera_resource} serves
+a hub over HTTP; L{CameraService} owns hubs and their capture threads. The
+built-in drivers (L{EmulatedCamera}, L{MJPEGRelay}, L{OpenCVCamera},
+L{V4L2Camera}, L{PiCamera}, L{Picamera2Camera}) import their libraries only
+when used.
 """
 
 from ._capture import CameraEnded, ThreadedCameraSource
@@ -17,6 +20,11 @@ from ._service import CameraService
 from ._viewer import StreamViewer
 from ._web import camera_resource
 from .cameras.emulated import EmulatedCamera
+from .cameras.mjpeg import MJPEGRelay
+from .cameras.opencv import OpenCVCamera
+from .cameras.pi import PiCamera
+from .cameras.picamera2 import Picamera2Camera
+from .cameras.v4l2 import V4L2Camera
 from .interfaces import ICamera, IFrameSink, IFrameSource, IHealthDetails
 
 __all__ = [
@@ -34,9 +42,14 @@ __all__ = [
     "IFrameSink",
     "IFrameSource",
     "IHealthDetails",
+    "MJPEGRelay",
+    "OpenCVCamera",
+    "PiCamera",
+    "Picamera2Camera",
     "ServerConfig",
     "StreamViewer",
     "ThreadedCameraSource",
+    "V4L2Camera",
     "camera_resource",
     "driver_names",
     "encode_part",
