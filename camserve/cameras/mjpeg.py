@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from twisted.internet import error as internet_error
-from twisted.internet import ssl
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -376,6 +375,9 @@ class _TLSPolicy:
         """
         TLS client settings for C{hostname}.
         """
+        # Only https needs pyOpenSSL, which twisted.internet.ssl imports.
+        from twisted.internet import ssl  # noqa: PLC0415
+
         if self._verify:
             return ssl.optionsForClientTLS(hostname.decode("ascii"))
         return ssl.CertificateOptions(verify=False)
