@@ -22,12 +22,12 @@ thread; the bench records every call the driver makes, in order.
 from __future__ import annotations
 
 import enum
-import importlib.machinery
 import io
 import sys
 import threading
-import types
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from support import double_module
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -492,17 +492,6 @@ class Picamera2:
         self.is_open = False
 
 
-def _module(name: str, doc: str | None, **attributes: object) -> types.ModuleType:
-    """
-    A module named C{name} holding C{attributes}, with the spec that
-    C{importlib.util.find_spec} looks for in a module already imported.
-    """
-    module = types.ModuleType(name, doc)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    vars(module).update(attributes)
-    return module
-
-
 def install(monkeypatch: pytest.MonkeyPatch) -> Bench:
     """
     Make this double the C{picamera2} package (with its C{encoders} and
@@ -513,7 +502,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Bench:
     """
     bench = Bench()
     monkeypatch.setattr(Picamera2, "bench", bench, raising=False)
-    encoders = _module(
+    encoders = double_module(
         "picamera2.encoders",
         None,
         Encoder=Encoder,
@@ -521,9 +510,11 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Bench:
         MJPEGEncoder=MJPEGEncoder,
         Quality=Quality,
     )
-    outputs = _module("picamera2.outputs", None, Output=Output, FileOutput=FileOutput)
+    outputs = double_module(
+        "picamera2.outputs", None, Output=Output, FileOutput=FileOutput
+    )
     modules = {
-        "picamera2": _module(
+        "picamera2": double_module(
             "picamera2",
             __doc__,
             Picamera2=Picamera2,
@@ -532,7 +523,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Bench:
         ),
         "picamera2.encoders": encoders,
         "picamera2.outputs": outputs,
-        "libcamera": _module("libcamera", None, Transform=Transform),
+        "libcamera": double_module("libcamera", None, Transform=Transform),
     }
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)

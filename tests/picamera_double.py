@@ -22,12 +22,14 @@ import importlib.machinery
 import itertools
 import sys
 import threading
-import types
 from fractions import Fraction
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
+from support import double_module
+
 if TYPE_CHECKING:
     import io
+    import types
     from collections.abc import Iterator, Sequence
 
     import pytest
@@ -218,17 +220,6 @@ class PiCamera:
         self.bench.closed.set()
 
 
-def _module(name: str, doc: str | None, **attributes: object) -> types.ModuleType:
-    """
-    A module named C{name} holding C{attributes}, with the spec that
-    C{importlib.util.find_spec} looks for in a module already imported.
-    """
-    module = types.ModuleType(name, doc)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    vars(module).update(attributes)
-    return module
-
-
 def install(monkeypatch: pytest.MonkeyPatch) -> Bench:
     """
     Make this double the C{picamera} module for the rest of the test.
@@ -240,7 +231,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Bench:
     monkeypatch.setitem(
         sys.modules,
         "picamera",
-        _module(
+        double_module(
             "picamera",
             __doc__,
             PiCamera=PiCamera,

@@ -6,14 +6,18 @@ reading streams on raw sockets.
 
 from __future__ import annotations
 
+import importlib.machinery
 import socket
 import time
+import types
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 from attrs import frozen
 from twisted.internet import reactor as _global_reactor
+from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogLevel, formatEvent
 from zope.interface import implementer
 
@@ -37,6 +41,30 @@ def reactor_test(test: _Test) -> _Test:
     C{ensureDeferred}, which returns the test itself, marked).
     """
     return cast("_Test", pytest_twisted.ensureDeferred(test))
+
+
+async def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """
+    Let the reactor run until C{predicate()} holds; fail the test if it
+    does not within 10 s.
+    """
+    deadline = time.monotonic() + 10
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        await deferLater(_global_reactor, 0.01, lambda: None)
+
+
+def double_module(name: str, doc: str | None, **attributes: object) -> types.ModuleType:
+    """
+    A module named C{name} holding C{attributes}, for a test double of a
+    library to put in C{sys.modules}: it has the spec that
+    C{importlib.util.find_spec} looks for in a module already imported.
+    """
+    module = types.ModuleType(name, doc)
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    vars(module).update(attributes)
+    return module
 
 
 def blocking_camera(name: str, options: Mapping[str, Any]) -> ICamera:

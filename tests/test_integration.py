@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 import treq
-from support import reactor, reactor_test, read_head, receive
+from support import reactor, reactor_test, read_head, receive, wait_until
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
@@ -324,17 +324,6 @@ def harness(log: LogRecorder) -> Generator[Harness, None, None]:
 
 
 # Helpers.
-
-
-async def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    """
-    Let the reactor run until C{predicate()} holds.
-    """
-    deadline = time.monotonic() + TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        await deferLater(reactor, 0.01, lambda: None)
 
 
 async def pause(seconds: float) -> None:

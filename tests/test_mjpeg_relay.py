@@ -23,12 +23,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from support import free_port, reactor, reactor_test, read_head, receive, send_get
+from support import (
+    free_port,
+    reactor,
+    reactor_test,
+    read_head,
+    receive,
+    send_get,
+    wait_until,
+)
 from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import ssl
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel
 from twisted.web.client import Agent, HTTPConnectionPool
@@ -158,17 +165,6 @@ def network(log: LogRecorder) -> Generator[Network, None, None]:
     gc.collect()
     errors = log.troubles(LogLevel.error)
     assert errors == [], "\n".join(errors)
-
-
-async def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    """
-    Let the reactor run until C{predicate()} holds.
-    """
-    deadline = time.monotonic() + TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        await deferLater(reactor, 0.01, lambda: None)
 
 
 class Viewer:

@@ -35,9 +35,9 @@ from support import (
     read_parts,
     receive,
     send_get,
+    wait_until,
 )
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel
 from twisted.web.server import Site
@@ -826,17 +826,6 @@ async def health(served: Served) -> tuple[int, dict[str, Any]]:
     """
     status, body = await deferToThread(fetch, served.url("/healthz"))
     return status, json.loads(body)
-
-
-async def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    """
-    Let the reactor run until C{predicate()} holds.
-    """
-    deadline = time.monotonic() + TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        await deferLater(reactor, 0.02, lambda: None)
 
 
 @reactor_test

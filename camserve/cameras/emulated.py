@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
+from camserve.cameras._options import check_frame_options
 from camserve.interfaces import ICamera
 
 if TYPE_CHECKING:
@@ -52,14 +53,7 @@ class EmulatedCamera:
         @raise ValueError: for an option out of range, or a C{source} that
             is not a folder holding C{*.jpg} files.
         """
-        if not fps > 0:
-            raise ValueError(f"fps must be greater than 0, not {fps}")
-        if not 16 <= width <= 7680:  # noqa: PLR2004 - the limits are the message
-            raise ValueError(f"width must be from 16 to 7680, not {width}")
-        if not 16 <= height <= 4320:  # noqa: PLR2004
-            raise ValueError(f"height must be from 16 to 4320, not {height}")
-        if not 1 <= quality <= 100:  # noqa: PLR2004
-            raise ValueError(f"quality must be from 1 to 100, not {quality}")
+        check_frame_options(width=width, height=height, fps=fps, quality=quality)
         self.fps = fps
         self.width = width
         self.height = height

@@ -30,6 +30,7 @@ from camserve._multipart_reader import (
     StreamFormatError,
     boundary_from_content_type,
 )
+from camserve.cameras._options import check_positive
 from camserve.interfaces import IFrameSource, IHealthDetails
 
 if TYPE_CHECKING:
@@ -99,8 +100,7 @@ class MJPEGRelay:
             raise ValueError(
                 f"source must be an http:// or https:// URL with a host, not {source!r}"
             )
-        if not timeout > 0:
-            raise ValueError(f"timeout must be greater than 0, not {timeout}")
+        check_positive("timeout", timeout)
         if url.username is not None:
             if username is not None or password is not None:
                 raise ValueError(

@@ -19,6 +19,7 @@ from attrs import frozen
 from zope.interface import implementer
 
 from camserve._jpeg import jpeg_size, whole_jpeg
+from camserve.cameras._options import check_frame_options
 from camserve.interfaces import ICamera, IHealthDetails
 
 from ._opencv_source import Source, parse_source
@@ -143,14 +144,7 @@ class OpenCVCamera:
         """
         if not source.strip():
             raise ValueError("source must not be empty")
-        if width is not None and not 16 <= width <= 7680:  # noqa: PLR2004 - the limits are the message
-            raise ValueError(f"width must be from 16 to 7680, not {width}")
-        if height is not None and not 16 <= height <= 4320:  # noqa: PLR2004
-            raise ValueError(f"height must be from 16 to 4320, not {height}")
-        if fps is not None and not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be greater than 0, not {fps}")
-        if not 1 <= quality <= 100:  # noqa: PLR2004
-            raise ValueError(f"quality must be from 1 to 100, not {quality}")
+        check_frame_options(width=width, height=height, fps=fps, quality=quality)
         if rotate not in ROTATIONS:
             raise ValueError(f"rotate must be 0, 90, 180 or 270, not {rotate}")
         if flip not in FLIPS:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from zope.interface import implementer
 
 from camserve._config import ConfigError
+from camserve.cameras._options import check_frame_options
 from camserve.interfaces import ICamera, IHealthDetails
 
 if TYPE_CHECKING:
@@ -72,16 +73,9 @@ class PiCamera:
         @raise ValueError: for an option out of range, or if picamera is
             installed but cannot be loaded.
         """
-        if not 16 <= width <= 7680:  # noqa: PLR2004 - the limits are the message
-            raise ValueError(f"width must be from 16 to 7680, not {width}")
-        if not 16 <= height <= 4320:  # noqa: PLR2004
-            raise ValueError(f"height must be from 16 to 4320, not {height}")
-        if not fps > 0:
-            raise ValueError(f"fps must be greater than 0, not {fps}")
+        check_frame_options(width=width, height=height, fps=fps, quality=quality)
         if rotation not in (0, 90, 180, 270):
             raise ValueError(f"rotation must be 0, 90, 180 or 270, not {rotation}")
-        if not 1 <= quality <= 100:  # noqa: PLR2004
-            raise ValueError(f"quality must be from 1 to 100, not {quality}")
         if not warmup >= 0:
             raise ValueError(f"warmup must be 0 or more seconds, not {warmup}")
         if camera_num < 0:

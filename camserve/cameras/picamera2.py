@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from zope.interface import implementer
 
 from camserve._config import ConfigError
+from camserve.cameras._options import check_frame_options, check_positive
 from camserve.interfaces import ICamera, IHealthDetails
 
 if TYPE_CHECKING:
@@ -87,25 +88,15 @@ class Picamera2Camera:
         @raise ValueError: for an option out of range, or if picamera2 is
             installed but cannot be loaded.
         """
-        if not 16 <= width <= 7680:  # noqa: PLR2004 - the limits are the message
-            raise ValueError(f"width must be from 16 to 7680, not {width}")
-        if not 16 <= height <= 4320:  # noqa: PLR2004
-            raise ValueError(f"height must be from 16 to 4320, not {height}")
-        if not fps > 0:
-            raise ValueError(f"fps must be greater than 0, not {fps}")
+        check_frame_options(width=width, height=height, fps=fps, quality=quality)
         if rotation not in (0, 180):
             raise ValueError(
                 f"rotation must be 0 or 180, not {rotation}: libcamera on the "
                 "Raspberry Pi can flip the image but not turn it a quarter turn"
             )
-        if not 1 <= quality <= 100:  # noqa: PLR2004
-            raise ValueError(f"quality must be from 1 to 100, not {quality}")
         if camera_num < 0:
             raise ValueError(f"camera_num must be 0 or more, not {camera_num}")
-        if not frame_timeout > 0:
-            raise ValueError(
-                f"frame_timeout must be greater than 0, not {frame_timeout}"
-            )
+        check_positive("frame_timeout", frame_timeout)
         self.width = width
         self.height = height
         self.fps = fps

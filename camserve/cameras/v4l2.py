@@ -17,6 +17,7 @@ from attrs import frozen
 from zope.interface import implementer
 
 from camserve._jpeg import whole_jpeg
+from camserve.cameras._options import check_frame_options, check_positive
 from camserve.interfaces import ICamera, IHealthDetails
 
 from . import _linuxpy
@@ -117,20 +118,10 @@ class V4L2Camera:
             raise ValueError(
                 f"source must be a device path like /dev/video0 or a number, not {source!r}"
             )
-        if not 16 <= width <= 7680:  # noqa: PLR2004 - the limits are the message
-            raise ValueError(f"width must be from 16 to 7680, not {width}")
-        if not 16 <= height <= 4320:  # noqa: PLR2004
-            raise ValueError(f"height must be from 16 to 4320, not {height}")
-        if not fps > 0:
-            raise ValueError(f"fps must be greater than 0, not {fps}")
-        if not 1 <= quality <= 100:  # noqa: PLR2004
-            raise ValueError(f"quality must be from 1 to 100, not {quality}")
+        check_frame_options(width=width, height=height, fps=fps, quality=quality)
         if format.lower() not in FORMATS:
             raise ValueError(f"format must be auto, mjpeg or yuyv, not {format!r}")
-        if not frame_timeout > 0:
-            raise ValueError(
-                f"frame_timeout must be greater than 0, not {frame_timeout}"
-            )
+        check_positive("frame_timeout", frame_timeout)
         self.device = source
         self.width = width
         self.height = height
