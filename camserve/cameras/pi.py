@@ -15,6 +15,7 @@ from zope.interface import implementer
 
 from camserve._config import ConfigError
 from camserve.cameras._options import check_frame_options
+from camserve.cameras._reasons import innermost_reason
 from camserve.interfaces import ICamera, IHealthDetails
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ class PiCamera:
             )
         except Exception as error:
             raise RuntimeError(
-                f"cannot open the Pi camera: {_reason(error)}"
+                f"cannot open the Pi camera: {innermost_reason(error)}"
             ) from error
         try:
             camera.rotation = self.rotation
@@ -163,18 +164,7 @@ def _load_picamera() -> ModuleType:
         return importlib.import_module("picamera")
     except Exception as error:  # noqa: BLE001 - a native library fails to load in many ways
         raise ConfigError(
-            f"picamera cannot be loaded ({_reason(error)}); it needs the legacy "
+            f"picamera cannot be loaded ({innermost_reason(error)}); it needs the legacy "
             "camera stack of 32-bit Raspberry Pi OS Bullseye or older, "
             "elsewhere use the picamera2 driver"
         ) from None
-
-
-def _reason(error: BaseException) -> str:
-    """
-    The first line of the innermost explicitly chained cause of C{error}
-    (where libraries put the specific reason), or its type's name.
-    """
-    while error.__cause__ is not None:
-        error = error.__cause__
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

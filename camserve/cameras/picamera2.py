@@ -16,6 +16,7 @@ from zope.interface import implementer
 
 from camserve._config import ConfigError
 from camserve.cameras._options import check_frame_options, check_positive
+from camserve.cameras._reasons import innermost_reason
 from camserve.interfaces import ICamera, IHealthDetails
 
 if TYPE_CHECKING:
@@ -132,7 +133,9 @@ class Picamera2Camera:
         try:
             camera = self._picamera2(camera_num=self.camera_num)
         except Exception as error:
-            raise RuntimeError(f"cannot open the camera: {_reason(error)}") from error
+            raise RuntimeError(
+                f"cannot open the camera: {innermost_reason(error)}"
+            ) from error
         try:
             newest = _NewestFrame()
             try:
@@ -169,7 +172,9 @@ class Picamera2Camera:
                 self._encoder(), self._file_output(newest), quality=self._quality
             )
         except Exception as error:
-            raise RuntimeError(f"cannot start the camera: {_reason(error)}") from error
+            raise RuntimeError(
+                f"cannot start the camera: {innermost_reason(error)}"
+            ) from error
 
     def health_details(self) -> dict[str, object]:
         """
@@ -254,16 +259,6 @@ def _load_picamera2() -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
             importlib.import_module("libcamera"),
         )
     except Exception as error:  # noqa: BLE001 - a native library fails to load in many ways
-        raise ConfigError(f"picamera2 cannot be loaded: {_reason(error)}") from None
-
-
-def _reason(error: BaseException) -> str:
-    """
-    The first line of the innermost explicitly chained cause of C{error}
-    (picamera2 wraps the specific reason in general ones), or its type's
-    name.
-    """
-    while error.__cause__ is not None:
-        error = error.__cause__
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+        raise ConfigError(
+            f"picamera2 cannot be loaded: {innermost_reason(error)}"
+        ) from None
