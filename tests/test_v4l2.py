@@ -333,7 +333,7 @@ def test_format_the_device_will_not_set(cameras: Cameras) -> None:
     A device that sets another format than the one asked for is refused
     rather than misread.
     """
-    plug(
+    camera = plug(
         cameras,
         formats=(PixelFormat.YUYV, PixelFormat.MJPEG),
         unsettable=(PixelFormat.MJPEG,),
@@ -341,6 +341,42 @@ def test_format_the_device_will_not_set(cameras: Cameras) -> None:
     with pytest.raises(V4L2CameraError) as caught:
         next(V4L2Camera().frames())
     assert str(caught.value) == "/dev/video0 would not set MJPG; it set YUYV"
+    assert camera.calls[-1] == "close"
+
+
+def test_linuxpy_refuses_to_arm(cameras: Cameras) -> None:
+    """
+    linuxpy's own error (not an C{OSError}) while starting is reported in
+    one line naming the device, and the device is released.
+    """
+    camera = plug(cameras, capture_capability=False)
+    with pytest.raises(V4L2CameraError) as caught:
+        next(V4L2Camera().frames())
+    assert str(caught.value) == (
+        "cannot start /dev/video0: device doesn't have VIDEO_CAPTURE capability"
+    )
+    assert camera.calls[-1] == "close"
+
+
+def test_only_damaged_buffers(
+    cameras: Cameras, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A camera that keeps sending buffers, none of them whole, fails once no
+    whole frame has come for the frame timeout, releasing the device.
+    """
+    camera = plug(cameras)
+    for _ in range(5):
+        camera.deliver(b"")
+    frames = V4L2Camera(frame_timeout=2).frames()
+    seconds = iter(range(1000))
+    with monkeypatch.context() as patched:
+        # Each reading of the clock is a second later.
+        patched.setattr(time, "monotonic", lambda: float(next(seconds)))
+        with pytest.raises(V4L2CameraError) as caught:
+            next(frames)
+    assert str(caught.value) == "/dev/video0 sent no whole frame for 2 s"
+    assert camera.calls[-1] == "close"
 
 
 def test_size_and_rate_are_what_the_device_accepts(cameras: Cameras) -> None:

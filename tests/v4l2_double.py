@@ -100,6 +100,12 @@ class Format(NamedTuple):
     bytes_per_line: int
 
 
+class V4L2Error(Exception):
+    """
+    linuxpy's error for a device that cannot do what is asked.
+    """
+
+
 @define
 class Buffer:
     """
@@ -127,6 +133,8 @@ class FakeCamera:
     @ivar open_error: an C{errno} that opening the device fails with.
     @ivar busy: whether another program streams from it, so that setting a
         format fails with C{EBUSY}.
+    @ivar capture_capability: whether it says it can capture; linuxpy
+        refuses to arm a device that does not.
     @ivar gone: an C{errno} that every call but closing fails with once the
         camera is unplugged.
     @ivar calls: what was done to it, in order.
@@ -140,6 +148,7 @@ class FakeCamera:
     padding: int = 0
     open_error: int | None = None
     busy: bool = False
+    capture_capability: bool = True
     gone: int | None = None
     calls: list[str] = field(factory=list)
     streaming: bool = False
@@ -430,6 +439,8 @@ class VideoCapture:
         Request, map and queue the buffers.
         """
         assert self._format is not None, "armed before setting a format"
+        if not self.device._open_camera().capture_capability:
+            raise V4L2Error("Device doesn't have VIDEO_CAPTURE capability")
         self.buffer = object()
         self._call("arm")
 

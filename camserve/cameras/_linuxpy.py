@@ -280,6 +280,12 @@ class VideoModule(Protocol):
         The buffer flags.
         """
 
+    @property
+    def V4L2Error(self) -> type[Exception]:
+        """
+        What linuxpy raises for a device that cannot do what is asked.
+        """
+
     def VideoCapture(self, device: Device, /) -> VideoCapture:
         """
         Capture from an open device, with linuxpy's two buffers.

@@ -160,7 +160,9 @@ class V4L2Camera:
                 convert = self._converter(negotiated)
                 capture.arm()
                 capture.start()
-            except OSError as error:
+            except (OSError, ValueError, video.V4L2Error) as error:
+                # linuxpy raises its own V4L2Error for a device that cannot
+                # capture, and ValueError for a pixel format it does not know.
                 raise V4L2CameraError(
                     f"cannot start {self.device}: {_reason(error)}"
                 ) from error
@@ -277,6 +279,7 @@ class V4L2Camera:
         wait = max(self.frame_timeout, 3 / (negotiated.fps or self.fps))
         damaged = video.BufferFlag.ERROR
         frames = iter(capture)
+        whole_at = time.monotonic()
         while True:
             # linuxpy would wait for ever; a camera that hangs (as some do
             # after a USB error) must fail so that it is reopened.
@@ -292,7 +295,14 @@ class V4L2Camera:
             jpeg = None if frame.flags & damaged else convert(frame.data)
             if jpeg is None:
                 self._corrupt_frames += 1
+                # A camera sending only damaged buffers is as stuck as a
+                # silent one, and must not hold the capture thread for ever.
+                if time.monotonic() - whole_at > wait:
+                    raise V4L2CameraError(
+                        f"{self.device} sent no whole frame for {wait:g} s"
+                    )
                 continue
+            whole_at = time.monotonic()
             yield jpeg, _capture_time(video, frame, wait)
 
     def health_details(self) -> dict[str, object]:
@@ -357,13 +367,17 @@ def _release(device: Device, capture: VideoCapture) -> None:
     device.close()
 
 
-def _reason(error: OSError) -> str:
+def _reason(error: Exception) -> str:
     """
     What C{error} means for a camera, in a few words.
     """
-    if error.errno in _REASONS:
+    if isinstance(error, OSError) and error.errno in _REASONS:
         return _REASONS[error.errno]
-    text = error.strerror or str(error) or type(error).__name__
+    text = (
+        (error.strerror if isinstance(error, OSError) else None)
+        or str(error).strip().split("\n")[0]
+        or type(error).__name__
+    )
     return text[:1].lower() + text[1:]
 
 
