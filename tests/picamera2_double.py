@@ -276,6 +276,7 @@ class Bench:
     @ivar cameras: how many cameras are attached.
     @ivar open_error: raised by C{Picamera2()} instead of opening.
     @ivar configure_error: raised by C{configure()}.
+    @ivar stop_error: raised by C{stop_recording()}, after it has stopped.
     @ivar frames_at_start: delivered as soon as the camera starts, before
         C{start_recording} returns, as an encoder thread may.
     @ivar camera: the newest camera opened.
@@ -287,6 +288,7 @@ class Bench:
         self.cameras = 1
         self.open_error: Exception | None = None
         self.configure_error: Exception | None = None
+        self.stop_error: Exception | None = None
         self.frames_at_start: list[bytes] = []
         self.camera: Picamera2 | None = None
         self.started = threading.Event()
@@ -482,6 +484,8 @@ class Picamera2:
         if self.encoder is not None:
             self.encoder.stop()
             self.encoder = None
+        if self.bench.stop_error is not None:
+            raise self.bench.stop_error
 
     def close(self) -> None:
         """

@@ -27,6 +27,8 @@ from camserve.testing import make_jpeg
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from support import LogRecorder
+
     from camserve import Frame
 
 
@@ -274,8 +276,9 @@ def test_closing_releases_the_camera(bench: picamera2_double.Bench) -> None:
 def test_open_failure_is_one_line(bench: picamera2_double.Bench) -> None:
     """
     A camera that cannot be opened fails the run with one line giving the
-    specific reason picamera2 chained its general one to; there is nothing
-    to close.
+    specific reason picamera2 chained its general one to (0.3.38 raises
+    C{RuntimeError("Camera __init__ sequence did not complete.") from e});
+    there is nothing to close.
     """
     error = RuntimeError("Camera __init__ sequence did not complete.")
     error.__cause__ = RuntimeError("Failed to acquire camera: Device or resource busy")
@@ -319,6 +322,26 @@ def test_start_failure_releases_the_camera(bench: picamera2_double.Bench) -> Non
         "configure",
         "stop_recording",
         "close",
+    ]
+
+
+def test_failing_to_stop_keeps_the_first_error(
+    bench: picamera2_double.Bench, log: LogRecorder
+) -> None:
+    """
+    When stopping the recording fails too, the camera is still closed, the
+    run reports why it failed in the first place, and the failure to stop
+    is a warning.
+    """
+    bench.configure_error = RuntimeError("Configuration failed: {...}")
+    bench.stop_error = RuntimeError("Encoder already stopped")
+    frames = Picamera2Camera().frames()
+    with pytest.raises(RuntimeError) as caught:
+        next(frames)
+    assert str(caught.value) == "cannot start the camera: Configuration failed: {...}"
+    assert [call[0] for call in bench.calls][-2:] == ["stop_recording", "close"]
+    assert log.formatted() == [
+        "picamera2: stopping the recording failed: Encoder already stopped"
     ]
 
 

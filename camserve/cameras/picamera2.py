@@ -12,6 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from camserve._config import ConfigError
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from _typeshed import ReadableBuffer
+
+_log = Logger()
 
 _QUALITY_LEVELS = ("VERY_LOW", "LOW", "MEDIUM", "HIGH", "VERY_HIGH")
 """
@@ -144,7 +147,7 @@ class Picamera2Camera:
                     yield newest.take(wait)
             finally:
                 # Also after a failed start, which may leave the encoder running.
-                camera.stop_recording()
+                _stop_recording(camera)
         finally:
             camera.close()
 
@@ -240,6 +243,21 @@ class _NewestFrame(io.BufferedIOBase):
         if frame is None:
             raise TimeoutError(f"the camera sent no frame for {timeout:g} s")
         return frame
+
+
+def _stop_recording(camera: Any) -> None:
+    """
+    Stop C{camera} recording; a failure to is logged, not raised, so that
+    the camera is still closed and the run's own error, if any, is the one
+    reported.
+    """
+    try:
+        camera.stop_recording()
+    except Exception as error:  # noqa: BLE001 - any library error
+        _log.warn(
+            "picamera2: stopping the recording failed: {reason}",
+            reason=innermost_reason(error),
+        )
 
 
 def _load_picamera2() -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
