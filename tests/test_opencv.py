@@ -16,6 +16,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -658,6 +659,29 @@ def test_falls_back_to_decoding(tmp_path: Path) -> None:
     assert difference(decode(got[2]), decode(jpegs[0])) < 4
     assert details["path"] == "decode+encode"
     assert details["broken_frames"] == opencv.BROKEN_LIMIT
+
+
+def test_short_file_of_broken_frames(tmp_path: Path) -> None:
+    """
+    A recording shorter than the broken-frame limit whose compressed frames
+    are all broken is decoded instead, not read again and again for ever.
+    """
+    path = tmp_path / "broken.avi"
+    jpegs = mjpeg_file(path, 50.0, 3)
+    break_frames(path, range(3))
+    camera = OpenCVCamera(source=str(path))
+    frames = camera.frames()
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(next(frames)[0]))
+    reader.start()
+    reader.join(TIMEOUT)
+    try:
+        assert got, "no frame came from the file"
+        assert got[0] not in jpegs
+        assert camera.health_details()["path"] == "decode+encode"
+    finally:
+        if not reader.is_alive():
+            frames.close()
 
 
 @pytest.mark.parametrize(

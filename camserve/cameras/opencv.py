@@ -68,12 +68,14 @@ class _Pass:
     How a pass over an opened source went.
 
     @ivar grabbed: frames read, whether or not they were sent.
+    @ivar broken: frames that could not be served, in a row at its end.
     @ivar duration: the pass's length on the recording's timeline.
     @ivar last: the last frame sent, if any.
     """
 
     end: _End
     grabbed: int
+    broken: int
     duration: float
     last: Item | None
 
@@ -219,13 +221,23 @@ class OpenCVCamera:
                 capture = None
                 offset += outcome.duration
                 last = outcome.last or last
-                if outcome.end is _End.NOT_JPEG:
+                # A recording shorter than BROKEN_LIMIT whose compressed
+                # frames are all broken is decoded instead, and one with no
+                # frame that can be served at all fails: reading it again
+                # would find nothing again, at once, for ever.
+                unreadable = (
+                    opened.finite and outcome.last is None and outcome.broken > 0
+                )
+                if outcome.end is _End.NOT_JPEG or (unreadable and opened.raw):
                     raw = False
                 elif not opened.finite:
                     raise OSError(f"{self.source.described} stopped sending frames")
                 elif outcome.grabbed == 0:
-                    # Reading it again would find nothing again, at once.
                     raise OSError(f"{self.source.described} has no frames to read")
+                elif unreadable:
+                    raise OSError(
+                        f"{self.source.described} has no frame that can be read"
+                    )
                 elif not self.loop and last is not None:
                     yield from self._hold(last)
         finally:
@@ -254,6 +266,23 @@ class OpenCVCamera:
         if not capture.isOpened():
             capture.release()
             raise OSError(_cannot_open(source))
+        try:
+            opened = self._configure(capture, raw=raw)
+        except BaseException:
+            capture.release()
+            raise
+        self._opened = opened
+        self._ended = False
+        return capture, opened
+
+    def _configure(self, capture: VideoCapture, *, raw: bool) -> _Opened:
+        """
+        Ask an opened source for the size, rate and (if C{raw}) compressed
+        frames wanted; what it will deliver.
+        """
+        import cv2  # noqa: PLC0415
+
+        device = self.source.kind == "device"
         if device:
             # A USB camera sends large frames at full rate only as MJPEG.
             capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
@@ -275,19 +304,16 @@ class OpenCVCamera:
         else:
             raw = False
         rate = capture.get(cv2.CAP_PROP_FPS)
-        opened = _Opened(
+        return _Opened(
             backend=capture.getBackendName(),
             width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
             height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
             source_fps=round(rate, 3) if math.isfinite(rate) and rate > 0 else None,
             raw=raw,
             # Live streams have no frame count; a video over HTTP has one.
-            finite=source.kind == "file"
+            finite=self.source.kind == "file"
             or (not device and capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0),
         )
-        self._opened = opened
-        self._ended = False
-        return capture, opened
 
     def _read(
         self,
@@ -329,7 +355,9 @@ class OpenCVCamera:
                 if broken < BROKEN_LIMIT:
                     continue
                 if opened.raw:
-                    return _Pass(_End.NOT_JPEG, grabbed, timestamp + interval, last)
+                    return _Pass(
+                        _End.NOT_JPEG, grabbed, broken, timestamp + interval, last
+                    )
                 raise OSError(
                     f"{self.source.described} sent {BROKEN_LIMIT} frames in a row"
                     " that OpenCV could not decode"
@@ -340,7 +368,7 @@ class OpenCVCamera:
                 captured_at = time.time()
             last = (jpeg, captured_at)
             yield last
-        return _Pass(_End.ENDED, grabbed, timestamp + interval, last)
+        return _Pass(_End.ENDED, grabbed, broken, timestamp + interval, last)
 
     def _jpeg(self, buffer: MatLike) -> bytes | None:
         """
