@@ -36,6 +36,7 @@ from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import ssl
 from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel
 from twisted.web.client import Agent, HTTPConnectionPool
@@ -309,14 +310,49 @@ class _Silent(Resource):
         return NOT_DONE_YET
 
 
+class _Garbage(Resource):
+    """
+    Streams parts that are not JPEGs, 20 a second, for as long as the
+    client reads.
+    """
+
+    isLeaf = True
+
+    def render_GET(self, request: Request) -> object:
+        request.setHeader(b"content-type", b"multipart/x-mixed-replace; boundary=x")
+        request.write(b"--x\r\n")
+        part = b"Content-Type: image/jpeg\r\nContent-Length: 4\r\n\r\nnope\r\n--x\r\n"
+        sending = LoopingCall(request.write, part)
+        sending.clock = reactor
+        sending.start(0.05)
+        request.notifyFinish().addErrback(lambda _: sending.stop())
+        return NOT_DONE_YET
+
+
+class _Huge(Resource):
+    """
+    Announces a part larger than any frame.
+    """
+
+    isLeaf = True
+
+    def render_GET(self, request: Request) -> object:
+        request.setHeader(b"content-type", b"multipart/x-mixed-replace; boundary=x")
+        request.write(b"--x\r\nContent-Length: 999999999\r\n\r\n")
+        return NOT_DONE_YET
+
+
 @reactor_test
 async def test_upstream_failures_are_reported(network: Network) -> None:
     """
-    An upstream that refuses, answers with an error, is not a stream, or
-    goes quiet makes the relay answer C{503} with the reason.
+    An upstream that refuses, answers with an error, is not a stream, goes
+    quiet, sends parts that are no frames, or breaks the stream's framing
+    makes the relay answer C{503} with the reason.
     """
     _, _, origin_port = network.origin()
     silent_port = network.listen(_Silent())
+    garbage_port = network.listen(_Garbage())
+    huge_port = network.listen(_Huge())
     origin = f"http://127.0.0.1:{origin_port}"
     refused = f"http://127.0.0.1:{free_port()}/video_feed"
     cases = {
@@ -325,7 +361,9 @@ async def test_upstream_failures_are_reported(network: Network) -> None:
         f"{origin}/healthz": (
             "not a Motion JPEG stream (Content-Type: application/json)"
         ),
-        f"http://127.0.0.1:{silent_port}/": "sent nothing for 0.5 s",
+        f"http://127.0.0.1:{silent_port}/": "sent no frame for 0.5 s",
+        f"http://127.0.0.1:{garbage_port}/": "sent no frame for 0.5 s",
+        f"http://127.0.0.1:{huge_port}/": "a part is too large (999999999 bytes)",
     }
     for url, reason in cases.items():
         relay, relay_port = network.relay(url, timeout=0.5)
@@ -333,8 +371,11 @@ async def test_upstream_failures_are_reported(network: Network) -> None:
         assert response.code == 503
         body = (await response.text()).strip()
         assert body.startswith(f"camera relay failed: upstream {url}: {reason}"), body
-        assert relay.health()["last_error"].startswith(f"upstream {url}: {reason}")
-        network.services.pop().stopService()
+        health = relay.health()
+        assert health["last_error"].startswith(f"upstream {url}: {reason}")
+        if url.endswith(f":{garbage_port}/"):
+            assert health["details"]["parts_skipped"] >= 5
+        await network.services.pop().stopService()
 
 
 @implementer(IRealm)

@@ -85,7 +85,7 @@ class MJPEGRelay:
         @param username: the user for HTTP basic authentication.
         @param password: the password for HTTP basic authentication.
         @param timeout: seconds to connect, and seconds the upstream may
-            send nothing before the relay gives up on the connection.
+            send no frame before the relay gives up on the connection.
         @param tls_verify: whether to check an C{https} server's certificate.
 
         @raise ValueError: for a source that is not an HTTP(S) URL, a timeout
@@ -197,7 +197,7 @@ class MJPEGRelay:
 
     def _went_quiet(self) -> None:
         self._watchdog = None
-        what = "sent nothing" if self.connected else "gave no stream"
+        what = "sent no frame" if self.connected else "gave no stream"
         self._fail(f"{what} for {self.timeout:g} s")
 
     def _responded(self, response: IResponse) -> None:
@@ -241,14 +241,16 @@ class MJPEGRelay:
             self._failure = Failure(RelayError(f"upstream {self.source}: {reason}"))
 
     def _data_received(self, data: bytes, reader: MultipartReader) -> None:
-        if self._watchdog is not None:
-            self._watchdog.reset(self.timeout)
         try:
             parts = reader.feed(data)
         except StreamFormatError as error:
             self._fail(str(error))
             return
         if parts and self._deliver is not None and not self._stopping:
+            # Only frames count as signs of life: an upstream sending parts
+            # that are no JPEGs is as good as silent.
+            if self._watchdog is not None:
+                self._watchdog.reset(self.timeout)
             # Only the newest of the frames this chunk completed is worth
             # showing; the rest would be overtaken at once.
             newest = parts[-1]
