@@ -39,3 +39,12 @@ def check_positive(name: str, value: float) -> None:
     """
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be greater than 0, not {value}")
+
+
+def frame_wait(frame_timeout: float, fps: float) -> float:
+    """
+    How long a driver waits for a frame before it counts its camera as
+    stuck: C{frame_timeout}, or three frame intervals if longer, so that a
+    slow frame rate does not look like a silent camera.
+    """
+    return max(frame_timeout, 3 / fps)

@@ -472,5 +472,5 @@ def _why_device_not_open(node: Path) -> str:
     if not node.exists():
         return "no such device"
     if not os.access(node, os.R_OK | os.W_OK):
-        return "permission denied (is the user in group video?)"
+        return "permission denied (is the user in the video group?)"
     return "OpenCV cannot capture from it (busy, or not a capture device)"

@@ -16,7 +16,11 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from camserve._config import ConfigError
-from camserve.cameras._options import check_frame_options, check_positive
+from camserve.cameras._options import (
+    check_frame_options,
+    check_positive,
+    frame_wait,
+)
 from camserve.cameras._reasons import innermost_reason
 from camserve.interfaces import ICamera, IHealthDetails
 
@@ -131,8 +135,7 @@ class Picamera2Camera:
         @raise TimeoutError: if no frame comes for C{frame_timeout} seconds,
             or three frame intervals if longer.
         """
-        # A slow frame rate must not look like a silent camera.
-        wait = max(self.frame_timeout, 3 / self.fps)
+        wait = frame_wait(self.frame_timeout, self.fps)
         try:
             camera = self._picamera2(camera_num=self.camera_num)
         except Exception as error:

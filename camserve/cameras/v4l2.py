@@ -17,7 +17,11 @@ from attrs import frozen
 from zope.interface import implementer
 
 from camserve._jpeg import whole_jpeg
-from camserve.cameras._options import check_frame_options, check_positive
+from camserve.cameras._options import (
+    check_frame_options,
+    check_positive,
+    frame_wait,
+)
 from camserve.interfaces import ICamera, IHealthDetails
 
 from . import _linuxpy
@@ -276,7 +280,7 @@ class V4L2Camera:
         Yield each whole frame, converted, with its capture time; count and
         skip the others.
         """
-        wait = max(self.frame_timeout, 3 / (negotiated.fps or self.fps))
+        wait = frame_wait(self.frame_timeout, negotiated.fps or self.fps)
         damaged = video.BufferFlag.ERROR
         frames = iter(capture)
         whole_at = time.monotonic()
