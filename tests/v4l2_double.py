@@ -446,10 +446,11 @@ class VideoCapture:
 
     def disarm(self) -> None:
         """
-        Unmap and free the buffers; the mappings go even if freeing fails.
+        Unmap and free the buffers (C{buffer.close()}), then forget them;
+        if that fails, linuxpy keeps C{buffer}.
         """
-        self.buffer = None
         self._call("disarm")
+        self.buffer = None
 
     def start(self) -> None:
         """
