@@ -69,6 +69,8 @@ class Bench:
     @ivar open_error: raised by C{PiCamera()} instead of opening.
     @ivar capture_starts: for each capture, the output and its position and
         length as the capture began.
+    @ivar capture_timeouts: for each capture, the camera's
+        C{CAPTURE_TIMEOUT}, the seconds picamera waits for it to end.
     @ivar closed: set when a camera is closed.
     """
 
@@ -79,6 +81,7 @@ class Bench:
         self.frame_period = 0.0
         self.open_error: Exception | None = None
         self.capture_starts: list[tuple[io.BytesIO, int, int]] = []
+        self.capture_timeouts: list[float] = []
         self.closed = threading.Event()
 
 
@@ -88,6 +91,7 @@ class PiCamera:
     """
 
     bench: ClassVar[Bench]
+    CAPTURE_TIMEOUT = 60
 
     def __init__(  # noqa: PLR0917 - picamera's signature
         self,
@@ -203,6 +207,7 @@ class PiCamera:
                 bench.capture_starts.append(
                     (output, output.tell(), len(output.getbuffer()))
                 )
+                bench.capture_timeouts.append(self.CAPTURE_TIMEOUT)
                 half = len(jpeg) // 2
                 output.write(jpeg[:half])
                 output.write(jpeg[half:])

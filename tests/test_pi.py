@@ -78,6 +78,8 @@ def test_options_reach_picamera(bench: picamera_double.Bench) -> None:
     next(frames)
     [(stream, _, _)] = bench.capture_starts
     assert isinstance(stream, io.BytesIO)
+    # Each capture may take the frame timeout, not picamera's 60 s.
+    assert bench.capture_timeouts == [5.0]
     assert bench.calls == [
         (
             "PiCamera",

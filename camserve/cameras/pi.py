@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, ClassVar
 from zope.interface import implementer
 
 from camserve._config import ConfigError
-from camserve.cameras._options import check_frame_options
+from camserve.cameras._options import (
+    check_frame_options,
+    check_positive,
+    frame_wait,
+)
 from camserve.cameras._reasons import innermost_reason
 from camserve.interfaces import ICamera, IHealthDetails
 
@@ -56,6 +60,7 @@ class PiCamera:
         quality: int = 80,
         warmup: float = 2.0,
         camera_num: int = 0,
+        frame_timeout: float = 5.0,
     ) -> None:
         """
         @param width: frame width in pixels (16 to 7680); the sensor may
@@ -70,6 +75,8 @@ class PiCamera:
         @param warmup: seconds to let exposure settle after opening the
             camera, before the first frame; 0 streams the first frames dark.
         @param camera_num: which camera, on boards with two (Compute Module).
+        @param frame_timeout: seconds without a frame (at least three frame
+            intervals) before the camera counts as failed and is reopened.
 
         @raise ValueError: for an option out of range, or if picamera is
             installed but cannot be loaded.
@@ -81,6 +88,7 @@ class PiCamera:
             raise ValueError(f"warmup must be 0 or more seconds, not {warmup}")
         if camera_num < 0:
             raise ValueError(f"camera_num must be 0 or more, not {camera_num}")
+        check_positive("frame_timeout", frame_timeout)
         self.width = width
         self.height = height
         self.fps = fps
@@ -90,6 +98,7 @@ class PiCamera:
         self.quality = quality
         self.warmup = warmup
         self.camera_num = camera_num
+        self.frame_timeout = frame_timeout
         # Loading picamera at start rather than at the first viewer turns a
         # broken install into one line at start instead of endless retries.
         self._picamera = _load_picamera()
@@ -115,6 +124,9 @@ class PiCamera:
                 f"cannot open the Pi camera: {innermost_reason(error)}"
             ) from error
         try:
+            # picamera waits this long for each capture (60 s by default)
+            # before it raises; a stalled camera should be noticed sooner.
+            camera.CAPTURE_TIMEOUT = frame_wait(self.frame_timeout, self.fps)
             camera.rotation = self.rotation
             camera.hflip = self.hflip
             camera.vflip = self.vflip
