@@ -36,9 +36,11 @@ from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import ssl
 from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel
+from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
 from twisted.web.resource import IResource, Resource
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Generator
 
     from support import LogRecorder
+    from twisted.internet.interfaces import IProtocol
     from twisted.web.server import Request
 
     from camserve import CameraHub
@@ -297,38 +300,6 @@ async def test_idle_relay_closes_its_upstream(network: Network) -> None:
     assert origin.viewers == 1
 
 
-class _Silent(Resource):
-    """
-    Announces a Motion JPEG stream, then sends nothing.
-    """
-
-    isLeaf = True
-
-    def render_GET(self, request: Request) -> object:
-        request.setHeader(b"content-type", b"multipart/x-mixed-replace; boundary=x")
-        request.write(b"--x\r\n")
-        return NOT_DONE_YET
-
-
-class _Garbage(Resource):
-    """
-    Streams parts that are not JPEGs, 20 a second, for as long as the
-    client reads.
-    """
-
-    isLeaf = True
-
-    def render_GET(self, request: Request) -> object:
-        request.setHeader(b"content-type", b"multipart/x-mixed-replace; boundary=x")
-        request.write(b"--x\r\n")
-        part = b"Content-Type: image/jpeg\r\nContent-Length: 4\r\n\r\nnope\r\n--x\r\n"
-        sending = LoopingCall(request.write, part)
-        sending.clock = reactor
-        sending.start(0.05)
-        request.notifyFinish().addErrback(lambda _: sending.stop())
-        return NOT_DONE_YET
-
-
 class _Huge(Resource):
     """
     Announces a part larger than any frame.
@@ -345,13 +316,11 @@ class _Huge(Resource):
 @reactor_test
 async def test_upstream_failures_are_reported(network: Network) -> None:
     """
-    An upstream that refuses, answers with an error, is not a stream, goes
-    quiet, sends parts that are no frames, or breaks the stream's framing
-    makes the relay answer C{503} with the reason.
+    An upstream that refuses, answers with an error, is not a stream, or
+    breaks the stream's framing makes the relay answer C{503} with the
+    reason. (An upstream that goes quiet is tested on a clock below.)
     """
     _, _, origin_port = network.origin()
-    silent_port = network.listen(_Silent())
-    garbage_port = network.listen(_Garbage())
     huge_port = network.listen(_Huge())
     origin = f"http://127.0.0.1:{origin_port}"
     refused = f"http://127.0.0.1:{free_port()}/video_feed"
@@ -361,20 +330,16 @@ async def test_upstream_failures_are_reported(network: Network) -> None:
         f"{origin}/healthz": (
             "not a Motion JPEG stream (Content-Type: application/json)"
         ),
-        f"http://127.0.0.1:{silent_port}/": "sent no frame for 0.5 s",
-        f"http://127.0.0.1:{garbage_port}/": "sent no frame for 0.5 s",
         f"http://127.0.0.1:{huge_port}/": "a part is too large (999999999 bytes)",
     }
     for url, reason in cases.items():
-        relay, relay_port = network.relay(url, timeout=0.5)
+        relay, relay_port = network.relay(url)
         response = await network.http.get(f"http://127.0.0.1:{relay_port}/snapshot.jpg")
         assert response.code == 503
         body = (await response.text()).strip()
         assert body.startswith(f"camera relay failed: upstream {url}: {reason}"), body
         health = relay.health()
         assert health["last_error"].startswith(f"upstream {url}: {reason}")
-        if url.endswith(f":{garbage_port}/"):
-            assert health["details"]["parts_skipped"] >= 5
         await network.services.pop().stopService()
 
 
@@ -580,3 +545,135 @@ async def test_https_upstream(network: Network) -> None:
     await wait_until(lambda: source.running, "the relay gets in")
     await push(source, relay, JPEGS[0], 1.0)
     assert [part.body for part in await viewer.next_parts(1)] == [JPEGS[0]]
+
+
+# Timing, on a memory reactor: the relay's Agent connects to nothing, and
+# each test plays the upstream's part on a StringTransport.
+
+
+class Upstream:
+    """
+    A relay started on a L{MemoryReactorClock}, and what it reports.
+    """
+
+    def __init__(self, timeout: float = 3.0) -> None:
+        self.clock = MemoryReactorClock()
+        self.relay = MJPEGRelay(
+            reactor=self.clock, source="http://127.0.0.1:9/feed", timeout=timeout
+        )
+        self.frames: list[tuple[bytes, float]] = []
+        self.outcomes: list[Failure | None] = []
+        self.relay.start(
+            lambda jpeg, at: self.frames.append((jpeg, at)), self.outcomes.append
+        )
+        self.transport = StringTransport()
+        self.protocol: IProtocol | None = None
+
+    def connect(self) -> None:
+        """
+        Let the relay's connection succeed, and answer with a stream's head.
+        """
+        [(_, _, factory, _, _)] = self.clock.tcpClients
+        protocol = factory.buildProtocol(None)
+        assert protocol is not None
+        protocol.makeConnection(self.transport)
+        self.protocol = protocol
+        assert self.transport.value().startswith(b"GET /feed HTTP/1.1\r\n")
+        self.send(
+            b"HTTP/1.1 200 OK\r\n"
+            b"Content-Type: multipart/x-mixed-replace; boundary=x\r\n\r\n--x\r\n"
+        )
+
+    def send(self, data: bytes) -> None:
+        assert self.protocol is not None
+        self.protocol.dataReceived(data)
+
+    def send_part(self, body: bytes, timestamp: float) -> None:
+        self.send(
+            b"Content-Length: %d\r\nX-Timestamp: %.1f\r\n\r\n%s\r\n--x\r\n"
+            % (len(body), timestamp, body)
+        )
+
+    def close(self) -> None:
+        """
+        The connection closes, as it does once the relay has aborted it.
+        """
+        assert self.protocol is not None
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+def test_connect_timeout() -> None:
+    """
+    An upstream that gives no stream within C{timeout} is given up on.
+    """
+    upstream = Upstream(timeout=3)
+    upstream.clock.advance(2.9)
+    assert upstream.outcomes == []
+    upstream.clock.advance(0.2)
+    [failure] = upstream.outcomes
+    assert failure is not None
+    assert str(failure.value) == (
+        "upstream http://127.0.0.1:9/feed: gave no stream for 3 s"
+    )
+
+
+def test_only_frames_are_signs_of_life() -> None:
+    """
+    Frames keep the upstream connection open however slow they are; parts
+    that are not JPEGs do not, and are counted as skipped.
+    """
+    upstream = Upstream(timeout=3)
+    upstream.connect()
+    jpegs = [make_jpeg(1), make_jpeg(2)]
+    upstream.send_part(jpegs[0], 1.5)
+    upstream.clock.advance(2.5)
+    upstream.send_part(jpegs[1], 2.5)
+    upstream.clock.advance(2.5)
+    assert upstream.transport.producerState == "producing"
+    assert upstream.frames == [(jpegs[0], 1.5), (jpegs[1], 2.5)]
+    for _ in range(3):
+        upstream.send_part(b"not a jpeg", 3.0)
+        upstream.clock.advance(0.25)
+    assert upstream.transport.producerState == "stopped"
+    assert upstream.outcomes == []
+    upstream.close()
+    [failure] = upstream.outcomes
+    assert failure is not None
+    assert str(failure.value) == (
+        "upstream http://127.0.0.1:9/feed: sent no frame for 3 s"
+    )
+    assert upstream.relay.health_details() == {
+        "source": "http://127.0.0.1:9/feed",
+        "connected": False,
+        "parts_skipped": 3,
+    }
+
+
+def test_stop_while_connecting() -> None:
+    """
+    Stopping before the upstream answers cancels the connection attempt
+    and reports a clean stop.
+    """
+    upstream = Upstream()
+    upstream.relay.stop()
+    assert upstream.outcomes == [None]
+    upstream.clock.advance(10)
+    assert upstream.outcomes == [None]
+
+
+def test_stop_while_streaming() -> None:
+    """
+    Stopping a streaming relay closes the upstream connection, then reports
+    a clean stop; a frame that arrives meanwhile is not delivered.
+    """
+    upstream = Upstream()
+    upstream.connect()
+    upstream.relay.stop()
+    assert upstream.transport.producerState == "stopped"
+    upstream.send_part(make_jpeg(1), 1.0)
+    assert upstream.frames == []
+    assert upstream.outcomes == []
+    upstream.close()
+    assert upstream.outcomes == [None]
+    upstream.clock.advance(10)
+    assert upstream.outcomes == [None]
