@@ -195,8 +195,9 @@ def make_camera(name: str, options: Mapping[str, Any], reactor: Any = None) -> D
             raise ConfigError(
                 f"camera {name!r} does not take option {unknown[0]!r}; it takes: {takes}"
             )
+    declared = _declared_types(factory)
     arguments = {
-        key: _from_string(name, factory, key, value)
+        key: _from_string(name, key, value, declared.get(key, set()))
         if isinstance(value, str)
         else value
         for key, value in options.items()
@@ -217,15 +218,15 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _from_string(name: str, factory: CameraFactory, key: str, raw: str) -> Any:
+def _from_string(name: str, key: str, raw: str, wanted: set[type]) -> Any:
     """
     An option given as text (on the command line or in the environment)
     converted to the type the driver's constructor declares for it: C{int},
     C{float} or C{bool}; other declared types get the text as it is.
 
+    @param wanted: the types declared for the option.
     @raise ConfigError: for text that is not of the declared type.
     """
-    wanted = _declared_types(factory).get(key, set())
     text = raw.strip()
     if bool in wanted:
         if text.lower() in _TRUE:
