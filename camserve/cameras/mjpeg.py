@@ -192,7 +192,7 @@ class MJPEGRelay:
         """
         Give up on the connection for C{reason}, reported once it is closed.
         """
-        self._failed(Failure(RelayError(reason)), reason)
+        self._failed(None, reason)
         self._abort()
 
     def _went_quiet(self) -> None:
@@ -231,13 +231,18 @@ class MJPEGRelay:
         self._failed(failure)
         self._finished()
 
-    def _failed(self, failure: Failure, reason: str | None = None) -> None:
+    def _failed(self, failure: Failure | None, reason: str | None = None) -> None:
         """
-        Keep why the connection ended, unless it was asked to or already
-        has a reason.
+        Keep why the connection ended (C{reason}, or else what C{failure}
+        says), unless it was asked to end or already has a reason.
         """
         if self._failure is None and not self._stopping:
-            reason = reason or _connection_error(failure)
+            if reason is None:
+                reason = (
+                    "the stream ended"
+                    if failure is None
+                    else _connection_error(failure)
+                )
             self._failure = Failure(RelayError(f"upstream {self.source}: {reason}"))
 
     def _data_received(self, data: bytes, reader: MultipartReader) -> None:
@@ -278,11 +283,8 @@ class MJPEGRelay:
         stopped, self._stopped, self._deliver = self._stopped, None, None
         failure, self._failure = self._failure, None
         if stopped is not None:
-            stopped(None if self._stopping else failure or _ended(self.source))
-
-
-def _ended(source: str) -> Failure:
-    return Failure(RelayError(f"upstream {source}: the stream ended"))
+            # Every end but an asked-for stop has left its reason in _failure.
+            stopped(None if self._stopping else failure)
 
 
 class _StreamBody(Protocol):
