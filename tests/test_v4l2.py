@@ -12,6 +12,7 @@ import inspect
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,14 @@ def take(
     The next C{count} frames.
     """
     return [next(frames) for _ in range(count)]
+
+
+def jpegs_of(driver: V4L2Camera, count: int) -> list[bytes]:
+    """
+    The first C{count} JPEGs of a run of C{driver}, which is then closed.
+    """
+    with closing(driver.frames()) as frames:
+        return [jpeg for jpeg, _ in take(frames, count)]
 
 
 BARS = [
@@ -223,11 +232,7 @@ def test_jpeg_fourcc_is_passed_through(cameras: Cameras) -> None:
     camera = plug(cameras, formats=(PixelFormat.YUYV, PixelFormat.JPEG))
     camera.deliver(make_jpeg(3))
     driver = V4L2Camera()
-    frames = driver.frames()
-    try:
-        [(jpeg, _)] = take(frames, 1)
-    finally:
-        frames.close()
+    [jpeg] = jpegs_of(driver, 1)
     assert jpeg == make_jpeg(3)
     assert driver.health_details()["format"] == "JPEG"
     assert driver.health_details()["path"] == "passthrough"
@@ -248,11 +253,7 @@ def test_yuyv_is_the_fallback_and_encoded(cameras: Cameras, padding: int) -> Non
     )
     camera.deliver(yuyv_bars(width, height, padding))
     driver = V4L2Camera(width=width, height=height, quality=95)
-    frames = driver.frames()
-    try:
-        [(jpeg, _)] = take(frames, 1)
-    finally:
-        frames.close()
+    [jpeg] = jpegs_of(driver, 1)
     assert camera.calls[1] == f"set_format YUYV {width}x{height}"
     for got, expected in zip(bar_colours(jpeg, width, height), BARS, strict=True):
         assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) <= 8, (
@@ -270,11 +271,7 @@ def test_format_option_forces_yuyv(cameras: Cameras) -> None:
     camera = plug(cameras, sizes=((64, 16),))
     camera.deliver(yuyv_bars(64, 16))
     driver = V4L2Camera(format="YUYV")
-    frames = driver.frames()
-    try:
-        [(jpeg, _)] = take(frames, 1)
-    finally:
-        frames.close()
+    [jpeg] = jpegs_of(driver, 1)
     assert camera.calls[1] == "set_format YUYV 640x480"
     assert jpeg.startswith(b"\xff\xd8")
     assert driver.health_details()["path"] == "yuyv+encode"
@@ -392,11 +389,7 @@ def test_size_and_rate_are_what_the_device_accepts(cameras: Cameras) -> None:
     )
     camera.deliver(yuyv_bars(128, 32))
     driver = V4L2Camera(width=120, height=40, fps=12)
-    frames = driver.frames()
-    try:
-        [(jpeg, _)] = take(frames, 1)
-    finally:
-        frames.close()
+    [jpeg] = jpegs_of(driver, 1)
     assert camera.calls[1:3] == ["set_format YUYV 120x40", "set_fps 12"]
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None
@@ -413,11 +406,7 @@ def test_device_without_rate_control(cameras: Cameras) -> None:
     camera = plug(cameras, rates=None)
     camera.deliver(make_jpeg(1))
     driver = V4L2Camera()
-    frames = driver.frames()
-    try:
-        [(jpeg, _)] = take(frames, 1)
-    finally:
-        frames.close()
+    [jpeg] = jpegs_of(driver, 1)
     assert jpeg == make_jpeg(1)
     assert driver.health_details()["fps"] is None
 
@@ -439,11 +428,7 @@ def test_damaged_mjpeg_buffers(cameras: Cameras) -> None:
     camera.deliver(make_jpeg(2) + b"\x00" * 100 + b"\xa5\x5a")
     camera.deliver(whole)
     driver = V4L2Camera()
-    frames = driver.frames()
-    try:
-        got = [jpeg for jpeg, _ in take(frames, 2)]
-    finally:
-        frames.close()
+    got = jpegs_of(driver, 2)
     assert got == [make_jpeg(2), whole]
     assert driver.health_details()["corrupt_frames"] == 4
 
