@@ -31,46 +31,21 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from servers import ROOT, cpu_now, free_port, http_get
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-TICKS = os.sysconf("SC_CLK_TCK")
 PASSED_ON = ("source", "fps", "width", "height", "quality", "option")
 """Options given to camserve as they are."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """
-    A process's CPU time so far, all threads, user and system.
-    """
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # The command name, in parentheses, may hold spaces: split after it.
-    fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def health(port: int) -> dict[str, object]:
-    url = f"http://127.0.0.1:{port}/healthz"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            result: dict[str, object] = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        result = json.loads(error.read())
+    result: dict[str, object] = json.loads(http_get(port, "/healthz")[1])
     return result
 
 
@@ -191,9 +166,9 @@ def _measure(
         time.sleep(settle)
         if not viewer.arrivals:
             raise RuntimeError(f"no frame after {settle} s: {viewer.error}")
-        started, cpu_started = time.monotonic(), cpu_seconds(server.pid)
+        started, cpu_started = time.monotonic(), cpu_now(server.pid)
         time.sleep(seconds)
-        ended, cpu_ended = time.monotonic(), cpu_seconds(server.pid)
+        ended, cpu_ended = time.monotonic(), cpu_now(server.pid)
         details = health(port).get("details", {})
     finally:
         viewer.close()
