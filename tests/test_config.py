@@ -118,6 +118,43 @@ def test_bad_values_name_the_setting_and_what_is_allowed(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("option", "lowest", "highest", "allowed"),
+    [
+        ("width", 16, 7680, "a whole number from 16 to 7680"),
+        ("height", 16, 4320, "a whole number from 16 to 4320"),
+        ("quality", 1, 100, "a whole number from 1 to 100"),
+    ],
+)
+def test_ranges_include_their_limits_and_nothing_past_them(
+    option: str, lowest: int, highest: int, allowed: str
+) -> None:
+    """
+    A ranged driver setting takes the values at both of its limits, and
+    refuses the whole numbers just past them.
+    """
+    for value in (lowest, highest):
+        config = ServerConfig.from_strings({option: str(value)})
+        assert dict(config.camera_options) == {option: value}
+    for value in (lowest - 1, highest + 1):
+        with pytest.raises(ConfigError) as caught:
+            ServerConfig.from_strings({option: str(value)})
+        assert str(caught.value) == f"--{option} must be {allowed}, not '{value}'"
+
+
+def test_idle_timeout_may_be_zero_but_not_less() -> None:
+    """
+    An idle timeout of 0 (stop as soon as the last viewer leaves) is taken;
+    anything below it is refused.
+    """
+    assert ServerConfig.from_strings({"idle-timeout": "0"}).idle_timeout == 0.0
+    with pytest.raises(
+        ConfigError,
+        match=r"^--idle-timeout must be a number at least 0, not '-0\.001'$",
+    ):
+        ServerConfig.from_strings({"idle-timeout": "-0.001"})
+
+
 def test_bad_environment_names_the_variable() -> None:
     """
     Errors in the environment name the environment variable.

@@ -9,6 +9,7 @@ attributes the direct path reads, these tests fail loudly.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -239,6 +240,53 @@ async def test_what_the_kernel_refuses_is_queued_in_order_with_backpressure() ->
         assert body == payload + payload
         await until(lambda: paused[-1] is False)
         request.unregisterProducer()
+    finally:
+        client.close()
+        await port.stopListening()
+
+
+@reactor_test
+async def test_bytes_left_in_data_buffer_keep_their_place() -> None:
+    """
+    After a partial send and a C{doWrite}, Twisted holds the rest in
+    C{dataBuffer} with C{_tempDataLen} back at 0; once the socket would take
+    more, the direct writer still queues behind those bytes rather than
+    sending at once, and the peer receives everything in order.
+    """
+    resource = StreamResource()
+    request, client, port = await open_stream(resource, client_buffer=32768)
+    try:
+        transport: Any = request.channel.transport
+        server_socket = transport.getHandle()
+        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+        head = await read_all(client, 1)
+        while b"\r\n\r\n" not in head:
+            head += await read_all(client, 1)
+        _head, _, body = head.partition(b"\r\n\r\n")
+        write = direct_body_writer(request)
+        assert write is not None
+
+        # The peer reads nothing, so the kernel takes only part of this, and
+        # the reactor's doWrite calls leave the rest in dataBuffer.
+        payload = bytes(range(256)) * 4096  # 1 MiB
+        transport.write(payload)
+        await until(lambda: transport._tempDataLen == 0)
+        await until(lambda: not select.select([], [server_socket], [], 0)[1])
+
+        # From here on the reactor does not run, so Twisted sends nothing
+        # more: the peer reads what has reached it, and the socket, drained,
+        # would take more bytes at once.
+        with contextlib.suppress(BlockingIOError):
+            while chunk := client.recv(1 << 20):
+                body += chunk
+        assert select.select([], [server_socket], [], 5)[1]
+        assert transport._tempDataLen == 0
+        assert 0 < transport.offset < len(transport.dataBuffer)
+
+        write(b"B" * 10)
+        assert transport._tempDataLen == 10
+        body += await read_all(client, len(payload) + 10 - len(body))
+        assert body == payload + b"B" * 10
     finally:
         client.close()
         await port.stopListening()

@@ -15,7 +15,6 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from zope.interface import implementer
-from zope.interface.verify import verifyObject
 
 from camserve import CameraHub, CameraUnavailable, Frame, HubState, encode_part
 from camserve.interfaces import IFrameSink
@@ -175,17 +174,6 @@ def restarts_exactly_after(clock: Clock, source: PushSource, delay: float) -> bo
     return source.starts == starts + 1
 
 
-# The sink
-
-
-def test_recording_sink_provides_interface() -> None:
-    """
-    The test's sink really implements IFrameSink, so the hub's use of it is
-    the use a real sink gets.
-    """
-    assert verifyObject(IFrameSink, RecordingSink())
-
-
 # Subscribing, starting and health
 
 
@@ -278,6 +266,37 @@ def test_health() -> None:
     source.push(b"5", 105.0)
     assert hub.health()["fps"] == round(1 / 0.28125, 2) == 3.56
     assert hub.health()["uptime"] == 2.25
+
+
+def test_frame_interval_is_not_measured_across_a_restart() -> None:
+    """
+    After an idle stop and a restart, the frame rate in health() and the
+    time a snapshot counts as fresh come from frame intervals within a run:
+    the time the camera was off is not taken for one.
+    """
+    hub, source, clock = make_hub()
+    sink = RecordingSink()
+    hub.subscribe(sink)
+    for number in range(1, 5):
+        source.push(b"%d" % number, float(number))
+        clock.advance(0.25)
+    assert hub.health()["fps"] == 4.0
+    hub.unsubscribe(sink)
+    assert stops_exactly_after(clock, source, IDLE)
+    source.finish_stop()
+    clock.advance(1)
+
+    hub.subscribe(sink)
+    source.push(b"5", 5.0)
+    clock.advance(0.25)
+    source.push(b"6", 6.0)
+    assert hub.health()["fps"] == 4.0
+    # Two frame intervals of 0.25 s: the newest frame is no longer fresh.
+    clock.advance(0.5)
+    later = hub.next_frame()
+    assert not later.called
+    source.push(b"7", 7.0)
+    assert result_of(later).jpeg == b"7"
 
 
 # Frames reaching sinks
@@ -443,6 +462,36 @@ def test_next_frame_fresh_frame_at_once() -> None:
     frame = result_of(hub.next_frame())
     assert frame is hub.newest
     assert frame.jpeg == b"2"
+
+
+def test_snapshot_while_stopping_waits_for_the_restarted_camera() -> None:
+    """
+    A snapshot asked for while the camera is stopping after the idle
+    timeout is not given the stopping run's newest frame, however recent:
+    it waits, the camera is started again once it has stopped, and the
+    snapshot gets the new run's first frame.
+    """
+    hub, source, clock = make_hub()
+    sink = RecordingSink()
+    hub.subscribe(sink)
+    source.push(b"0", 0.0)
+    hub.unsubscribe(sink)
+    # The camera keeps capturing at 4 fps until the idle timeout stops it.
+    while not source.stop_requested:
+        clock.advance(0.25)
+        source.push(b"old", clock.seconds())
+    newest = hub.newest
+    assert newest is not None
+    assert clock.seconds() - newest.received_at == 0.25
+
+    d = hub.next_frame()
+    assert not d.called
+    assert source.starts == 1
+    source.finish_stop()
+    assert source.starts == 2
+    source.push(b"new", 20.0)
+    frame = result_of(d)
+    assert frame.jpeg == b"new"
 
 
 def test_next_frame_stale_frame_waits_for_next() -> None:

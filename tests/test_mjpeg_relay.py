@@ -588,11 +588,19 @@ class Upstream:
         assert self.protocol is not None
         self.protocol.dataReceived(data)
 
-    def send_part(self, body: bytes, timestamp: float) -> None:
-        self.send(
-            b"Content-Length: %d\r\nX-Timestamp: %.1f\r\n\r\n%s\r\n--x\r\n"
-            % (len(body), timestamp, body)
+    @staticmethod
+    def part(body: bytes, timestamp: float) -> bytes:
+        """
+        A part of the stream carrying C{body}, and the boundary after it.
+        """
+        return b"Content-Length: %d\r\nX-Timestamp: %.1f\r\n\r\n%s\r\n--x\r\n" % (
+            len(body),
+            timestamp,
+            body,
         )
+
+    def send_part(self, body: bytes, timestamp: float) -> None:
+        self.send(self.part(body, timestamp))
 
     def close(self) -> None:
         """
@@ -647,6 +655,21 @@ def test_only_frames_are_signs_of_life() -> None:
         "connected": False,
         "parts_skipped": 3,
     }
+
+
+def test_newest_whole_part_of_a_read_is_delivered() -> None:
+    """
+    When one read completes several parts, only the last of them, the
+    newest, is delivered, with its own timestamp; the older one would be
+    overtaken at once.
+    """
+    upstream = Upstream()
+    upstream.connect()
+    jpegs = [make_jpeg(1), make_jpeg(2), make_jpeg(3)]
+    upstream.send(upstream.part(jpegs[0], 1.0) + upstream.part(jpegs[1], 2.0))
+    assert upstream.frames == [(jpegs[1], 2.0)]
+    upstream.send_part(jpegs[2], 3.0)
+    assert upstream.frames == [(jpegs[1], 2.0), (jpegs[2], 3.0)]
 
 
 def test_stop_while_connecting() -> None:
