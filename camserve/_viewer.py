@@ -13,8 +13,9 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._direct import direct_body_writer
+from ._direct import body_writer
 from ._multipart import ADVANCE_PREAMBLE, CONTENT_TYPE, PREAMBLE
+from ._send_queue import bound_send_queue
 from ._unchunked import start_close_delimited
 from .interfaces import IFrameSink
 
@@ -91,7 +92,7 @@ class StreamViewer:
         self._cap_call: IDelayedCall | None = None
         self._stall_call: IDelayedCall | None = None
         self._ended = False
-        self._write = request.write
+        self._write = body_writer(request)
         self._done: Deferred[None] = Deferred(self._cancelled)
 
     def start(self, first: Frame) -> Deferred[None]:
@@ -105,7 +106,7 @@ class StreamViewer:
         set_stream_headers(request)
         start_close_delimited(request)
         request.write(ADVANCE_PREAMBLE if self._advance_headers else PREAMBLE)
-        self._write = direct_body_writer(request) or request.write
+        self._write = body_writer(request)
         # Each part ends in a short segment that Nagle's algorithm would hold
         # back until the previous one is acknowledged: a round trip of
         # latency per frame on a real network.
@@ -113,6 +114,9 @@ class StreamViewer:
         if no_delay is not None:
             no_delay(True)
         request.registerProducer(self, True)
+        # After the headers are queued and the viewer is registered, so that
+        # the first frame, queued behind them, pauses this viewer.
+        bound_send_queue(request.transport, len(first.part))
         self.send_frame(first)
         self._hub.subscribe(self)
         self._log.info(
@@ -134,20 +138,24 @@ class StreamViewer:
         if self._paused:
             self._pending = frame
             return
+        now = self._clock.seconds() if self._min_interval else 0.0
+        if now < self._next_send_at:
+            self._pending = frame
+            if self._cap_call is None:
+                self._cap_call = self._clock.callLater(
+                    self._next_send_at - now, self._cap_elapsed
+                )
+            return
+        if not self._write(frame.advance_part if self._advance_headers else frame.part):
+            # The socket took nothing and this viewer is now paused: a newer
+            # frame may replace this one before the socket drains.
+            self._pending = frame
+            return
         if self._min_interval:
-            now = self._clock.seconds()
-            if now < self._next_send_at:
-                self._pending = frame
-                if self._cap_call is None:
-                    self._cap_call = self._clock.callLater(
-                        self._next_send_at - now, self._cap_elapsed
-                    )
-                return
             self._next_send_at = now + self._min_interval
         self._pending = None
         self._last_number = frame.number
         self.frames_sent += 1
-        self._write(frame.advance_part if self._advance_headers else frame.part)
 
     def keep_alive(self, frame: Frame) -> None:
         """

@@ -7,16 +7,23 @@ reading streams on raw sockets.
 from __future__ import annotations
 
 import importlib.machinery
+import ipaddress
 import socket
 import time
 import types
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 from attrs import frozen
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from twisted.internet import reactor as _global_reactor
+from twisted.internet import ssl
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogLevel, formatEvent
 from zope.interface import implementer
@@ -223,6 +230,38 @@ def read_parts(
             raise ConnectionError(f"the stream ended after {len(parts)} parts")
         parts += parser.feed(data)
     return parts
+
+
+def self_signed_tls() -> ssl.CertificateOptions:
+    """
+    TLS server settings with a fresh self-signed certificate for 127.0.0.1.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    options: ssl.CertificateOptions = ssl.PrivateCertificate.loadPEM(pem).options()
+    return options
 
 
 reactor: Any = _global_reactor

@@ -293,6 +293,72 @@ async def test_bytes_left_in_data_buffer_keep_their_place() -> None:
 
 
 @reactor_test
+async def test_part_the_socket_takes_none_of_is_left_to_the_writer() -> None:
+    """
+    With nothing queued and a socket that takes nothing, a part is not
+    taken: nothing is queued, the producer is paused, and it is resumed once
+    the socket drains; a part written then goes out.
+    """
+    resource = StreamResource()
+    request, client, port = await open_stream(resource, client_buffer=32768)
+    events: list[str] = []
+
+    class Producer:
+        def pauseProducing(self) -> None:
+            events.append("pause")
+
+        def resumeProducing(self) -> None:
+            events.append("resume")
+
+        def stopProducing(self) -> None:
+            pass
+
+    try:
+        transport: Any = request.channel.transport
+        server_socket = transport.getHandle()
+        await until(lambda: not transport._tempDataLen and not transport.dataBuffer)
+        request.registerProducer(Producer(), True)
+        write = direct_body_writer(request)
+        assert write is not None
+        # Fill the kernel behind Twisted's back, so that Twisted has nothing
+        # queued and the socket takes nothing.
+        filler = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                filler += server_socket.send(b"x" * 65536)
+        sent_before = request.sentLength
+
+        assert write(b"declined") is False
+        assert transport._tempDataLen == 0
+        assert transport.dataBuffer == b""
+        assert request.sentLength == sent_before
+        assert events == ["pause"]
+        assert transport.producerPaused
+
+        received = b""
+
+        def read_then(condition: Callable[[], bool]) -> Callable[[], bool]:
+            def check() -> bool:
+                nonlocal received
+                with contextlib.suppress(BlockingIOError):
+                    while chunk := client.recv(1 << 20):
+                        received += chunk
+                return condition()
+
+            return check
+
+        await until(read_then(lambda: events == ["pause", "resume"]))
+        assert write(b"taken") is True
+        await until(read_then(lambda: received.endswith(b"taken")))
+        _head, _, body = received.partition(b"\r\n\r\n")
+        assert body == b"x" * filler + b"taken"
+        request.unregisterProducer()
+    finally:
+        client.close()
+        await port.stopListening()
+
+
+@reactor_test
 async def test_declines_chunked_bodies() -> None:
     """
     A body that twisted.web chunks must go through C{request.write}.

@@ -10,31 +10,25 @@ in threads and parse it strictly.
 from __future__ import annotations
 
 import gc
-import ipaddress
 import socket
 import time
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 import treq
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from support import (
     free_port,
     reactor,
     reactor_test,
     read_head,
     receive,
+    self_signed_tls,
     send_get,
     wait_until,
 )
 from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet import ssl
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -485,38 +479,6 @@ def test_bad_options(options: dict[str, Any], message: str) -> None:
     assert str(caught.value) == message
 
 
-def _self_signed() -> ssl.CertificateOptions:
-    """
-    TLS server settings with a fresh self-signed certificate for 127.0.0.1.
-    """
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    pem = certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    options: ssl.CertificateOptions = ssl.PrivateCertificate.loadPEM(pem).options()
-    return options
-
-
 @reactor_test
 async def test_https_upstream(network: Network) -> None:
     """
@@ -527,7 +489,7 @@ async def test_https_upstream(network: Network) -> None:
     service = network._service()
     hub = service.add_source("origin", source, keepalive_interval=60)
     listening = reactor.listenSSL(
-        0, Site(camera_resource(hub, reactor)), _self_signed(), interface="127.0.0.1"
+        0, Site(camera_resource(hub, reactor)), self_signed_tls(), interface="127.0.0.1"
     )
     network.ports.append(listening)
     url = f"https://127.0.0.1:{listening.getHost().port}/video_feed"

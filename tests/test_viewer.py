@@ -29,12 +29,16 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 from zope.interface.verify import verifyObject
 
+import camserve._viewer
 from camserve import CameraHub, IFrameSink, StreamViewer, camera_resource
 from camserve._multipart import PREAMBLE
 from camserve.testing import MultipartParser, Part, PushSource, make_jpeg
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from support import LogRecorder, Response
+    from twisted.web.server import Request
 
 GET_FEED = b"GET /video_feed HTTP/1.1\r\nHost: x\r\n\r\n"
 GET_CAPPED_FEED = b"GET /video_feed?fps=2 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -469,6 +473,41 @@ def test_frame_offered_again_is_not_sent_again(camera: Camera) -> None:
     assert connection.sent() == [1]
     camera.push()
     assert connection.sent() == [1, 2]
+
+
+def test_part_not_taken_stays_pending(
+    camera: Camera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A part the connection took none of is not counted as sent: the viewer
+    is paused, a newer frame replaces it, and the newest goes out on resume.
+    """
+    declining = False
+
+    def body_writer(request: Request) -> Callable[[bytes], bool]:
+        # As camserve._direct's writer does when the socket takes nothing:
+        # pause the producer and leave the part to the viewer.
+        def write(data: bytes) -> bool:
+            if declining:
+                request.channel.pauseProducing()
+                return False
+            request.write(data)
+            return True
+
+        return write
+
+    monkeypatch.setattr(camserve._viewer, "body_writer", body_writer)
+    connection = streaming(camera)
+    declining = True
+    camera.push()
+    declining = False
+    assert connection.sent() == [1]
+    assert camera.viewer().frames_sent == 1
+    camera.push()
+    assert connection.sent() == [1]
+    connection.resume()
+    assert connection.sent() == [1, 3]
+    assert camera.viewer().frames_sent == 2
 
 
 def test_paused_viewer_gets_no_keepalive(camera: Camera) -> None:
