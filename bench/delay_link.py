@@ -10,7 +10,8 @@ acknowledgements, its retransmissions), which a relay of TCP streams could
 not show: a relay terminates TCP and its own socket buffers would stand in
 for the path. What it does not model: a bottleneck's bandwidth and queue,
 loss, or reordering; and the delay line is a Python thread, which adds
-well under a millisecond per packet at the rates measured here.
+well under a millisecond per packet at the rates measured here (it runs
+in a process of its own).
 
 Needs root (namespaces, TUN devices) and C{ip} from iproute2. The
 namespaces hold only the two ends' addresses, C{10.201.0.1} (server) and
@@ -23,12 +24,12 @@ import collections
 import contextlib
 import ctypes
 import fcntl
+import multiprocessing
 import os
 import select
 import socket
 import struct
 import subprocess
-import threading
 import time
 from typing import TYPE_CHECKING, Self
 
@@ -64,14 +65,20 @@ class DelayLink:
     seconds; a context manager that builds them and removes them.
     """
 
-    def __init__(self, rtt: float, tag: str = "csbench") -> None:
+    def __init__(
+        self, rtt: float, congestion_control: str | None = None, tag: str = "csbench"
+    ) -> None:
+        """
+        @param congestion_control: TCP's congestion control in both
+            namespaces (one the system allows), if not the system's default.
+        """
         self.rtt = rtt
+        self.congestion_control = congestion_control
         self.server_ns = f"{tag}-srv"
         self.client_ns = f"{tag}-cli"
         self._tag = tag
-        self._stop = threading.Event()
         self._fds: list[int] = []
-        self._thread: threading.Thread | None = None
+        self._process: multiprocessing.Process | None = None
 
     def __enter__(self) -> Self:
         for namespace in (self.server_ns, self.client_ns):
@@ -82,6 +89,19 @@ class DelayLink:
             )
             _ip("netns", "add", namespace)
             _ip("-n", namespace, "link", "set", "lo", "up")
+            if self.congestion_control:
+                subprocess.run(
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        namespace,
+                        "sysctl",
+                        "-qw",
+                        f"net.ipv4.tcp_congestion_control={self.congestion_control}",
+                    ],
+                    check=True,
+                )
         ends = (
             (f"{self._tag}s", self.server_ns, SERVER_ADDRESS, CLIENT_ADDRESS),
             (f"{self._tag}c", self.client_ns, CLIENT_ADDRESS, SERVER_ADDRESS),
@@ -91,14 +111,18 @@ class DelayLink:
             _ip("link", "set", device, "netns", namespace)
             _ip("-n", namespace, "link", "set", device, "mtu", "1500", "up")
             _ip("-n", namespace, "addr", "add", local, "peer", peer, "dev", device)
-        self._thread = threading.Thread(target=self._carry, daemon=True)
-        self._thread.start()
+        # A process of its own: a thread would wait for the GIL behind the
+        # measuring threads, and hold packets back by as much.
+        self._process = multiprocessing.get_context("fork").Process(
+            target=_carry, args=(*self._fds, self.rtt / 2), daemon=True
+        )
+        self._process.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(5)
         for descriptor in self._fds:
             os.close(descriptor)
         for namespace in (self.server_ns, self.client_ns):
@@ -107,30 +131,6 @@ class DelayLink:
                 capture_output=True,
                 check=False,
             )
-
-    def _carry(self) -> None:
-        """
-        Move packets between the two devices, each half a round trip late.
-        """
-        one_way = self.rtt / 2
-        server, client = self._fds
-        other = {server: client, client: server}
-        line: collections.deque[tuple[float, int, bytes]] = collections.deque()
-        while not self._stop.is_set():
-            timeout = 0.05
-            if line:
-                timeout = max(0.0, min(timeout, line[0][0] - time.monotonic()))
-            readable, _, _ = select.select([server, client], [], [], timeout)
-            now = time.monotonic()
-            for descriptor in readable:
-                with contextlib.suppress(BlockingIOError):
-                    for _ in range(64):
-                        packet = os.read(descriptor, 65536)
-                        line.append((now + one_way, other[descriptor], packet))
-            while line and line[0][0] <= time.monotonic():
-                _, target, packet = line.popleft()
-                with contextlib.suppress(OSError):
-                    os.write(target, packet)
 
     @contextlib.contextmanager
     def in_client_namespace(self) -> Iterator[None]:
@@ -145,6 +145,30 @@ class DelayLink:
         C{command}, run in the server's namespace.
         """
         return ["ip", "netns", "exec", self.server_ns, *command]
+
+
+def _carry(server: int, client: int, one_way: float) -> None:
+    """
+    Move packets between the two devices, each C{one_way} seconds late,
+    until terminated.
+    """
+    other = {server: client, client: server}
+    line: collections.deque[tuple[float, int, bytes]] = collections.deque()
+    while True:
+        timeout = 0.05
+        if line:
+            timeout = max(0.0, min(timeout, line[0][0] - time.monotonic()))
+        readable, _, _ = select.select([server, client], [], [], timeout)
+        now = time.monotonic()
+        for descriptor in readable:
+            with contextlib.suppress(BlockingIOError):
+                for _ in range(64):
+                    packet = os.read(descriptor, 65536)
+                    line.append((now + one_way, other[descriptor], packet))
+        while line and line[0][0] <= time.monotonic():
+            _, target, packet = line.popleft()
+            with contextlib.suppress(OSError):
+                os.write(target, packet)
 
 
 @contextlib.contextmanager

@@ -186,8 +186,40 @@ def rss_bytes(pid: int) -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+VARIANTS = {
+    "camserve": None,
+    "unbounded": (
+        "import camserve._viewer\n"
+        "camserve._viewer.bound_send_queue = lambda transport, unsent: False\n"
+    ),
+    "lowat2": (
+        "import camserve._viewer\n"
+        "from camserve._send_queue import bound_send_queue\n"
+        "camserve._viewer.bound_send_queue = (\n"
+        "    lambda transport, unsent: bound_send_queue(transport, 2 * unsent))\n"
+    ),
+    "sndbuf": (
+        "import socket\n"
+        "import camserve._viewer\n"
+        "from camserve._send_queue import tcp_connection\n"
+        "def bound(transport, unsent):\n"
+        "    connection = tcp_connection(transport)\n"
+        "    connection.bufferSize = 0\n"
+        "    connection.getHandle().setsockopt(\n"
+        "        socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * unsent)\n"
+        "    return True\n"
+        "camserve._viewer.bound_send_queue = bound\n"
+    ),
+}
+"""
+What bounds a stream's send queue: camserve as it is, or, for comparison,
+camserve patched (by a C{sitecustomize} module) to bound nothing, or to cap
+C{SO_SNDBUF} at two frames instead of C{TCP_NOTSENT_LOWAT}.
+"""
+
+
 def start_camserve(
-    port: int, fps: float, logs: Path, link: DelayLink | None = None
+    port: int, args: argparse.Namespace, logs: Path, link: DelayLink | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """
     camserve from this checkout on its default camera; the process and the
@@ -202,9 +234,20 @@ def start_camserve(
         "--endpoint",
         f"tcp:{port}:interface={host}",
         "--fps",
-        str(fps),
+        str(args.fps),
+        "--width",
+        str(args.width),
+        "--height",
+        str(args.height),
     ]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    path = str(ROOT)
+    patch = VARIANTS[args.variant]
+    if patch is not None:
+        patched = logs / f"variant-{args.variant}"
+        patched.mkdir(exist_ok=True)
+        (patched / "sitecustomize.py").write_text(patch)
+        path = f"{patched}{os.pathsep}{path}"
+    env = dict(os.environ, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
     with (logs / f"camserve-{port}.log").open("wb") as output:
         process = subprocess.Popen(
             link.server_command(command) if link else command,
@@ -256,8 +299,8 @@ def watch(
         }
     for reader in [*fast, *slow.values()]:
         reader.start()
-    start = time.time() + 1.0
-    time.sleep(args.seconds + 1.0)
+    start = time.time() + args.warmup
+    time.sleep(args.seconds + args.warmup)
     end = time.time()
     for reader in [*fast, *slow.values()]:
         reader.stop()
@@ -295,8 +338,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     logs = Path(args.logs)
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    server, host = start_camserve(port, args.fps, logs)
-    result: dict[str, Any] = {"fps": args.fps, "rcvbuf": args.rcvbuf}
+    server, host = start_camserve(port, args, logs)
+    result: dict[str, Any] = {
+        "variant": args.variant,
+        "fps": args.fps,
+        "size": [args.width, args.height],
+        "rcvbuf": args.rcvbuf,
+    }
     try:
         probe = Reader(host, port, None, None)
         probe.start()
@@ -316,9 +364,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         server.send_signal(signal.SIGTERM)
         server.wait(15)
     result["rtt"] = {}
+    result["congestion_control"] = (
+        args.cc or Path("/proc/sys/net/ipv4/tcp_congestion_control").read_text().strip()
+    )
     for rtt in args.rtt:
-        with DelayLink(rtt / 1000) as link:
-            server, host = start_camserve(port, args.fps, logs, link)
+        with DelayLink(rtt / 1000, args.cc) as link:
+            server, host = start_camserve(port, args, logs, link)
             try:
                 figures = watch(host, port, bitrate, args, link)
                 figures["measured_rtt_ms"] = round_trip_ms(link, port)
@@ -356,7 +407,8 @@ def slow_rows(slow: dict[str, dict[str, Any]]) -> list[str]:
 def report(result: dict[str, Any]) -> str:
     lines = [
         (
-            f"stream {result['bitrate_kbps']:.0f} KB/s at {result['fps']:g} fps;"
+            f"{result['variant']}: stream {result['bitrate_kbps']:.0f} KB/s,"
+            f" {result['size'][0]}x{result['size'][1]} at {result['fps']:g} fps;"
             f" slow viewers' receive buffer {result['rcvbuf']} B"
         ),
         "fast viewers' fps: " + ", ".join(f"{fps:.1f}" for fps in result["fast_fps"]),
@@ -373,7 +425,7 @@ def report(result: dict[str, Any]) -> str:
     for rtt, figures in result["rtt"].items():
         lines += [
             "",
-            f"round trip {rtt} ms (a TCP connect took"
+            f"round trip {rtt} ms, {result['congestion_control']} (a TCP connect took"
             f" {figures['measured_rtt_ms']:.0f} ms): fast viewers' fps "
             + ", ".join(f"{fps:.1f}" for fps in figures["fast_fps"]),
             *slow_rows(figures["slow"]),
@@ -384,7 +436,21 @@ def report(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="seconds the viewers watch before the window (TCP's slow start)",
+    )
     parser.add_argument("--fps", type=float, default=15.0)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument(
+        "--variant",
+        choices=list(VARIANTS),
+        default="camserve",
+        help="camserve as it is, or patched for comparison (see VARIANTS)",
+    )
     parser.add_argument("--rates", type=float, nargs="+", default=[0.25, 0.5, 0.9])
     parser.add_argument("--rcvbuf", type=int, default=65536)
     parser.add_argument("--fast", type=int, default=4)
@@ -397,6 +463,10 @@ def main() -> None:
         default=[],
         metavar="MS",
         help="also measure over a link with these round trips (needs root)",
+    )
+    parser.add_argument(
+        "--cc",
+        help="TCP congestion control over the link (default: the system's)",
     )
     parser.add_argument("--logs", default=str(BENCH / "out"))
     parser.add_argument("--json", type=Path)
