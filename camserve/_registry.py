@@ -131,6 +131,8 @@ def find_driver(name: str) -> CameraFactory:
         if cwd not in sys.path:
             sys.path.append(cwd)
         provide_base_camera()
+        # The module imported here, and kept in sys.modules, is shared;
+        # seed_camera gives each camera a copy of its own.
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
