@@ -124,8 +124,10 @@ class Server:
         return self.process.poll() is None
 
     def health(self) -> dict[str, Any]:
+        """The health of the server's one camera."""
         result: dict[str, Any] = json.loads(http_get(self.port, "/healthz")[1])
-        return result
+        camera: dict[str, Any] = result["cameras"][0]
+        return camera
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -4,7 +4,8 @@ camserve: a Twisted camera streaming server.
 Cameras stream to browsers as Motion JPEG. Each camera has a L{CameraHub}
 fed by a frame source: a blocking driver's C{frames()} run in a capture
 thread, or an asynchronous driver on the reactor. L{camera_resource} serves
-a hub over HTTP; L{CameraService} owns hubs and their capture threads. The
+a hub over HTTP, L{service_resource} every camera of a L{CameraService},
+which owns hubs and their capture threads. The
 built-in drivers (L{EmulatedCamera}, L{MJPEGRelay}, L{OpenCVCamera},
 L{V4L2Camera}, L{PiCamera}, L{Picamera2Camera}) import their libraries only
 when used.
@@ -14,8 +15,10 @@ from ._capture import CameraEnded, ThreadedCameraSource
 from ._config import ConfigError, ServerConfig
 from ._frame import Frame
 from ._hub import CameraHub, CameraUnavailable, HubState
+from ._multi_viewer import MultiViewer
 from ._multipart import BOUNDARY, CONTENT_TYPE, encode_part
 from ._registry import driver_names, find_driver, make_camera
+from ._server_app import service_resource
 from ._service import CameraService
 from ._viewer import StreamViewer
 from ._web import camera_resource
@@ -43,6 +46,7 @@ __all__ = [
     "IFrameSource",
     "IHealthDetails",
     "MJPEGRelay",
+    "MultiViewer",
     "OpenCVCamera",
     "PiCamera",
     "Picamera2Camera",
@@ -55,4 +59,5 @@ __all__ = [
     "encode_part",
     "find_driver",
     "make_camera",
+    "service_resource",
 ]

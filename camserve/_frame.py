@@ -9,7 +9,7 @@ from functools import cached_property
 
 from attrs import field, frozen
 
-from ._multipart import encode_advance_part, encode_part
+from ._multipart import encode_advance_part, encode_labelled_part, encode_part
 
 
 @frozen
@@ -22,12 +22,14 @@ class Frame:
     @ivar number: position in the hub's sequence, from 1; a sink that has sent
         frame C{n} never needs a frame numbered C{n} or lower again.
     @ivar received_at: when the reactor received it, on the hub's clock.
+    @ivar camera: the name of the camera it comes from.
     """
 
     jpeg: bytes = field(repr=lambda jpeg: f"<{len(jpeg)} bytes>")
     captured_at: float
     number: int
     received_at: float
+    camera: str = ""
 
     @cached_property
     def part(self) -> bytes:
@@ -36,6 +38,14 @@ class Frame:
         built on first use and shared by every viewer.
         """
         return encode_part(self.jpeg, self.captured_at)
+
+    @cached_property
+    def labelled_part(self) -> bytes:
+        """
+        The frame as one part that names its camera, for streams of several
+        cameras, built on first use and shared by every viewer that uses it.
+        """
+        return encode_labelled_part(self.jpeg, self.captured_at, self.camera)
 
     @cached_property
     def advance_part(self) -> bytes:

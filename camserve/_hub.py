@@ -74,8 +74,10 @@ class CameraHub:
         idle_timeout: float = 10.0,
         start_timeout: float = 10.0,
         keepalive_interval: float = 2.0,
+        stall_timeout: float = 30.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        label: str | None = None,
     ) -> None:
         """
         @param name: the camera's name, for pages, health and logs.
@@ -86,16 +88,21 @@ class CameraHub:
         @param start_timeout: seconds a caller of L{next_frame} waits.
         @param keepalive_interval: seconds without a new frame before sinks
             are given the newest frame again.
+        @param stall_timeout: seconds a viewer's connection may stay full
+            before the viewer is presumed gone (the hub keeps it for them).
         @param backoff_initial: first delay before restarting a failed source;
             it doubles with each further failure, up to C{backoff_max}.
+        @param label: what logs call the camera; its name by default.
         """
         self.name = name
         self.driver = driver
+        self._label = name if label is None else label
         self._source = source
         self._clock = clock
         self._idle_timeout = idle_timeout
         self._start_timeout = start_timeout
         self._keepalive_interval = keepalive_interval
+        self._stall_timeout = stall_timeout
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._backoff = backoff_initial
@@ -238,7 +245,7 @@ class CameraHub:
         elif not self._stopping:
             self._log.info(
                 "camera {name}: no viewers for {timeout:g} s, stopping it",
-                name=self.name,
+                name=self._label,
                 timeout=self._idle_timeout,
             )
             self._stop_source()
@@ -281,7 +288,7 @@ class CameraHub:
                 else self._interval + _EWMA_WEIGHT * (interval - self._interval)
             )
         self._frames_captured += 1
-        frame = Frame(jpeg, captured_at, self._frames_captured, now)
+        frame = Frame(jpeg, captured_at, self._frames_captured, now, self.name)
         self._newest = frame
         if self._state is not HubState.RUNNING:
             self._camera_running()
@@ -299,7 +306,7 @@ class CameraHub:
     def _camera_running(self) -> None:
         if self._state is HubState.FAILED:
             self._log.info(
-                "camera {name}: recovered, frames are flowing again", name=self.name
+                "camera {name}: recovered, frames are flowing again", name=self._label
             )
         self._state = HubState.RUNNING
         self._last_error = None
@@ -310,7 +317,7 @@ class CameraHub:
         was_stopping, self._stopping = self._stopping, False
         if failure is None and was_stopping:
             self._state = HubState.IDLE
-            self._log.info("camera {name}: stopped, device released", name=self.name)
+            self._log.info("camera {name}: stopped, device released", name=self._label)
         else:
             self._source_failed(failure)
             if not self._closed:
@@ -335,7 +342,7 @@ class CameraHub:
             # reported again on every retry.
             self._log.warn(
                 "camera {name} failed: {reason}; retrying while viewers remain",
-                name=self.name,
+                name=self._label,
                 reason=reason,
             )
         self._state = HubState.FAILED
@@ -374,6 +381,35 @@ class CameraHub:
         What the camera is doing now.
         """
         return self._state
+
+    @property
+    def idle_timeout(self) -> float:
+        """
+        Seconds without demand before the source stops.
+        """
+        return self._idle_timeout
+
+    @property
+    def start_timeout(self) -> float:
+        """
+        Seconds a caller of L{next_frame} waits.
+        """
+        return self._start_timeout
+
+    @property
+    def keepalive_interval(self) -> float:
+        """
+        Seconds without a new frame before sinks get the newest again.
+        """
+        return self._keepalive_interval
+
+    @property
+    def stall_timeout(self) -> float:
+        """
+        Seconds a viewer's connection may stay full before the viewer is
+        presumed gone.
+        """
+        return self._stall_timeout
 
     @property
     def newest(self) -> Frame | None:

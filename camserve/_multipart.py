@@ -16,6 +16,8 @@ every other client, has both.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 BOUNDARY = b"frame"
 CONTENT_TYPE = b"multipart/x-mixed-replace; boundary=" + BOUNDARY
 PREAMBLE = b"--" + BOUNDARY + b"\r\n"
@@ -36,6 +38,21 @@ def encode_part(jpeg: bytes, captured_at: float) -> bytes:
         b"Content-Type: image/jpeg\r\n"
         b"Content-Length: %d\r\n"
         b"X-Timestamp: %.6f\r\n\r\n" % (len(jpeg), captured_at)
+    )
+    return b"".join((headers, jpeg, _PART_END))
+
+
+def encode_labelled_part(jpeg: bytes, captured_at: float, camera: str) -> bytes:
+    """
+    One complete part that also names its camera in an C{X-Camera} header
+    (percent-encoded UTF-8), for streams that carry several cameras.
+    """
+    headers = (
+        b"Content-Type: image/jpeg\r\n"
+        b"Content-Length: %d\r\n"
+        b"X-Camera: %s\r\n"
+        b"X-Timestamp: %.6f\r\n\r\n"
+        % (len(jpeg), quote(camera, safe="").encode("ascii"), captured_at)
     )
     return b"".join((headers, jpeg, _PART_END))
 

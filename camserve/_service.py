@@ -10,14 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from ._capture import ThreadedCameraSource
 from ._hub import CameraHub
+from ._thumbnail import thumbnail_hub
 from .interfaces import IFrameSource
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 
     from .interfaces import ICamera
@@ -54,7 +58,13 @@ class CameraService(MultiService):
         self._threadpool = _CaptureThreadPool(
             minthreads=0, maxthreads=1, name="camserve-capture"
         )
+        # Thumbnails are short jobs of OpenCV's, which lets go of the GIL:
+        # as many at once as there are cores to spare.
+        self._thumbnail_pool = _CaptureThreadPool(
+            minthreads=0, maxthreads=2, name="camserve-thumbnails"
+        )
         self._hubs: dict[str, CameraHub] = {}
+        self._thumbnails: dict[str, CameraHub] = {}
 
     @property
     def hubs(self) -> dict[str, CameraHub]:
@@ -62,6 +72,13 @@ class CameraService(MultiService):
         The hubs of this service's cameras, by name.
         """
         return dict(self._hubs)
+
+    @property
+    def thumbnail_hubs(self) -> dict[str, CameraHub]:
+        """
+        The hubs of thumbnails made so far (see L{thumbnails}), by camera.
+        """
+        return dict(self._thumbnails)
 
     def add_camera(self, name: str, camera: ICamera, **hub_options: Any) -> CameraHub:
         """
@@ -75,7 +92,11 @@ class CameraService(MultiService):
             camera, self._reactor, self._threadpool.callInThread
         )
         hub = self.add_source(name, source, **hub_options)
-        self._threadpool.adjustPoolsize(maxthreads=len(self._hubs))
+        # Never fewer threads than cameras; not fewer after a camera is
+        # removed either, as its driver may still be letting go of a thread.
+        self._threadpool.adjustPoolsize(
+            maxthreads=max(self._threadpool.max, len(self._hubs))
+        )
         return hub
 
     def add_driver(
@@ -105,11 +126,63 @@ class CameraService(MultiService):
         self._hubs[name] = hub
         return hub
 
+    def remove_camera(self, name: str) -> Deferred[None]:
+        """
+        Stop serving camera C{name}: its viewers' streams end, its device is
+        released, and its name is free again.
+
+        @return: fires once the device is released, or after the release
+            grace if the driver does not let go.
+        @raise KeyError: if there is no such camera.
+        """
+        hub = self._hubs.pop(name)
+        thumbnails = self._thumbnails.pop(name, None)
+        if thumbnails is not None:
+            thumbnails.shutdown()
+        released: Deferred[None] = Deferred()
+        give_up = self._reactor.callLater(self._release_grace, released.callback, None)
+
+        def done(_: object) -> None:
+            if give_up.active():
+                give_up.cancel()
+                released.callback(None)
+
+        hub.shutdown().addCallback(done)
+        return released
+
+    def arrange(self, names: list[str]) -> None:
+        """
+        List the cameras in the order of C{names} (the first is the one
+        served at a server's C{/video_feed}); cameras not named follow.
+        """
+        ordered = {name: self._hubs[name] for name in names if name in self._hubs}
+        self._hubs = {**ordered, **self._hubs}
+
+    def thumbnails(self, name: str) -> CameraHub:
+        """
+        A hub of camera C{name}'s frames made small (see
+        L{camserve._thumbnail}), made on first use: it follows the camera
+        only while it has viewers of its own.
+
+        @raise KeyError: if there is no such camera.
+        """
+        hub = self._thumbnails.get(name)
+        if hub is None:
+            hub = thumbnail_hub(self._hubs[name], self._shrink_in_thread, self._reactor)
+            self._thumbnails[name] = hub
+        return hub
+
+    def _shrink_in_thread(
+        self, shrink: Callable[[bytes], bytes], jpeg: bytes
+    ) -> Deferred[bytes]:
+        return deferToThreadPool(self._reactor, self._thumbnail_pool, shrink, jpeg)
+
     def startService(self) -> None:
         """
-        Start the capture thread pool; cameras start when first watched.
+        Start the thread pools; cameras start when first watched.
         """
         self._threadpool.start()
+        self._thumbnail_pool.start()
         super().startService()
 
     def stopService(self) -> Deferred[None]:
@@ -117,6 +190,9 @@ class CameraService(MultiService):
         End every stream, release every camera, then stop the thread pool.
         """
         stopped: Deferred[Any] = super().stopService()
+        for thumbnails in self._thumbnails.values():
+            thumbnails.shutdown()
+        self._thumbnail_pool.stop()
         releases = {name: hub.shutdown() for name, hub in self._hubs.items()}
         settled: Deferred[None] = Deferred()
         give_up = self._reactor.callLater(self._release_grace, settled.callback, None)

@@ -6,18 +6,21 @@ snapshot and health.
 
 from __future__ import annotations
 
-import html
 import json
 import math
-from importlib.resources import files
+import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from klein import Klein
+from twisted.internet.defer import succeed
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ._hub import CameraHub, CameraUnavailable, HubState
-from ._jpeg import jpeg_size
-from ._viewer import StreamViewer, set_stream_headers
+from ._pages import CameraPage
+from ._static import static_file
+from ._stream import set_stream_headers
+from ._viewer import StreamViewer
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -28,8 +31,6 @@ if TYPE_CHECKING:
     from twisted.web.server import Request
 
     from ._frame import Frame
-
-_PAGE = files(__package__).joinpath("index.html").read_text(encoding="utf-8")
 
 
 class BadRequestError(ValueError):
@@ -46,27 +47,41 @@ class CameraApp:
     app = Klein()
 
     def __init__(
-        self, hub: CameraHub, clock: IReactorTime, *, stall_timeout: float = 30.0
+        self,
+        hub: CameraHub,
+        clock: IReactorTime,
+        *,
+        stall_timeout: float = 30.0,
+        in_grid: bool = False,
     ) -> None:
+        """
+        @param stall_timeout: seconds a viewer's connection may stay full
+            before the viewer is presumed gone and disconnected.
+        @param in_grid: whether the camera is served two levels under a
+            grid of cameras, which its page then links to.
+        """
         self._hub = hub
         self._clock = clock
         self._stall_timeout = stall_timeout
+        self._in_grid = in_grid
 
     @app.route("/", methods=["GET"])
-    def index(self, request: Request) -> bytes:
+    def index(self, request: Request) -> CameraPage:
         """
-        A page showing the stream, the camera's name and its resolution.
+        A page showing the camera's live picture large, its state and
+        resolution, and controls.
         """
-        newest = self._hub.newest
-        size = jpeg_size(newest.jpeg) if newest is not None else None
-        resolution = f"{size[0]}\u00d7{size[1]}" if size else "resolution pending"
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        return _PAGE.format(
-            name=html.escape(self._hub.name),
-            driver=html.escape(self._hub.driver),
-            resolution=resolution,
-        ).encode("utf-8")
+        return CameraPage(self._hub, in_grid=self._in_grid)
+
+    @app.route("/static/<name>", methods=["GET"])
+    def static(self, request: Request, name: str) -> bytes:
+        """
+        The page's stylesheet, scripts and images.
+        """
+        content = static_file(request, name)
+        return _plain(request, 404, "not found") if content is None else content
 
     @app.route("/video_feed", methods=["GET"])
     def video_feed(self, request: Request) -> Deferred[Any] | bytes:
@@ -98,14 +113,25 @@ class CameraApp:
     @app.route("/snapshot.jpg", methods=["GET"])
     def snapshot(self, request: Request) -> Deferred[bytes]:
         """
-        One fresh JPEG.
+        One fresh JPEG; with C{?download=1}, as a file to save, named for
+        the camera and the time it was captured.
         """
+
+        try:
+            download = _parse_switch(request, "download")
+        except BadRequestError as error:
+            return succeed(_plain(request, 400, str(error)))
 
         def respond(frame: Frame) -> bytes:
             request.setHeader(b"content-type", b"image/jpeg")
             request.setHeader(b"cache-control", b"no-store")
             request.setHeader(b"x-timestamp", b"%.6f" % (frame.captured_at,))
             request.setHeader(b"content-length", b"%d" % (len(frame.jpeg),))
+            if download:
+                request.setHeader(
+                    b"content-disposition",
+                    b'attachment; filename="%s"' % snapshot_name(frame).encode(),
+                )
             return frame.jpeg
 
         return self._hub.next_frame().addCallbacks(
@@ -149,7 +175,11 @@ class CameraApp:
 
 
 def camera_resource(
-    hub: CameraHub, clock: IReactorTime, *, stall_timeout: float = 30.0
+    hub: CameraHub,
+    clock: IReactorTime,
+    *,
+    stall_timeout: float | None = None,
+    in_grid: bool = False,
 ) -> IResource:
     """
     A twisted.web resource serving C{hub}'s camera: mount it anywhere in a
@@ -157,9 +187,26 @@ def camera_resource(
 
     @param clock: the reactor, for viewers' timers.
     @param stall_timeout: seconds a viewer's connection may stay full
-        before the viewer is presumed gone and disconnected.
+        before the viewer is presumed gone and disconnected; the hub's
+        setting by default.
+    @param in_grid: whether the camera is served two levels under a grid of
+        cameras, which its page then links to.
     """
-    return CameraApp(hub, clock, stall_timeout=stall_timeout).app.resource()
+    return CameraApp(
+        hub,
+        clock,
+        stall_timeout=hub.stall_timeout if stall_timeout is None else stall_timeout,
+        in_grid=in_grid,
+    ).app.resource()
+
+
+def snapshot_name(frame: Frame) -> str:
+    """
+    A file name for a snapshot: the camera's name and the capture time, in
+    UTC, safe in a header and on any file system.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(frame.captured_at))
+    return f"{quote(frame.camera or 'camera', safe='')}-{stamp}.jpg"
 
 
 def _parse_fps(request: IRequest) -> float | None:

@@ -9,20 +9,35 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
+from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
 from ._config import SETTINGS, ConfigError, ServerConfig
+from ._config_file import (
+    CameraConfig,
+    CheckedConfig,
+    FileConfig,
+    MadeCamera,
+    ServerEndpoint,
+    ServerSettings,
+    Timeouts,
+    check_config,
+    load_config,
+)
 from ._registry import describe_drivers, make_camera
+from ._reload import ConfigReloader, serve_camera
+from ._server_app import service_resource
 from ._service import CameraService
-from ._web import camera_resource
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+    from twisted.python.failure import Failure
 
 
 class Options(usage.Options):
@@ -33,8 +48,10 @@ class Options(usage.Options):
 
     synopsis = "[options]"
     longdesc = (
-        "Serve a camera to web browsers as Motion JPEG. Without options it "
-        "serves the emulated camera's test pattern on port 8080."
+        "Serve cameras to web browsers as Motion JPEG: the cameras of a TOML "
+        "config file (--config), or one camera from the options below. "
+        "Without options it serves the emulated camera's test pattern on "
+        "port 8080."
     )
     optFlags = [  # noqa: RUF012 - usage.Options reads a class attribute
         [
@@ -43,20 +60,36 @@ class Options(usage.Options):
             "list the camera drivers and whether each is usable here, then exit",
         ],
     ]
-    optParameters = [[setting.option, None, None, setting.help] for setting in SETTINGS]  # noqa: RUF012 - usage.Options reads a class attribute
+    optParameters = [  # noqa: RUF012 - usage.Options reads a class attribute
+        ["config", None, None, "serve the cameras of this TOML file (see the README)"],
+        ["check-config", None, None, "check this TOML config file, then exit"],
+        *([setting.option, None, None, setting.help] for setting in SETTINGS),
+    ]
 
     def postOptions(self) -> None:
         """
-        Parse the options into a L{ServerConfig}, or list the drivers.
+        Parse the options into what to serve, or list the drivers, or check
+        a config file.
         """
         if self["list-cameras"]:
             raise SystemExit(list_cameras())
+        if self["check-config"]:
+            raise SystemExit(check_config_file(self["check-config"]))
+        given = [setting.option for setting in SETTINGS if self[setting.option]]
+        # One line, not twistd's usage text above a UsageError's message.
+        if self["config"]:
+            if given:
+                raise SystemExit(
+                    f"camserve: --config and --{given[0]} cannot be used together:"
+                    " set the camera's options in the file"
+                )
+            self["serve"] = self["config"]
+            return
         try:
-            self["config"] = ServerConfig.from_strings(
+            self["serve"] = ServerConfig.from_strings(
                 {setting.option: self[setting.option] for setting in SETTINGS}
             )
         except ConfigError as error:
-            # One line, not twistd's usage text above a UsageError's message.
             raise SystemExit(f"camserve: {error}") from None
 
 
@@ -70,52 +103,53 @@ def list_cameras() -> int:
     return 0
 
 
-def config_from_environment(environ: Mapping[str, str] | None = None) -> ServerConfig:
+def check_config_file(path: str, reactor: Any = None) -> int:
     """
-    A L{ServerConfig} from C{CAMERA} and the C{CAMSERVE_*} environment
-    variables.
+    Check the config file at C{path} as serving it would, print one line
+    saying what it serves or what is wrong, and return the exit status.
+    """
+    try:
+        checked = check_config(load_config(path), _reactor(reactor))
+    except ConfigError as error:
+        print(f"camserve: {error}")  # noqa: T201 - the command's output
+        return 1
+    cameras = ", ".join(made.config.name for made in checked.cameras)
+    endpoints = ", ".join(each.description for each in checked.endpoints)
+    print(f"{path}: OK: cameras {cameras}; listening on {endpoints}")  # noqa: T201 - the command's output
+    return 0
+
+
+def config_from_environment(
+    environ: Mapping[str, str] | None = None,
+) -> ServerConfig | str:
+    """
+    What the environment asks to serve: the config file named by
+    C{CAMSERVE_CONFIG}, or else one camera from C{CAMERA} and the
+    C{CAMSERVE_*} variables.
 
     @raise ConfigError: for a value that cannot be used.
     """
-    return ServerConfig.from_strings(
-        os.environ if environ is None else environ, env=True
-    )
+    environ = os.environ if environ is None else environ
+    path = environ.get("CAMSERVE_CONFIG")
+    if path:
+        given = [s.env for s in SETTINGS if environ.get(s.env) and s.env != "CAMERA"]
+        if given:
+            raise ConfigError(
+                f"CAMSERVE_CONFIG and {given[0]} cannot be used together:"
+                " set the camera's options in the file"
+            )
+        return path
+    return ServerConfig.from_strings(environ, env=True)
 
 
-class _CommandLineListener(StreamServerEndpointService):
+def one_camera(config: ServerConfig, reactor: Any = None) -> CheckedConfig:
     """
-    Listens for the command line: a port that cannot be had ends the
-    program with one line rather than a traceback.
-    """
-
-    def __init__(self, description: str, endpoint: Any, factory: Site) -> None:
-        super().__init__(endpoint, factory)
-        self._description = description
-        self._raiseSynchronously = True
-
-    def privilegedStartService(self) -> None:
-        """
-        Listen, or exit with a one-line reason.
-        """
-        try:
-            super().privilegedStartService()
-        except CannotListenError as error:
-            reason = error.socketError or error
-            message = f"camserve: cannot listen on {self._description}: {reason}"
-            raise SystemExit(message) from None
-
-
-def build_service(config: ServerConfig, reactor: Any = None) -> MultiService:
-    """
-    The whole camserve server described by C{config}: its camera and an
-    HTTP listener.
+    A one-camera config, as the command line and the environment give it,
+    made ready to serve.
 
     @raise ConfigError: for a driver or endpoint that cannot be used.
     """
-    if reactor is None:
-        from twisted.internet import reactor as global_reactor  # noqa: PLC0415
-
-        reactor = global_reactor
+    reactor = _reactor(reactor)
     camera = make_camera(config.camera, config.camera_options, reactor)
     try:
         endpoint = serverFromString(reactor, config.endpoint)
@@ -124,21 +158,141 @@ def build_service(config: ServerConfig, reactor: Any = None) -> MultiService:
             f"endpoint {config.endpoint!r} is not a valid Twisted endpoint "
             f"description (e.g. tcp:8080, tcp:8080:interface=127.0.0.1): {error}"
         ) from None
+    timeouts = Timeouts(
+        config.idle_timeout,
+        config.start_timeout,
+        config.keepalive,
+        config.stall_timeout,
+    )
+    server = ServerSettings(
+        (config.endpoint,),
+        idle_timeout=config.idle_timeout,
+        start_timeout=config.start_timeout,
+        keepalive=config.keepalive,
+        stall_timeout=config.stall_timeout,
+    )
+    camera_config = CameraConfig(
+        config.camera_name, config.camera, config.camera_options
+    )
+    return CheckedConfig(
+        FileConfig(server, (camera_config,), source="the command line"),
+        (MadeCamera(camera_config, camera, timeouts),),
+        (ServerEndpoint(config.endpoint, endpoint),),
+    )
 
+
+def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiService:
+    """
+    The whole camserve server: the cameras of the config file at C{serve},
+    reloaded on C{SIGHUP}, or the one camera of a L{ServerConfig}; and an
+    HTTP listener on each endpoint.
+
+    @raise ConfigError: for anything in the config that cannot be used.
+    """
+    reactor = _reactor(reactor)
+    if isinstance(serve, str):
+        checked = check_config(load_config(serve), reactor)
+    else:
+        checked = one_camera(serve, reactor)
     top = MultiService()
     cameras = CameraService(reactor)
     cameras.setServiceParent(top)
-    hub = cameras.add_driver(
-        config.camera_name,
-        camera,
-        driver=config.camera,
-        idle_timeout=config.idle_timeout,
-        start_timeout=config.start_timeout,
-        keepalive_interval=config.keepalive,
-    )
-    site = Site(camera_resource(hub, reactor, stall_timeout=config.stall_timeout))
-    _CommandLineListener(config.endpoint, endpoint, site).setServiceParent(top)
+    for made in checked.cameras:
+        serve_camera(cameras, made)
+    site = Site(service_resource(cameras, reactor))
+    for each in checked.endpoints:
+        _Listener(each.description, each.endpoint, site).setServiceParent(top)
+    if isinstance(serve, str):
+        ConfigReloader(serve, checked, cameras, reactor).setServiceParent(top)
     return top
+
+
+class _Listener(Service):
+    """
+    Listens on one endpoint, and says where: a port that cannot be had ends
+    the program with one line rather than a traceback.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self, description: str, endpoint: IStreamServerEndpoint, factory: Site
+    ) -> None:
+        self._description = description
+        self._endpoint = endpoint
+        self._factory = factory
+        self._port: IListeningPort | None = None
+
+    def privilegedStartService(self) -> None:
+        """
+        Listen (before twistd gives up root, for ports below 1024), or exit
+        with a one-line reason.
+        """
+        super().privilegedStartService()
+        self._listen()
+
+    def startService(self) -> None:
+        """
+        Listen, if that was not done before privileges were dropped.
+        """
+        super().startService()
+        self._listen()
+
+    def stopService(self) -> Any:
+        """
+        Stop listening.
+        """
+        super().stopService()
+        port, self._port = self._port, None
+        return port.stopListening() if port is not None else None
+
+    def _listen(self) -> None:
+        if self._port is not None:
+            return
+        failures: list[Failure] = []
+        self._endpoint.listen(self._factory).addCallbacks(
+            self._listening, failures.append
+        )
+        if failures:
+            error = failures[0].value
+            if isinstance(error, CannotListenError):
+                reason = error.socketError or error
+                message = f"camserve: cannot listen on {self._description}: {reason}"
+                raise SystemExit(message) from None
+            failures[0].raiseException()
+
+    def _listening(self, port: IListeningPort) -> None:
+        self._port = port
+        self._log.info(
+            "camserve is at {url} (listening on {description})",
+            url=_address(self._description, port),
+            description=self._description,
+        )
+
+
+def _address(description: str, port: IListeningPort) -> str:
+    """
+    Where a browser on this machine finds a listening port.
+    """
+    host = port.getHost()
+    number = getattr(host, "port", None)
+    if number is None:
+        return f"the socket {getattr(host, 'name', description)}"
+    name = getattr(host, "host", "localhost")
+    if name in ("0.0.0.0", "::", ""):
+        name = "localhost"
+    elif ":" in name:
+        name = f"[{name}]"
+    scheme = "https" if description.startswith(("ssl:", "tls:")) else "http"
+    return f"{scheme}://{name}:{number}/"
+
+
+def _reactor(reactor: Any) -> Any:
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor  # noqa: PLC0415
+
+        return global_reactor
+    return reactor
 
 
 def makeService(options: Options) -> IService:
@@ -146,6 +300,6 @@ def makeService(options: Options) -> IService:
     twistd's entry point: the service for the parsed C{options}.
     """
     try:
-        return build_service(options["config"])
+        return build_service(options["serve"])
     except ConfigError as error:
         raise SystemExit(f"camserve: {error}") from None

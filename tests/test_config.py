@@ -50,7 +50,7 @@ def test_options_parse_into_server_and_camera_settings() -> None:
             "--stall-timeout=6",
         ]
     )
-    config = options["config"]
+    config = options["serve"]
     assert config.camera_name == "porch"
     assert config.endpoint == "tcp:9000"
     assert dict(config.camera_options) == {
@@ -77,6 +77,7 @@ def test_environment() -> None:
             "UNRELATED": "x",
         }
     )
+    assert isinstance(config, ServerConfig)
     assert config.endpoint == "tcp:0"
     assert dict(config.camera_options) == {"fps": 5.0}
     assert config.idle_timeout == 0.0
@@ -192,7 +193,7 @@ def test_more_driver_options() -> None:
     """
     options = Options()
     options.parseOptions(["--option", "loop=false, rotate=90,user-name=a=b", "--fps=5"])
-    config = options["config"]
+    config = options["serve"]
     assert dict(config.camera_options) == {
         "loop": "false",
         "rotate": "90",
@@ -200,6 +201,7 @@ def test_more_driver_options() -> None:
         "fps": 5.0,
     }
     environment = config_from_environment({"CAMSERVE_OPTIONS": "flip=both"})
+    assert isinstance(environment, ServerConfig)
     assert dict(environment.camera_options) == {"flip": "both"}
 
 

@@ -20,7 +20,7 @@ import textwrap
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -164,6 +164,17 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         connection.close()
 
 
+def camera_health(port: int) -> tuple[int, dict[str, Any]]:
+    """
+    The server's C{/healthz}: its status, and the health of its one camera.
+    """
+    status, body = get(port, "/healthz")
+    health = json.loads(body)
+    (camera,) = health["cameras"]
+    assert health["status"] == ("failed" if camera["state"] == "failed" else "ok")
+    return status, camera
+
+
 def assert_served(port: int, size: tuple[int, int] | None = (160, 120)) -> None:
     """
     The server on C{port} streams frames (of C{size}) and answers /healthz
@@ -176,9 +187,8 @@ def assert_served(port: int, size: tuple[int, int] | None = (160, 120)) -> None:
         )
         assert image is not None
         assert (image.shape[1], image.shape[0]) == size
-    status, body = get(port, "/healthz")
+    status, health = camera_health(port)
     assert status == 200
-    health = json.loads(body)
     assert health["state"] == "running"
     assert health["frames_captured"] >= 3
 
@@ -330,12 +340,11 @@ def test_relay_of_a_camserve(tmp_path: Path) -> None:
             parts = read_stream(relay, count=4)
             assert all(part.body in jpegs for part in parts)
             assert len({part.body for part in parts}) >= 2
-        status, body = get(relay, "/healthz")
+        status, health = camera_health(relay)
         assert status == 200
-        health = json.loads(body)
         assert (health["driver"], health["state"]) == ("mjpeg", "running")
         assert health["details"]["connected"] is True
-        assert json.loads(get(origin, "/healthz")[1])["viewers"] == 1
+        assert camera_health(origin)[1]["viewers"] == 1
 
 
 def test_seed_camera_module_in_working_directory(tmp_path: Path) -> None:
@@ -367,9 +376,9 @@ def test_seed_camera_module_in_working_directory(tmp_path: Path) -> None:
     args = [*TWISTD_CAMSERVE, "--camera", "foo", "--endpoint", endpoint(port)]
     with running(args, cwd=tmp_path, port=port, log=log, env=environment()):
         assert_served(port, size=(40, 30))
-        status, body = get(port, "/healthz")
+        status, health = camera_health(port)
         assert status == 200
-        assert json.loads(body)["driver"] == "foo"
+        assert health["driver"] == "foo"
 
 
 def test_twistd_help_lists_options(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 from zope.interface.verify import verifyObject
 
-import camserve._viewer
+import camserve._stream
 from camserve import CameraHub, IFrameSink, StreamViewer, camera_resource
 from camserve._multipart import PREAMBLE
 from camserve.testing import MultipartParser, Part, PushSource, make_jpeg
@@ -496,7 +496,7 @@ def test_part_not_taken_stays_pending(
 
         return write
 
-    monkeypatch.setattr(camserve._viewer, "body_writer", body_writer)
+    monkeypatch.setattr(camserve._stream, "body_writer", body_writer)
     connection = streaming(camera)
     declining = True
     camera.push()

@@ -144,7 +144,7 @@ def test_page(camera: Camera) -> None:
     """
     C{/} is an HTML page naming the camera and its driver, showing the stream
     in the framing browsers show at once (C{<img src="video_feed?advance_headers=1">})
-    and saying the resolution is not yet known.
+    and saying there is no picture yet.
     """
     response, body = camera.get("/")
     assert response.code == 200
@@ -155,7 +155,7 @@ def test_page(camera: Camera) -> None:
     assert "<b>emulated</b>" in page
     assert "<img " in page
     assert 'src="video_feed?advance_headers=1"' in page
-    assert '<span id="resolution">resolution pending</span>' in page
+    assert '<span id="resolution">no picture yet</span>' in page
 
 
 def test_page_shows_resolution(camera: Camera) -> None:
@@ -167,7 +167,7 @@ def test_page_shows_resolution(camera: Camera) -> None:
     _, body = camera.get("/")
     page = body.decode("utf-8")
     assert '<span id="resolution">64\u00d748</span>' in page
-    assert "resolution pending" not in page
+    assert "no picture yet" not in page
 
 
 def test_page_escapes_name() -> None:

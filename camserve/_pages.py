@@ -1,0 +1,137 @@
+# -*- test-case-name: tests.test_pages -*-
+"""
+camserve's pages, as C{twisted.web.template} elements: the grid of every
+camera and one camera's page. Both are usable without their scripts, which
+bring them to life (see C{static/grid.js} and C{static/camera.js}).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from twisted.web.template import Element, XMLString, renderer
+
+from ._hub import HubState
+from ._jpeg import jpeg_size
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from twisted.web.iweb import IRequest
+    from twisted.web.template import Tag
+
+    from ._hub import CameraHub
+
+
+def _template(name: str) -> XMLString:
+    return XMLString(
+        files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+    )
+
+
+_GRID = _template("grid.xml")
+_CAMERA = _template("camera.xml")
+
+PLACEHOLDER = "static/placeholder.svg"
+"""What a tile shows until its camera's first picture arrives."""
+
+
+def resolution(hub: CameraHub) -> tuple[int, int] | None:
+    """
+    The size of the camera's newest frame, if it has had one.
+    """
+    newest = hub.newest
+    return jpeg_size(newest.jpeg) if newest is not None else None
+
+
+def describe(hub: CameraHub) -> dict[str, str]:
+    """
+    What a page says of a camera: its state, a resolution line, and its
+    problem if it has one.
+    """
+    health = hub.health()
+    size = resolution(hub)
+    failed = hub.state is HubState.FAILED
+    return {
+        "name": hub.name,
+        "driver": hub.driver,
+        "state": hub.state.value,
+        "resolution": f"{size[0]}\u00d7{size[1]}" if size else "no picture yet",
+        "problem": f"No picture: {health['last_error']}" if failed else "",
+        "stats": f"{health['viewers']} watching \u00b7 {health['fps']:g} fps",
+    }
+
+
+class GridPage(Element):
+    """
+    Every camera's live picture in a grid, each with its name, state and
+    controls.
+    """
+
+    loader = _GRID
+
+    def __init__(self, hubs: Sequence[CameraHub]) -> None:
+        super().__init__()
+        self._hubs = hubs
+
+    @renderer
+    def page(self, _request: IRequest | None, tag: Tag) -> Tag:
+        """
+        The page, with its summary filled in.
+        """
+        running = sum(hub.state is HubState.RUNNING for hub in self._hubs)
+        count = len(self._hubs)
+        return tag.fillSlots(
+            summary=f"{count} camera{'s' if count != 1 else ''}, {running} live"
+        )
+
+    @renderer
+    def tiles(self, _request: IRequest | None, tag: Tag) -> Iterator[Tag]:
+        """
+        One tile per camera.
+        """
+        for hub in self._hubs:
+            path = f"cameras/{quote(hub.name, safe='')}/"
+            yield tag.clone().fillSlots(
+                page=path,
+                snapshot=f"{path}snapshot.jpg?download=1",
+                placeholder=PLACEHOLDER,
+                **{
+                    key: value
+                    for key, value in describe(hub).items()
+                    if key in ("name", "state", "problem", "stats")
+                },
+            )
+
+
+class CameraPage(Element):
+    """
+    One camera's page: its live picture large, its state, and controls.
+    """
+
+    loader = _CAMERA
+
+    def __init__(self, hub: CameraHub, *, in_grid: bool = False) -> None:
+        """
+        @param in_grid: whether the page sits under a grid of cameras, two
+            levels up, which it then links to.
+        """
+        super().__init__()
+        self._hub = hub
+        self._in_grid = in_grid
+
+    @renderer
+    def camera(self, _request: IRequest | None, tag: Tag) -> Tag:
+        """
+        The camera's facts.
+        """
+        return tag.fillSlots(**describe(self._hub))
+
+    @renderer
+    def up(self, _request: IRequest | None, tag: Tag) -> Tag | str:
+        """
+        A link to the grid, if the page is in one.
+        """
+        return tag if self._in_grid else ""

@@ -1,0 +1,167 @@
+# -*- test-case-name: tests.test_reload -*-
+"""
+Reloading a config file without a restart: on C{SIGHUP}, or when asked.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING, Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.logger import Logger
+
+from ._config import ConfigError
+from ._config_file import check_config, load_config
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from ._config_file import CameraConfig, CheckedConfig, MadeCamera, Timeouts
+    from ._service import CameraService
+
+
+class ConfigReloader(Service):
+    """
+    Reads a config file again and brings a service's cameras in line with
+    it: added cameras appear, removed ones stop (their viewers' streams
+    end), changed ones restart, and unchanged ones keep their viewers
+    undisturbed. A file with a mistake is refused whole, with the mistake
+    logged, and the cameras stay as they are.
+
+    While running, it reloads on C{SIGHUP}. Endpoints are listened on once:
+    a change to them is logged and waits for a restart.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self, path: str, checked: CheckedConfig, cameras: CameraService, reactor: Any
+    ) -> None:
+        """
+        @param checked: what the service serves now, as made from C{path}.
+        @param reactor: provides C{IReactorFromThreads}, for the signal.
+        """
+        self._path = path
+        self._serving: dict[str, tuple[CameraConfig, Timeouts]] = {
+            made.config.name: (made.config, made.timeouts) for made in checked.cameras
+        }
+        self._endpoints = checked.config.server.endpoints
+        self._cameras = cameras
+        self._reactor = reactor
+        self._previous_handler: Any = None
+        self._reloading: Deferred[None] | None = None
+        self._again = False
+
+    def startService(self) -> None:
+        """
+        Reload on C{SIGHUP} from now on.
+        """
+        super().startService()
+        if hasattr(signal, "SIGHUP"):
+            self._previous_handler = signal.signal(signal.SIGHUP, self._hung_up)
+
+    def stopService(self) -> Any:
+        """
+        Leave C{SIGHUP} as it was.
+        """
+        if hasattr(signal, "SIGHUP") and self._previous_handler is not None:
+            signal.signal(signal.SIGHUP, self._previous_handler)
+            self._previous_handler = None
+        return super().stopService()
+
+    def _hung_up(self, _signal: int, _frame: FrameType | None) -> None:
+        # A signal handler runs between two bytecodes of whatever the main
+        # thread was doing: the reload itself waits for the reactor.
+        self._reactor.callFromThread(self.reload)
+
+    def reload(self) -> Deferred[None]:
+        """
+        Read the file again and apply it.
+
+        @return: fires once every change is made (removed and changed
+            cameras have released their devices); a reload asked for
+            meanwhile follows it.
+        """
+        if self._reloading is not None:
+            self._again = True
+            return self._reloading
+        try:
+            checked = check_config(load_config(self._path), self._reactor)
+        except ConfigError as error:
+            self._log.error(
+                "camserve: not reloading {path}, the cameras stay as they were: {error}",
+                path=self._path,
+                error=str(error),
+            )
+            return succeed(None)
+        done = self._apply(checked)
+        self._reloading = done
+
+        def finished(_: object) -> None:
+            self._reloading = None
+            if self._again:
+                self._again = False
+                self.reload()
+
+        done.addBoth(finished)
+        return done
+
+    def _apply(self, checked: CheckedConfig) -> Deferred[None]:
+        wanted = {made.config.name: made for made in checked.cameras}
+        serving = self._serving
+        removed = [name for name in serving if name not in wanted]
+        changed = [
+            name
+            for name, made in wanted.items()
+            if name in serving and serving[name] != (made.config, made.timeouts)
+        ]
+        added = [name for name in wanted if name not in serving]
+        if checked.config.server.endpoints != self._endpoints:
+            self._log.warn(
+                "camserve: {path} lists other endpoints; camserve listens on"
+                " {endpoints} until it is restarted",
+                path=self._path,
+                endpoints=", ".join(self._endpoints),
+            )
+        releases = [self._cameras.remove_camera(name) for name in removed + changed]
+
+        def add(_: object) -> None:
+            for name in changed + added:
+                serve_camera(self._cameras, wanted[name])
+            self._cameras.arrange(list(wanted))
+            self._serving = {
+                name: (made.config, made.timeouts) for name, made in wanted.items()
+            }
+            self._log.info(
+                "camserve: reloaded {path}: {added} added, {removed} removed,"
+                " {changed} restarted, {kept} unchanged",
+                path=self._path,
+                added=_names(added),
+                removed=_names(removed),
+                changed=_names(changed),
+                kept=_names([n for n in wanted if n not in changed + added]),
+            )
+
+        applied: Deferred[None] = DeferredList(releases).addCallback(add)
+        return applied
+
+
+def serve_camera(cameras: CameraService, made: MadeCamera) -> None:
+    """
+    Serve a camera made from a config, with its timeouts.
+    """
+    cameras.add_driver(
+        made.config.name,
+        made.camera,
+        driver=made.config.driver,
+        idle_timeout=made.timeouts.idle_timeout,
+        start_timeout=made.timeouts.start_timeout,
+        keepalive_interval=made.timeouts.keepalive,
+        stall_timeout=made.timeouts.stall_timeout,
+    )
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if names else "none"

@@ -1,0 +1,338 @@
+# -*- test-case-name: tests.test_server_app -*-
+"""
+The HTTP face of a whole L{CameraService}: a grid of every camera, each
+camera's own routes under C{/cameras/<name>/}, a JSON API, health, and the
+stream of several cameras over one connection that the grid uses.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from klein import Klein
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from ._hub import CameraUnavailable, HubState
+from ._multi_viewer import MultiViewer
+from ._pages import GridPage, resolution
+from ._static import static_file
+from ._stream import set_stream_headers
+from ._web import CameraApp, _plain
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IReactorTime
+    from twisted.python.failure import Failure
+    from twisted.web.iweb import IRequest
+    from twisted.web.resource import IResource
+    from twisted.web.server import Request
+
+    from ._hub import CameraHub
+    from ._service import CameraService
+
+
+class ServerApp:
+    """
+    Routes for every camera of a service, relative to wherever the app is
+    mounted. Cameras added to or removed from the service are served or
+    forgotten from the next request on.
+    """
+
+    app = Klein()
+
+    def __init__(self, service: CameraService, clock: IReactorTime) -> None:
+        self._service = service
+        self._clock = clock
+        # One app per camera, made on first use and dropped with its hub.
+        self._camera_apps: weakref.WeakKeyDictionary[
+            CameraHub, tuple[CameraApp, IResource]
+        ] = weakref.WeakKeyDictionary()
+
+    # Pages
+
+    @app.route("/", methods=["GET"])
+    def index(self, request: Request) -> GridPage:
+        """
+        Every camera's live picture in a grid.
+        """
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        return GridPage(list(self._service.hubs.values()))
+
+    @app.route("/cameras/<name>", methods=["GET"])
+    def camera_without_slash(self, request: Request, name: str) -> bytes:
+        """
+        A camera's page is at its name with a slash, so that its relative
+        links work.
+        """
+        hub = self._hub(name)
+        if hub is None:
+            return self._unknown(request, name)
+        request.redirect(quote(name, safe="").encode("ascii") + b"/")
+        return b""
+
+    @app.route("/cameras/<name>/", branch=True)
+    def camera(self, request: Request, name: str) -> IResource | bytes:
+        """
+        Everything of one camera: its page, stream, snapshot and health.
+        """
+        hub = self._hub(name)
+        if hub is None:
+            return self._unknown(request, name)
+        return self._camera_app(hub)[1]
+
+    @app.route("/static/<name>", methods=["GET"])
+    def static(self, request: Request, name: str) -> bytes:
+        """
+        The pages' stylesheet, scripts and images.
+        """
+        content = static_file(request, name)
+        return _plain(request, 404, "not found") if content is None else content
+
+    @app.route("/favicon.ico", methods=["GET"])
+    def favicon(self, request: Request) -> bytes | None:
+        """
+        The icon, for browsers that ask for it before reading the page.
+        """
+        return static_file(request, "favicon.svg")
+
+    # The first camera, where a one-camera camserve had them
+
+    @app.route("/video_feed", methods=["GET"])
+    def video_feed(self, request: Request) -> Deferred[Any] | bytes:
+        """
+        The first camera's stream, with every query option of a camera's.
+        """
+        first = self._first_app()
+        if first is None:
+            return _plain(request, 404, "no camera is configured")
+        return first.video_feed(request)
+
+    @app.route("/snapshot.jpg", methods=["GET"])
+    def snapshot(self, request: Request) -> Deferred[bytes] | bytes:
+        """
+        A fresh JPEG of the first camera.
+        """
+        first = self._first_app()
+        if first is None:
+            return _plain(request, 404, "no camera is configured")
+        return first.snapshot(request)
+
+    # Several cameras on one connection
+
+    @app.route("/streams", methods=["GET"])
+    def streams(self, request: Request) -> Deferred[None] | bytes:
+        """
+        The live frames of several cameras as one stream, each part naming
+        its camera in an C{X-Camera} header: C{?cameras=a,b} (every camera
+        by default), and C{?size=thumbnail} for frames about 320 pixels
+        wide instead of full size.
+        """
+        names = _argument(request, "cameras")
+        size = _argument(request, "size") or "full"
+        if size not in ("full", "thumbnail"):
+            return _plain(request, 400, "size must be full or thumbnail")
+        hubs = self._service.hubs
+        wanted = list(hubs) if names is None else [n for n in names.split(",") if n]
+        unknown = [name for name in wanted if name not in hubs]
+        if unknown:
+            return _plain(request, 404, f"no camera named {unknown[0]!r}")
+        if not wanted or len(set(wanted)) != len(wanted):
+            return _plain(request, 400, "cameras must name each camera once")
+        if request.method == b"HEAD":
+            set_stream_headers(request)
+            return b""
+        chosen = [
+            self._service.thumbnails(name) if size == "thumbnail" else hubs[name]
+            for name in wanted
+        ]
+        viewer = MultiViewer(
+            request,
+            chosen,
+            self._clock,
+            stall_timeout=max(hubs[name].stall_timeout for name in wanted),
+        )
+        try:
+            return viewer.start()
+        except CameraUnavailable as error:
+            return _plain(request, 503, str(error))
+
+    # The API and health
+
+    @app.route("/api/cameras", methods=["GET"])
+    def api_cameras(self, request: Request) -> bytes:
+        """
+        Every camera's name, driver, state, viewers, frame rate and size.
+        """
+        return _json(request, [self._summary(hub) for hub in self._hubs()])
+
+    @app.route("/api/cameras/<name>", methods=["GET"])
+    def api_camera(self, request: Request, name: str) -> bytes:
+        """
+        One camera, with its driver's details and its timeouts.
+        """
+        hub = self._hub(name)
+        if hub is None:
+            return self._unknown(request, name)
+        health = hub.health()
+        return _json(
+            request,
+            {
+                **self._summary(hub),
+                "frames_captured": health["frames_captured"],
+                "uptime": health["uptime"],
+                "details": health["details"],
+                "timeouts": {
+                    "idle": hub.idle_timeout,
+                    "start": hub.start_timeout,
+                    "keepalive": hub.keepalive_interval,
+                    "stall": hub.stall_timeout,
+                },
+            },
+        )
+
+    @app.route("/api/", branch=True)
+    def api_unknown(self, request: Request) -> bytes:
+        """
+        Anything else under C{/api}.
+        """
+        return _json(request, {"error": "not found"}, 404)
+
+    @app.route("/healthz", methods=["GET"])
+    def healthz(self, request: Request) -> bytes:
+        """
+        Every camera's health; C{503} naming the cameras that are failing.
+        """
+        cameras = [self._health(hub) for hub in self._hubs()]
+        failed = [camera["name"] for camera in cameras if camera["state"] == "failed"]
+        return _json(
+            request,
+            {
+                "status": "failed" if failed else "ok",
+                "failed": failed,
+                "cameras": cameras,
+            },
+            503 if failed else 200,
+        )
+
+    # Errors
+
+    @app.handle_errors(NotFound)
+    def not_found(self, request: IRequest, failure: Failure) -> bytes:  # noqa: ARG002 - Klein passes it by name
+        """
+        Unknown paths.
+        """
+        if _under_api(request):
+            return _json(request, {"error": "not found"}, 404)
+        return _plain(request, 404, "not found")
+
+    @app.handle_errors(MethodNotAllowed)
+    def method_not_allowed(self, request: IRequest, failure: Failure) -> bytes:
+        """
+        Known paths asked with a method they do not answer.
+        """
+        error = failure.value
+        assert isinstance(error, MethodNotAllowed)  # noqa: S101 - narrows the type
+        if error.valid_methods:
+            request.setHeader(b"allow", ", ".join(error.valid_methods).encode())
+        if _under_api(request):
+            return _json(request, {"error": "method not allowed"}, 405)
+        return _plain(request, 405, "method not allowed")
+
+    # Helpers
+
+    def _hubs(self) -> list[CameraHub]:
+        return list(self._service.hubs.values())
+
+    def _hub(self, name: str) -> CameraHub | None:
+        return self._service.hubs.get(name)
+
+    def _camera_app(self, hub: CameraHub) -> tuple[CameraApp, IResource]:
+        made = self._camera_apps.get(hub)
+        if made is None:
+            app = CameraApp(
+                hub, self._clock, stall_timeout=hub.stall_timeout, in_grid=True
+            )
+            made = self._camera_apps[hub] = (app, app.app.resource())
+        return made
+
+    def _first_app(self) -> CameraApp | None:
+        hubs = self._hubs()
+        return self._camera_app(hubs[0])[0] if hubs else None
+
+    def _unknown(self, request: IRequest, name: str) -> bytes:
+        names = sorted(self._service.hubs)
+        if _under_api(request):
+            return _json(
+                request, {"error": f"no camera named {name!r}", "cameras": names}, 404
+            )
+        return _plain(
+            request,
+            404,
+            f"no camera named {name!r}; cameras: {', '.join(names) or 'none'}",
+        )
+
+    def _viewers(self, hub: CameraHub) -> int:
+        """
+        How many watch C{hub}'s camera: its own viewers, and those of its
+        thumbnails instead of the thumbnails' one subscription.
+        """
+        thumbnails = self._service.thumbnail_hubs.get(hub.name)
+        if thumbnails is None or thumbnails.viewers == 0:
+            return hub.viewers
+        following = thumbnails.state is not HubState.IDLE
+        return hub.viewers - following + thumbnails.viewers
+
+    def _summary(self, hub: CameraHub) -> dict[str, Any]:
+        health = hub.health()
+        size = resolution(hub)
+        path = f"cameras/{quote(hub.name, safe='')}/"
+        return {
+            "name": hub.name,
+            "driver": hub.driver,
+            "state": health["state"],
+            "last_error": health["last_error"],
+            "viewers": self._viewers(hub),
+            "fps": health["fps"],
+            "width": size[0] if size else None,
+            "height": size[1] if size else None,
+            "page": path,
+            "stream": f"{path}video_feed",
+            "snapshot": f"{path}snapshot.jpg",
+        }
+
+    def _health(self, hub: CameraHub) -> dict[str, Any]:
+        return {**hub.health(), "viewers": self._viewers(hub)}
+
+
+def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
+    """
+    A twisted.web resource serving every camera of C{service}: a grid page
+    at its root, each camera under C{cameras/<name>/}, the API under
+    C{api/}, and C{healthz}. Mount it anywhere in a resource tree, or under
+    a Klein route with C{branch=True}.
+
+    @param clock: the reactor, for viewers' timers.
+    """
+    return ServerApp(service, clock).app.resource()
+
+
+def _argument(request: IRequest, name: str) -> str | None:
+    values = (request.args or {}).get(name.encode("ascii"))
+    return values[-1].decode("utf-8", "replace") if values else None
+
+
+def _under_api(request: IRequest) -> bool:
+    # Wherever the app is mounted; a camera's own routes never get here.
+    path: bytes = request.path or b""
+    return path.endswith(b"/api") or b"/api/" in path
+
+
+def _json(request: IRequest, value: object, code: int = 200) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(value).encode("utf-8") + b"\n"

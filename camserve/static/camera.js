@@ -1,0 +1,103 @@
+// One camera's page: the live picture, its state every few seconds, and the
+// controls. A camera that fails shows its reason where the picture would
+// be, and the page keeps asking for the stream, so it comes back on its own.
+"use strict";
+
+(() => {
+  const POLL_MS = 3000;
+  const RETRY_MS = 3000;
+  const snapshotMode = new URLSearchParams(location.search).get("mode") === "snapshot";
+  const picture = document.getElementById("picture");
+  const img = document.getElementById("stream");
+  const problem = document.getElementById("problem");
+  const state = document.getElementById("state");
+  const resolution = document.getElementById("resolution");
+  const pause = document.getElementById("pause");
+  const fullscreen = document.getElementById("fullscreen");
+  let paused = false;
+  let broken = false;
+  let retryTimer = null;
+  let snapshotTimer = null;
+
+  function streamUrl() {
+    return `video_feed?advance_headers=1&t=${Date.now()}`;
+  }
+
+  function snapshotUrl() {
+    return `snapshot.jpg?t=${Date.now()}`;
+  }
+
+  function watch() {
+    clearTimeout(retryTimer);
+    clearTimeout(snapshotTimer);
+    if (paused) return;
+    broken = false;
+    img.src = snapshotMode ? snapshotUrl() : streamUrl();
+  }
+
+  img.addEventListener("load", () => {
+    broken = false;
+    if (img.naturalWidth) resolution.textContent = `${img.naturalWidth}×${img.naturalHeight}`;
+    if (snapshotMode && !paused) {
+      snapshotTimer = setTimeout(() => { img.src = snapshotUrl(); }, 1000);
+    }
+  });
+
+  img.addEventListener("error", () => {
+    // The stream was refused (503 with a reason) or broke: say why, and try
+    // again, which also asks camserve to retry the camera.
+    if (paused) return;
+    broken = true;
+    poll();
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(watch, RETRY_MS);
+  });
+
+  function showState(health) {
+    picture.dataset.state = health.state;
+    state.dataset.state = health.state;
+    state.textContent = health.state;
+    if (health.state === "failed") {
+      problem.textContent = `No picture: ${health.last_error}`;
+      if (!img.naturalWidth) resolution.textContent = "no picture";
+    } else {
+      problem.textContent = paused ? "Paused" : "";
+      if (broken && !paused) watch();
+    }
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch("healthz", { cache: "no-store" });
+      showState(await response.json());
+    } catch (error) {
+      problem.textContent = "camserve is not answering; retrying";
+    }
+  }
+
+  pause.addEventListener("click", () => {
+    paused = !paused;
+    pause.setAttribute("aria-pressed", String(paused));
+    pause.textContent = paused ? "Resume" : "Pause";
+    if (paused) {
+      // A still of this moment instead of the stream, whose connection is
+      // let go so the camera can idle.
+      clearTimeout(retryTimer);
+      clearTimeout(snapshotTimer);
+      img.src = snapshotUrl();
+      problem.textContent = "Paused";
+    } else {
+      problem.textContent = "";
+      watch();
+    }
+  });
+
+  fullscreen.addEventListener("click", () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else picture.requestFullscreen?.();
+  });
+
+  if (snapshotMode) watch();
+  setInterval(poll, POLL_MS);
+  poll();
+})();
