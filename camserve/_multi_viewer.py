@@ -97,17 +97,34 @@ class MultiViewer(StreamResponse):
 
     def start(self) -> Deferred[None]:
         """
-        Send the response headers, then follow every hub.
+        Follow every hub, then send the response headers; frames go out
+        from then on.
 
         @return: fires when the stream ends on the server's side; cancel it
             (as Klein does when the client goes away) to end the stream.
         @raise camserve.CameraUnavailable: if a hub is shut down.
         """
+        # Subscribing first, so that a hub that is shut down is known before
+        # anything is sent and the caller can still answer with an error.
+        # Meanwhile any frame waits, as it would in a pause.
+        self._paused = True
+        subscribed: list[_Channel] = []
+        try:
+            for channel in self._channels:
+                channel.hub.subscribe(channel)
+                subscribed.append(channel)
+        except BaseException:
+            self._ended = True
+            for channel in subscribed:
+                channel.pending = None
+                channel.hub.unsubscribe(channel)
+            raise
+        self._paused = False
         newest = [channel.hub.newest for channel in self._channels]
         sizes = [len(frame.labelled_part) for frame in newest if frame is not None]
         self._start_response(PREAMBLE, max(sizes, default=_GUESSED_PART_SIZE))
-        for channel in self._channels:
-            channel.hub.subscribe(channel)
+        if not self._paused:
+            self._resumed()
         self._log.info(
             "viewer {peer} started watching cameras {cameras}",
             peer=self.peer,
@@ -159,7 +176,11 @@ class MultiViewer(StreamResponse):
             if pending is not None:
                 self.offer(channel, pending)
             if self._paused:
-                self._first_on_resume = (first + step + 1) % count
+                # A part the connection declined is still pending: that
+                # camera goes first next time, else it could be the one
+                # declined at every resume.
+                declined = channel.pending is not None
+                self._first_on_resume = (first + step + (not declined)) % count
                 return
 
     def _detach(self) -> None:

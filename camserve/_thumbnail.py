@@ -91,6 +91,9 @@ class ThumbnailSource:
         self._stopped: Callable[[Failure | None], None] | None = None
         self._waiting: Frame | None = None
         self._busy = False
+        # How the thumbnails end once the job in hand is done, when they
+        # were asked to stop (None) or the camera was shut down meanwhile.
+        self._ending: Failure | None = None
 
     # IFrameSource
 
@@ -103,6 +106,10 @@ class ThumbnailSource:
         Follow the camera.
         """
         self._deliver, self._stopped = deliver, stopped
+        # A frame left waiting by a run that failed must not follow this
+        # run's frames.
+        self._waiting = None
+        self._ending = None
         try:
             self._camera.subscribe(self)
         except Exception:  # noqa: BLE001 - reported to the hub as the failure
@@ -115,6 +122,7 @@ class ThumbnailSource:
         self._camera.unsubscribe(self)
         self._waiting = None
         self._deliver = None
+        self._ending = None
         if not self._busy:
             self._end(None)
 
@@ -142,13 +150,14 @@ class ThumbnailSource:
         """
         self._waiting = None
         self._deliver = None
+        self._ending = Failure(RuntimeError("the camera was shut down"))
         if not self._busy:
-            self._end(Failure(RuntimeError("the camera was shut down")))
+            self._end(self._ending)
 
     def _made(self, thumbnail: bytes, frame: Frame) -> None:
         self._busy = False
         if self._deliver is None:
-            self._end(None)
+            self._end(self._ending)
             return
         self._deliver(thumbnail, frame.captured_at)
         waiting, self._waiting = self._waiting, None
@@ -157,6 +166,10 @@ class ThumbnailSource:
 
     def _failed(self, failure: Failure) -> None:
         self._busy = False
+        if self._deliver is None:
+            # Ending anyway: the failure no longer matters.
+            self._end(self._ending)
+            return
         self._camera.unsubscribe(self)
         self._deliver = None
         self._end(failure)
