@@ -17,7 +17,7 @@ from ._hub import HubState
 from ._jpeg import jpeg_size
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from twisted.web.iweb import IRequest
     from twisted.web.template import Tag
@@ -46,12 +46,17 @@ def resolution(hub: CameraHub) -> tuple[int, int] | None:
     return jpeg_size(newest.jpeg) if newest is not None else None
 
 
-def describe(hub: CameraHub) -> dict[str, str]:
+def describe(hub: CameraHub, viewers: int | None = None) -> dict[str, str]:
     """
     What a page says of a camera: its state, a resolution line, and its
     problem if it has one.
+
+    @param viewers: how many watch the camera, if the hub's own count of
+        its sinks is not the whole story (see L{GridPage}).
     """
     health = hub.health()
+    if viewers is not None:
+        health["viewers"] = viewers
     size = resolution(hub)
     failed = hub.state is HubState.FAILED
     return {
@@ -72,9 +77,20 @@ class GridPage(Element):
 
     loader = _GRID
 
-    def __init__(self, hubs: Sequence[CameraHub]) -> None:
+    def __init__(
+        self,
+        hubs: Sequence[CameraHub],
+        *,
+        viewers: Callable[[CameraHub], int] | None = None,
+    ) -> None:
+        """
+        @param viewers: how many watch a camera, counting those who watch it
+            through another hub (its thumbnails); the hub's count of its
+            sinks by default.
+        """
         super().__init__()
         self._hubs = hubs
+        self._viewers = viewers
 
     @renderer
     def page(self, _request: IRequest | None, tag: Tag) -> Tag:
@@ -100,7 +116,9 @@ class GridPage(Element):
                 placeholder=PLACEHOLDER,
                 **{
                     key: value
-                    for key, value in describe(hub).items()
+                    for key, value in describe(
+                        hub, None if self._viewers is None else self._viewers(hub)
+                    ).items()
                     if key in ("name", "state", "problem", "stats")
                 },
             )

@@ -8,11 +8,11 @@ stream of several cameras over one connection that the grid uses.
 from __future__ import annotations
 
 import json
-import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from klein import Klein
+from twisted.web.resource import Resource
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ._hub import CameraUnavailable, HubState
@@ -23,6 +23,8 @@ from ._stream import set_stream_headers
 from ._web import CameraApp, _plain
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
     from twisted.python.failure import Failure
@@ -42,14 +44,19 @@ class ServerApp:
     """
 
     app = Klein()
+    # A camera's name may hold slashes (sent as %2F), which routes see
+    # decoded: a path with two in a row must not be redirected to one with
+    # one, which would name another camera.
+    app.url_map.merge_slashes = False
 
     def __init__(self, service: CameraService, clock: IReactorTime) -> None:
         self._service = service
         self._clock = clock
-        # One app per camera, made on first use and dropped with its hub.
-        self._camera_apps: weakref.WeakKeyDictionary[
-            CameraHub, tuple[CameraApp, IResource]
-        ] = weakref.WeakKeyDictionary()
+        # One app per camera, made on first use and forgotten on the first
+        # request after its camera is removed. By name: an app refers to its
+        # hub, so a weak key (the hub) would never be let go of.
+        self._camera_apps: dict[str, tuple[CameraHub, CameraApp, IResource]] = {}
+        self._cameras = _Cameras(self)
 
     # Pages
 
@@ -60,28 +67,30 @@ class ServerApp:
         """
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        return GridPage(list(self._service.hubs.values()))
+        return GridPage(self._hubs(), viewers=self._viewers)
 
-    @app.route("/cameras/<name>", methods=["GET"])
-    def camera_without_slash(self, request: Request, name: str) -> bytes:
+    @app.route("/cameras/", branch=True, strict_slashes=False)
+    def cameras(self, request: Request) -> IResource:  # noqa: ARG002 - Klein passes it
         """
-        A camera's page is at its name with a slash, so that its relative
-        links work.
+        Everything of each camera under its name: its page, stream, snapshot
+        and health.
         """
+        return self._cameras
+
+    def camera(self, request: IRequest, name: str) -> IResource:
+        """
+        The resource of camera C{name}, for a request of C{cameras/<name>}
+        and the path after it.
+        """
+        if not name:
+            return _Answer(lambda answered: _plain(answered, 404, "not found"))
         hub = self._hub(name)
         if hub is None:
-            return self._unknown(request, name)
-        request.redirect(quote(name, safe="").encode("ascii") + b"/")
-        return b""
-
-    @app.route("/cameras/<name>/", branch=True)
-    def camera(self, request: Request, name: str) -> IResource | bytes:
-        """
-        Everything of one camera: its page, stream, snapshot and health.
-        """
-        hub = self._hub(name)
-        if hub is None:
-            return self._unknown(request, name)
+            return _Answer(lambda answered: self._unknown(answered, name))
+        if not request.postpath:
+            # A camera's page is at its name with a slash, so that its
+            # relative links work.
+            return _Answer(lambda answered: _redirect(answered, name))
         return self._camera_app(hub)[1]
 
     @app.route("/static/<name>", methods=["GET"])
@@ -169,11 +178,16 @@ class ServerApp:
         """
         return _json(request, [self._summary(hub) for hub in self._hubs()])
 
-    @app.route("/api/cameras/<name>", methods=["GET"])
+    @app.route("/api/cameras/<path:name>", methods=["GET"])
     def api_camera(self, request: Request, name: str) -> bytes:
         """
         One camera, with its driver's details and its timeouts.
         """
+        if request.postpath:
+            # Klein matched the route against the path with every segment
+            # decoded; past its three segments, the path goes on below a
+            # camera (a%2Fb is camera "a/b", a/b a path below camera "a").
+            return _json(request, {"error": "not found"}, 404)
         hub = self._hub(name)
         if hub is None:
             return self._unknown(request, name)
@@ -193,13 +207,6 @@ class ServerApp:
                 },
             },
         )
-
-    @app.route("/api/", branch=True)
-    def api_unknown(self, request: Request) -> bytes:
-        """
-        Anything else under C{/api}.
-        """
-        return _json(request, {"error": "not found"}, 404)
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request: Request) -> bytes:
@@ -245,19 +252,31 @@ class ServerApp:
     # Helpers
 
     def _hubs(self) -> list[CameraHub]:
+        self._forget_removed()
         return list(self._service.hubs.values())
 
     def _hub(self, name: str) -> CameraHub | None:
+        self._forget_removed()
         return self._service.hubs.get(name)
 
     def _camera_app(self, hub: CameraHub) -> tuple[CameraApp, IResource]:
-        made = self._camera_apps.get(hub)
-        if made is None:
+        made = self._camera_apps.get(hub.name)
+        if made is None or made[0] is not hub:
             app = CameraApp(
                 hub, self._clock, stall_timeout=hub.stall_timeout, in_grid=True
             )
-            made = self._camera_apps[hub] = (app, app.app.resource())
-        return made
+            made = self._camera_apps[hub.name] = (hub, app, app.app.resource())
+        return made[1], made[2]
+
+    def _forget_removed(self) -> None:
+        """
+        Drop the apps of cameras removed (or replaced) since they were made,
+        and so the hubs they hold.
+        """
+        hubs = self._service.hubs
+        for name, (known, _, _) in list(self._camera_apps.items()):
+            if hubs.get(name) is not known:
+                del self._camera_apps[name]
 
     def _first_app(self) -> CameraApp | None:
         hubs = self._hubs()
@@ -323,6 +342,61 @@ def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
 def _argument(request: IRequest, name: str) -> str | None:
     values = (request.args or {}).get(name.encode("ascii"))
     return values[-1].decode("utf-8", "replace") if values else None
+
+
+class _Cameras(Resource):
+    """
+    A child per camera, by name: each name is one path segment as sent,
+    decoded once, so that a name may hold any character, a slash (C{%2F})
+    included, which Klein's routes (matching the decoded path) cannot tell
+    from a path's own.
+    """
+
+    def __init__(self, server: ServerApp) -> None:
+        super().__init__()
+        self._server = server
+
+    def getChild(self, path: bytes, request: IRequest) -> IResource:
+        """
+        The camera named C{path}.
+        """
+        return self._server.camera(request, path.decode("utf-8", "replace"))
+
+    def render(self, request: IRequest) -> bytes:
+        """
+        C{cameras/} itself, which is nothing.
+        """
+        return _plain(request, 404, "not found")
+
+
+class _Answer(Resource):
+    """
+    A resource that answers every request with C{answer(request)}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, answer: Callable[[IRequest], bytes]) -> None:
+        super().__init__()
+        self._answer = answer
+
+    def render(self, request: IRequest) -> bytes:
+        """
+        Answer.
+        """
+        return self._answer(request)
+
+
+def _redirect(request: IRequest, name: str) -> bytes:
+    """
+    Redirect a request of C{cameras/<name>} (asked with GET or HEAD) to the
+    camera's page at C{<name>/}.
+    """
+    if request.method not in (b"GET", b"HEAD"):
+        request.setHeader(b"allow", b"GET, HEAD")
+        return _plain(request, 405, "method not allowed")
+    request.redirect(quote(name, safe="").encode("ascii") + b"/")
+    return b""
 
 
 def _under_api(request: IRequest) -> bool:
