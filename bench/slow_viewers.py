@@ -189,18 +189,18 @@ def rss_bytes(pid: int) -> int:
 VARIANTS = {
     "camserve": None,
     "unbounded": (
-        "import camserve._viewer\n"
-        "camserve._viewer.bound_send_queue = lambda transport, unsent: False\n"
+        "import camserve._stream\n"
+        "camserve._stream.bound_send_queue = lambda transport, unsent: False\n"
     ),
     "lowat2": (
-        "import camserve._viewer\n"
+        "import camserve._stream\n"
         "from camserve._send_queue import bound_send_queue\n"
-        "camserve._viewer.bound_send_queue = (\n"
+        "camserve._stream.bound_send_queue = (\n"
         "    lambda transport, unsent: bound_send_queue(transport, 2 * unsent))\n"
     ),
     "sndbuf": (
         "import socket\n"
-        "import camserve._viewer\n"
+        "import camserve._stream\n"
         "from camserve._send_queue import tcp_connection\n"
         "def bound(transport, unsent):\n"
         "    connection = tcp_connection(transport)\n"
@@ -208,7 +208,7 @@ VARIANTS = {
         "    connection.getHandle().setsockopt(\n"
         "        socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * unsent)\n"
         "    return True\n"
-        "camserve._viewer.bound_send_queue = bound\n"
+        "camserve._stream.bound_send_queue = bound\n"
     ),
 }
 """
@@ -242,6 +242,12 @@ def start_camserve(
     ]
     path = str(ROOT)
     patch = VARIANTS[args.variant]
+    if patch is not None:
+        # A patch of a name that has moved would silently measure camserve.
+        patch = (
+            "import camserve._stream\nassert camserve._stream.bound_send_queue\n"
+            + patch
+        )
     if patch is not None:
         patched = logs / f"variant-{args.variant}"
         patched.mkdir(exist_ok=True)

@@ -63,9 +63,10 @@ def describe(hub: CameraHub, viewers: int | None = None) -> dict[str, str]:
         "name": hub.name,
         "driver": hub.driver,
         "state": hub.state.value,
+        "shown_state": "live" if hub.state is HubState.RUNNING else hub.state.value,
         "resolution": f"{size[0]}\u00d7{size[1]}" if size else "no picture yet",
         "problem": f"No picture: {health['last_error']}" if failed else "",
-        "stats": f"{health['viewers']} watching \u00b7 {health['fps']:g} fps",
+        "stats": f"{health['viewers']} watching \u00b7 {health['fps']:.1f} fps",
     }
 
 
@@ -119,7 +120,7 @@ class GridPage(Element):
                     for key, value in describe(
                         hub, None if self._viewers is None else self._viewers(hub)
                     ).items()
-                    if key in ("name", "state", "problem", "stats")
+                    if key in ("name", "state", "shown_state", "problem", "stats")
                 },
             )
 

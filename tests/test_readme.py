@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from support import free_port, read_head, read_parts, send_get
@@ -53,7 +54,8 @@ def read_stream(port: int, path: str, parts: int, deadline: float) -> list[bytes
 def test_embedding_example_serves_under_cam(tmp_path: Path) -> None:
     """
     The README's embedding example, run by twistd as a tac file, streams the
-    camera at /cam/video_feed.
+    lobby camera at /cam/video_feed, and serves both cameras under
+    /cameras/: the yard camera's stream, and the grid with a tile for each.
     """
     port = free_port()
     code = embedding_example()
@@ -67,9 +69,15 @@ def test_embedding_example_serves_under_cam(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        jpegs = read_stream(port, "/cam/video_feed", 3, time.monotonic() + 20)
-        assert all(j.startswith(b"\xff\xd8") and j.endswith(b"\xff\xd9") for j in jpegs)
-        assert len(set(jpegs)) == len(jpegs)
+        for path in ("/cam/video_feed", "/cameras/cameras/yard/video_feed"):
+            jpegs = read_stream(port, path, 3, time.monotonic() + 20)
+            assert all(
+                j.startswith(b"\xff\xd8") and j.endswith(b"\xff\xd9") for j in jpegs
+            )
+            assert len(set(jpegs)) == len(jpegs)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/cameras/") as grid:
+            page = grid.read().decode("utf-8")
+        assert re.findall(r'data-camera="(\w+)"', page) == ["lobby", "yard"]
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)

@@ -56,7 +56,7 @@
   function showState(health) {
     picture.dataset.state = health.state;
     state.dataset.state = health.state;
-    state.textContent = health.state;
+    state.textContent = health.state === "running" ? "live" : health.state;
     if (health.state === "failed") {
       problem.textContent = `No picture: ${health.last_error}`;
       if (!img.naturalWidth) resolution.textContent = "no picture";

@@ -8,6 +8,7 @@
 
 (() => {
   const POLL_MS = 3000;
+  const STATES = { running: "live", starting: "starting", idle: "idle", failed: "failed" };
   const RETRY_MS = 2000;
   const SNAPSHOT_MS = 1000;
   const snapshotMode = new URLSearchParams(location.search).get("mode") === "snapshot";
@@ -193,6 +194,9 @@
     tile.pause.setAttribute("aria-pressed", String(tile.paused));
     tile.pause.textContent = tile.paused ? "Resume" : "Pause";
     tile.element.classList.toggle("paused", tile.paused);
+    if (tile.element.dataset.state !== "failed") {
+      tile.overlay.textContent = tile.paused ? "Paused" : "";
+    }
     scheduleRestart(0);
   }
 
@@ -227,8 +231,8 @@
         if (camera.state === "running") live++;
         if (!tile) continue;
         tile.element.dataset.state = camera.state;
-        tile.badge.textContent = camera.state;
-        tile.stats.textContent = `${camera.viewers} watching · ${camera.fps} fps`;
+        tile.badge.textContent = STATES[camera.state] || camera.state;
+        tile.stats.textContent = `${camera.viewers} watching · ${camera.fps.toFixed(1)} fps`;
         tile.overlay.textContent = camera.state === "failed"
           ? `No picture: ${camera.last_error}` : tile.paused ? "Paused" : "";
       }
@@ -237,8 +241,11 @@
     } catch (error) {
       connection.textContent = "camserve is not answering; retrying";
     }
-    setTimeout(poll, POLL_MS);
+    // Soon after the page opens, when cameras have just started, then at
+    // the usual pace.
+    setTimeout(poll, polls++ < 2 ? POLL_MS / 3 : POLL_MS);
   }
 
+  let polls = 0;
   poll();
 })();

@@ -1,0 +1,388 @@
+"""
+camserve's web interface in a real headless Chromium (Debian's, driven by
+Playwright), against a real C{twistd camserve --config} serving eight
+cameras, one of which fails on demand.
+
+The server is a subprocess, so the browser and the server never share a
+reactor; Playwright's synchronous API runs in a thread of its own. Every
+check reads what the browser shows (pictures, text, downloads) or what the
+server reports (its API), never the page's internals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import textwrap
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import pytest
+from support import free_port
+from test_running import TWISTD_CAMSERVE, endpoint, environment, running
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+
+CAMERAS = [f"cam{number}" for number in range(1, 8)] + ["flaky"]
+IDLE_TIMEOUT = 2.0
+"""Short, so that the idle checks are quick."""
+WAIT = 20.0
+"""Seconds any one thing the browser should show may take."""
+SCREENSHOTS = os.environ.get("CAMSERVE_SCREENSHOTS")
+"""A folder to save the grid's screenshot in, for the README (docs/)."""
+
+FLAKY_DRIVER = '''
+import os
+import time
+
+from camserve.testing import make_jpeg
+
+
+class Camera:
+    """Fails while a file named "broken" is in the working directory."""
+
+    @staticmethod
+    def frames():
+        number = 0
+        while True:
+            if os.path.exists("broken"):
+                raise OSError("the lens cap is on")
+            number += 1
+            yield make_jpeg(number % 200, 160, 120)
+            time.sleep(0.1)
+'''
+
+
+def config(port: int) -> str:
+    """
+    Seven emulated test patterns and the flaky camera.
+    """
+    cameras = "".join(
+        f"""
+        [[cameras]]
+        name = "{name}"
+        driver = "emulated"
+        fps = 10
+        width = 320
+        height = 240
+        """
+        for name in CAMERAS[:-1]
+    )
+    return textwrap.dedent(
+        f"""
+        [server]
+        endpoints = ["{endpoint(port)}"]
+        idle_timeout = {IDLE_TIMEOUT}
+        {cameras}
+        [[cameras]]
+        name = "flaky"
+        driver = "flaky"
+        """
+    )
+
+
+class Server:
+    """
+    The camserve subprocess and its address.
+    """
+
+    def __init__(self, port: int, folder: Path) -> None:
+        self.port = port
+        self.folder = folder
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def api(self, path: str = "api/cameras") -> Any:
+        """
+        The server's JSON answer at C{path}.
+        """
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310 - our own server
+            return json.load(response)
+
+    def states(self) -> dict[str, str]:
+        """
+        Each camera's state.
+        """
+        return {camera["name"]: camera["state"] for camera in self.api()}
+
+    def wait_until(self, predicate: Callable[[], bool], what: str) -> None:
+        """
+        Wait until C{predicate()} holds.
+        """
+        deadline = time.monotonic() + WAIT
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting until {what}: {self.states()}")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """
+    A camserve serving the eight cameras, for every test of this module.
+    """
+    folder = tmp_path_factory.mktemp("ui")
+    port = free_port()
+    (folder / "cameras.toml").write_text(config(port))
+    (folder / "camera_flaky.py").write_text(FLAKY_DRIVER)
+    args = [*TWISTD_CAMSERVE, "--config", "cameras.toml"]
+    with running(
+        args, cwd=folder, port=port, log=folder / "camserve.log", env=environment()
+    ):
+        yield Server(port, folder)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Callable[[Callable[[Browser], Any]], Any]]:
+    """
+    Run a function with the browser, in Playwright's own thread.
+    """
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - in its thread
+
+    executor = ThreadPoolExecutor(max_workers=1)
+    started = threading.Event()
+    state: dict[str, Any] = {}
+
+    def launch() -> None:
+        state["playwright"] = sync_playwright().start()
+        state["browser"] = state["playwright"].chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        started.set()
+
+    executor.submit(launch).result(timeout=60)
+
+    def use(work: Callable[[Browser], Any]) -> Any:
+        return executor.submit(work, state["browser"]).result(timeout=120)
+
+    yield use
+
+    def close() -> None:
+        state["browser"].close()
+        state["playwright"].stop()
+
+    executor.submit(close).result(timeout=60)
+    executor.shutdown()
+
+
+def tile_picture(page: Page, name: str) -> bytes:
+    """
+    The pixels a tile's picture shows now, as PNG bytes.
+    """
+    return page.locator(f'.tile[data-camera="{name}"] .picture img').screenshot()
+
+
+def wait_for(page: Page, check: Callable[[], bool], what: str) -> None:
+    """
+    Let the page run until C{check()} holds.
+    """
+    deadline = time.monotonic() + WAIT
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        page.wait_for_timeout(200)
+
+
+def test_grid_shows_every_camera_live_over_few_connections(
+    server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
+) -> None:
+    """
+    With eight cameras on the grid, every camera runs and every tile's
+    picture changes, the page's own API calls still answer, and a paused
+    tile stops changing while the server lets its camera go idle. Closing
+    the page lets every camera go idle.
+    """
+
+    def work(browser: Browser) -> dict[str, Any]:
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        page.goto(server.url)
+        expect_count = len(CAMERAS)
+        assert page.locator(".tile").count() == expect_count
+        server.wait_until(
+            lambda: all(state == "running" for state in server.states().values()),
+            "every camera runs",
+        )
+        # Every tile's picture changes.
+        before = {name: tile_picture(page, name) for name in CAMERAS}
+        wait_for(
+            page,
+            lambda: all(tile_picture(page, name) != before[name] for name in CAMERAS),
+            "every tile's picture changes",
+        )
+        # The page's own requests are not starved by the streams.
+        started = time.monotonic()
+        answer = page.evaluate(
+            "fetch('api/cameras').then((r) => r.json()).then((c) => c.length)"
+        )
+        api_seconds = time.monotonic() - started
+        # The badges follow: every camera is live.
+        wait_for(
+            page,
+            lambda: (
+                page.locator("#summary").inner_text()
+                == f"{expect_count} cameras, {expect_count} live"
+            ),
+            "the page says every camera is live",
+        )
+        badges = page.locator(".tile .badge").all_inner_texts()
+        page.screenshot(path=str(tmp_path / "grid.png"))
+        if SCREENSHOTS:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "screenshot-grid.png"))
+        # Pausing a tile: its picture holds, and its camera idles.
+        page.locator('.tile[data-camera="cam1"] .pause').click()
+        server.wait_until(
+            lambda: server.states()["cam1"] == "idle", "the paused camera idles"
+        )
+        held = tile_picture(page, "cam1")
+        page.wait_for_timeout(1000)
+        still = tile_picture(page, "cam1")
+        others = server.states()
+        context.close()
+        return {
+            "answer": answer,
+            "api_seconds": api_seconds,
+            "held": held == still,
+            "others": others,
+            "badges": badges,
+        }
+
+    result = browser(work)
+    assert result["answer"] == len(CAMERAS)
+    assert result["api_seconds"] < 5
+    assert result["held"]
+    assert [badge.lower() for badge in result["badges"]] == ["live"] * len(CAMERAS)
+    assert all(
+        state == "running" for name, state in result["others"].items() if name != "cam1"
+    )
+    server.wait_until(
+        lambda: all(state == "idle" for state in server.states().values()),
+        "every camera idles once the page is closed",
+    )
+
+
+def test_snapshot_button_downloads_a_jpeg(
+    server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
+) -> None:
+    """
+    A tile's snapshot button downloads a JPEG of that camera, named for the
+    camera and the time.
+    """
+
+    def work(browser: Browser) -> tuple[str, bytes]:
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.goto(server.url)
+        with page.expect_download() as download:
+            page.locator('.tile[data-camera="cam3"] .snapshot').click()
+        saved = tmp_path / "snapshot.jpg"
+        download.value.save_as(saved)
+        name = download.value.suggested_filename
+        context.close()
+        return name, saved.read_bytes()
+
+    name, data = browser(work)
+    assert re.fullmatch(r"cam3-\d{8}-\d{6}\.jpg", name), name
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    assert image.shape[:2] == (240, 320)
+
+
+def test_camera_page_shows_the_picture(
+    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+) -> None:
+    """
+    Clicking a tile's name opens the camera's page, which shows its live
+    picture large with its resolution, and links back to the grid.
+    """
+
+    def work(browser: Browser) -> dict[str, Any]:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.locator('.tile[data-camera="cam2"] .name').click()
+        page.wait_for_url(re.compile(r"/cameras/cam2/$"))
+        wait_for(
+            page,
+            lambda: bool(
+                page.evaluate("document.getElementById('stream').naturalWidth")
+            ),
+            "the camera page shows a picture",
+        )
+        first = page.locator("#stream").screenshot()
+        wait_for(
+            page,
+            lambda: page.locator("#stream").screenshot() != first,
+            "the camera page's picture changes",
+        )
+        facts = {
+            "title": page.title(),
+            "heading": page.locator("h1").inner_text(),
+            "resolution": page.locator("#resolution").inner_text(),
+            "up": page.locator("a.up").get_attribute("href"),
+        }
+        page.close()
+        return facts
+
+    facts = browser(work)
+    assert facts["heading"] == "cam2"
+    assert facts["title"].startswith("cam2")
+    assert facts["resolution"] == "320\u00d7240"
+    assert facts["up"] == "../../"
+
+
+def test_failed_camera_shows_its_reason_and_recovers(
+    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+) -> None:
+    """
+    A camera that fails shows its reason where its picture would be, on the
+    grid and on its page; once it works again, both show its picture again
+    without a reload.
+    """
+    broken = server.folder / "broken"
+
+    def work(browser: Browser) -> dict[str, str]:
+        grid = browser.new_page()
+        grid.goto(server.url)
+        single = browser.new_page()
+        single.goto(server.url + "cameras/flaky/")
+        tile = grid.locator('.tile[data-camera="flaky"] .overlay')
+        problem = single.locator("#problem")
+        broken.touch()
+        wait_for(
+            grid, lambda: "lens cap" in tile.inner_text(), "the tile shows the reason"
+        )
+        wait_for(
+            single,
+            lambda: "lens cap" in problem.inner_text(),
+            "the page shows the reason",
+        )
+        failed = {"tile": tile.inner_text(), "page": problem.inner_text()}
+        broken.unlink()
+        wait_for(grid, lambda: tile.inner_text() == "", "the tile recovers")
+        wait_for(single, lambda: problem.inner_text() == "", "the page recovers")
+        before = single.locator("#stream").screenshot()
+        wait_for(
+            single,
+            lambda: single.locator("#stream").screenshot() != before,
+            "the page's picture moves again",
+        )
+        grid.close()
+        single.close()
+        return failed
+
+    failed = browser(work)
+    assert failed["tile"] == "No picture: the lens cap is on"
+    assert failed["page"] == "No picture: the lens cap is on"
