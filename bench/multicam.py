@@ -226,7 +226,7 @@ def grid_run(
                 )
                 page.set_content(PLAIN_PAGE.format(images=images), wait_until="commit")
             else:
-                page.goto(base + ("?size=" + page_kind if page_kind != "grid" else ""))
+                page.goto(base + ("" if page_kind == "grid" else f"?size={page_kind}"))
             first: list[float | None] = [None] * 8
             deadline = started + 10
             while time.monotonic() < deadline and None in first:

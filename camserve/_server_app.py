@@ -23,7 +23,7 @@ from ._stream import set_stream_headers
 from ._web import CameraApp, _plain
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
@@ -137,25 +137,20 @@ class ServerApp:
         """
         The live frames of several cameras as one stream, each part naming
         its camera in an C{X-Camera} header: C{?cameras=a,b} (every camera
-        by default), and C{?size=thumbnail} for frames about 320 pixels
-        wide instead of full size.
+        by default). C{?size=thumbnail} sends every camera's frames about
+        320 pixels wide instead of full size; C{?thumbnails=b} only those of
+        the cameras named.
         """
-        names = _argument(request, "cameras")
-        size = _argument(request, "size") or "full"
-        if size not in ("full", "thumbnail"):
-            return _plain(request, 400, "size must be full or thumbnail")
         hubs = self._service.hubs
-        wanted = list(hubs) if names is None else [n for n in names.split(",") if n]
-        unknown = [name for name in wanted if name not in hubs]
-        if unknown:
-            return _plain(request, 404, f"no camera named {unknown[0]!r}")
-        if not wanted or len(set(wanted)) != len(wanted):
-            return _plain(request, 400, "cameras must name each camera once")
+        try:
+            wanted, shrunk = _stream_choice(request, hubs)
+        except _RefusedError as refused:
+            return _plain(request, refused.code, str(refused))
         if request.method == b"HEAD":
             set_stream_headers(request)
             return b""
         chosen = [
-            self._service.thumbnails(name) if size == "thumbnail" else hubs[name]
+            self._service.thumbnails(name) if name in shrunk else hubs[name]
             for name in wanted
         ]
         viewer = MultiViewer(
@@ -337,6 +332,53 @@ def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
     @param clock: the reactor, for viewers' timers.
     """
     return ServerApp(service, clock).app.resource()
+
+
+class _RefusedError(ValueError):
+    """
+    A request refused with C{code} and the message.
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _stream_choice(
+    request: IRequest, hubs: Mapping[str, CameraHub]
+) -> tuple[list[str], set[str]]:
+    """
+    The cameras a C{/streams} request asks for, in order, and those of them
+    it asks for as thumbnails.
+
+    @raise _RefusedError: for a camera that does not exist, or a request that
+        cannot be served as asked.
+    """
+    size = _argument(request, "size") or "full"
+    if size not in ("full", "thumbnail"):
+        raise _RefusedError(400, "size must be full or thumbnail")
+    names = _argument(request, "cameras")
+    wanted = list(hubs) if names is None else _names(names)
+    shrunk = (
+        set(wanted)
+        if size == "thumbnail"
+        else set(_names(_argument(request, "thumbnails")))
+    )
+    unknown = [name for name in [*wanted, *shrunk] if name not in hubs]
+    if unknown:
+        raise _RefusedError(404, f"no camera named {unknown[0]!r}")
+    if not wanted or len(set(wanted)) != len(wanted):
+        raise _RefusedError(400, "cameras must name each camera once")
+    if not shrunk <= set(wanted):
+        raise _RefusedError(400, "thumbnails must name cameras of the stream")
+    return wanted, shrunk
+
+
+def _names(raw: str | None) -> list[str]:
+    """
+    The camera names of a comma-separated query argument.
+    """
+    return [name for name in (raw or "").split(",") if name]
 
 
 def _argument(request: IRequest, name: str) -> str | None:

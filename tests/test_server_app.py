@@ -1031,10 +1031,30 @@ def test_streams_thumbnails(server: Server) -> None:
     ] == [("front", (640, 480)), ("back", (1280, 720))]
 
 
+def test_streams_thumbnails_of_some_cameras(server: Server) -> None:
+    """
+    C{?thumbnails=back} sends that camera's frames as thumbnails and the
+    others' as they are, making thumbnails of that camera only.
+    """
+    _, stream = server.stream("/streams?cameras=front,back&thumbnails=back")
+    server.push("front", make_jpeg(1, width=640, height=480))
+    server.push("back", make_jpeg(2, width=1280, height=720))
+    assert [
+        (part.headers["x-camera"], image_size(part.body)) for part in parts_of(stream)
+    ] == [("front", (640, 480)), ("back", (320, 180))]
+    assert list(server.service.thumbnail_hubs) == ["back"]
+
+
 @pytest.mark.parametrize(
     ("query", "code", "message"),
     [
         ("size=big", 400, b"size must be full or thumbnail\n"),
+        (
+            "cameras=front&thumbnails=back",
+            400,
+            b"thumbnails must name cameras of the stream\n",
+        ),
+        ("cameras=front&thumbnails=nope", 404, b"no camera named 'nope'\n"),
         ("cameras=front,front", 400, b"cameras must name each camera once\n"),
         (
             "cameras=front,back,front&size=thumbnail",

@@ -32,6 +32,7 @@
       waiting: null,
       loading: false,
       snapshotTimer: null,
+      frameWidth: 0,
     };
     tile.pause.addEventListener("click", () => togglePause(tile));
     tile.fullscreen.addEventListener("click", () => toggleFullscreen(tile));
@@ -72,10 +73,18 @@
     return [...tiles.values()].filter((t) => t.visible && !t.paused).map((t) => t.name);
   }
 
-  function size() {
-    const full = document.fullscreenElement ||
-      [...tiles.values()].some((t) => t.img.clientWidth * devicePixelRatio > 480);
-    return full ? "full" : "thumbnail";
+  // A tile gets its camera's thumbnails only where they save much: when the
+  // camera's frames are at least three times as wide as the tile's pixels.
+  // Thumbnails cost camserve a decode and an encode per frame; full frames
+  // cost it nothing but bandwidth. "?size=full" or "?size=thumbnail" on the
+  // page's address decides for every tile.
+  const forcedSize = new URLSearchParams(location.search).get("size");
+
+  function thumbnail(tile) {
+    if (forcedSize) return forcedSize === "thumbnail";
+    if (document.fullscreenElement) return false;
+    const pixels = tile.img.clientWidth * devicePixelRatio;
+    return Boolean(tile.frameWidth) && tile.frameWidth >= 3 * pixels;
   }
 
   function scheduleRestart(delay = 150) {
@@ -89,7 +98,10 @@
       return;
     }
     const names = wanted();
-    const key = names.length ? `${names.join(",")}|${size()}` : "";
+    const small = names.filter((name) => thumbnail(tiles.get(name)));
+    const list = (some) => some.map(encodeURIComponent).join(",");
+    const query = `cameras=${list(names)}&thumbnails=${list(small)}`;
+    const key = names.length ? query : "";
     if (key === streamKey && stream) return;
     if (stream) stream.abort();
     stream = null;
@@ -97,7 +109,6 @@
     if (!names.length) return;
     const controller = new AbortController();
     stream = controller;
-    const query = `cameras=${names.map(encodeURIComponent).join(",")}&size=${size()}`;
     read(`streams?${query}`, controller).catch(() => {}).finally(() => {
       if (stream === controller) {
         stream = null;
@@ -207,6 +218,7 @@
 
   document.addEventListener("fullscreenchange", () => scheduleRestart(0));
   document.addEventListener("visibilitychange", () => scheduleRestart(0));
+  addEventListener("resize", () => scheduleRestart(500));
 
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
@@ -230,6 +242,7 @@
         const tile = tiles.get(camera.name);
         if (camera.state === "running") live++;
         if (!tile) continue;
+        tile.frameWidth = camera.width || tile.frameWidth;
         tile.element.dataset.state = camera.state;
         tile.badge.textContent = STATES[camera.state] || camera.state;
         tile.stats.textContent = `${camera.viewers} watching · ${camera.fps.toFixed(1)} fps`;
@@ -237,6 +250,7 @@
           ? `No picture: ${camera.last_error}` : tile.paused ? "Paused" : "";
       }
       if (cameras.length !== tiles.size) location.reload();
+      scheduleRestart();
       summary.textContent = `${cameras.length} camera${cameras.length === 1 ? "" : "s"}, ${live} live`;
     } catch (error) {
       connection.textContent = "camserve is not answering; retrying";
