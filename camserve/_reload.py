@@ -6,6 +6,7 @@ Reloading a config file without a restart: on C{SIGHUP}, or when asked.
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
@@ -16,10 +17,14 @@ from ._config import ConfigError
 from ._config_file import check_config, load_config
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import FrameType
 
-    from ._config_file import CameraConfig, CheckedConfig, MadeCamera, Timeouts
+    from ._config_file import CheckedConfig, MadeCamera, Timeouts
     from ._service import CameraService
+
+    _Running = tuple[str, Mapping[str, Any], Timeouts]
+    """A camera's driver, options and timeouts."""
 
 
 class ConfigReloader(Service):
@@ -40,12 +45,15 @@ class ConfigReloader(Service):
         self, path: str, checked: CheckedConfig, cameras: CameraService, reactor: Any
     ) -> None:
         """
+        @param path: the file, read again from the same place however the
+            working directory changes later (as C{twistd --rundir} changes
+            it once the service is made).
         @param checked: what the service serves now, as made from C{path}.
         @param reactor: provides C{IReactorFromThreads}, for the signal.
         """
-        self._path = path
-        self._serving: dict[str, tuple[CameraConfig, Timeouts]] = {
-            made.config.name: (made.config, made.timeouts) for made in checked.cameras
+        self._path = str(Path(path).absolute())
+        self._serving: dict[str, _Running] = {
+            made.config.name: _running(made) for made in checked.cameras
         }
         self._endpoints = checked.config.server.endpoints
         self._cameras = cameras
@@ -115,7 +123,7 @@ class ConfigReloader(Service):
         changed = [
             name
             for name, made in wanted.items()
-            if name in serving and serving[name] != (made.config, made.timeouts)
+            if name in serving and serving[name] != _running(made)
         ]
         added = [name for name in wanted if name not in serving]
         if checked.config.server.endpoints != self._endpoints:
@@ -131,9 +139,7 @@ class ConfigReloader(Service):
             for name in changed + added:
                 serve_camera(self._cameras, wanted[name])
             self._cameras.arrange(list(wanted))
-            self._serving = {
-                name: (made.config, made.timeouts) for name, made in wanted.items()
-            }
+            self._serving = {name: _running(made) for name, made in wanted.items()}
             self._log.info(
                 "camserve: reloaded {path}: {added} added, {removed} removed,"
                 " {changed} restarted, {kept} unchanged",
@@ -161,6 +167,16 @@ def serve_camera(cameras: CameraService, made: MadeCamera) -> None:
         keepalive_interval=made.timeouts.keepalive,
         stall_timeout=made.timeouts.stall_timeout,
     )
+
+
+def _running(made: MadeCamera) -> _Running:
+    """
+    What a camera runs with: its driver, its options and the timeouts it
+    resolves to. A camera is restarted only when these change, not when
+    its table says the same thing otherwise (such as a timeout of its own
+    equal to the server's).
+    """
+    return (made.config.driver, made.config.options, made.timeouts)
 
 
 def _names(names: list[str]) -> str:

@@ -65,6 +65,9 @@ class CameraService(MultiService):
         )
         self._hubs: dict[str, CameraHub] = {}
         self._thumbnails: dict[str, CameraHub] = {}
+        # Removed cameras whose drivers have not yet let go of their devices
+        # (nor, if blocking, of their capture threads).
+        self._releasing: dict[CameraHub, None] = {}
 
     @property
     def hubs(self) -> dict[str, CameraHub]:
@@ -92,10 +95,11 @@ class CameraService(MultiService):
             camera, self._reactor, self._threadpool.callInThread
         )
         hub = self.add_source(name, source, **hub_options)
-        # Never fewer threads than cameras; not fewer after a camera is
-        # removed either, as its driver may still be letting go of a thread.
+        # Never fewer threads than cameras, counting removed ones whose
+        # drivers still hold a thread as they let go (or are stuck); nor
+        # fewer after a camera is removed, for the same reason.
         self._threadpool.adjustPoolsize(
-            maxthreads=max(self._threadpool.max, len(self._hubs))
+            maxthreads=max(self._threadpool.max, len(self._hubs) + len(self._releasing))
         )
         return hub
 
@@ -140,13 +144,25 @@ class CameraService(MultiService):
         if thumbnails is not None:
             thumbnails.shutdown()
         released: Deferred[None] = Deferred()
-        give_up = self._reactor.callLater(self._release_grace, released.callback, None)
+
+        def not_waiting() -> None:
+            self._log.warn(
+                "camera {names} did not release its device within {grace:g} s;"
+                " not waiting for it",
+                names=name,
+                grace=self._release_grace,
+            )
+            released.callback(None)
+
+        give_up = self._reactor.callLater(self._release_grace, not_waiting)
 
         def done(_: object) -> None:
+            del self._releasing[hub]
             if give_up.active():
                 give_up.cancel()
                 released.callback(None)
 
+        self._releasing[hub] = None
         hub.shutdown().addCallback(done)
         return released
 
@@ -193,7 +209,9 @@ class CameraService(MultiService):
         for thumbnails in self._thumbnails.values():
             thumbnails.shutdown()
         self._thumbnail_pool.stop()
-        releases = {name: hub.shutdown() for name, hub in self._hubs.items()}
+        # Removed cameras still letting go are waited for as the others are.
+        hubs = [*self._hubs.values(), *self._releasing]
+        releases = [(hub.name, hub.shutdown()) for hub in hubs]
         settled: Deferred[None] = Deferred()
         give_up = self._reactor.callLater(self._release_grace, settled.callback, None)
 
@@ -202,12 +220,10 @@ class CameraService(MultiService):
                 give_up.cancel()
                 settled.callback(None)
 
-        DeferredList(list(releases.values())).addCallback(all_released)
+        DeferredList([release for _, release in releases]).addCallback(all_released)
 
         def stop_threads(_: object) -> Deferred[Any]:
-            stuck = sorted(
-                name for name, release in releases.items() if not release.called
-            )
+            stuck = sorted({name for name, release in releases if not release.called})
             if stuck:
                 # A driver blocked inside frames() cannot be interrupted; its
                 # daemon thread is left behind rather than hang the shutdown.

@@ -277,7 +277,9 @@ def _address(description: str, port: IListeningPort) -> str:
     host = port.getHost()
     number = getattr(host, "port", None)
     if number is None:
-        return f"the socket {getattr(host, 'name', description)}"
+        # A Unix socket's path, which Twisted keeps as bytes.
+        path = getattr(host, "name", None)
+        return f"the socket {description if path is None else os.fsdecode(path)}"
     name = getattr(host, "host", "localhost")
     if name in ("0.0.0.0", "::", ""):
         name = "localhost"
