@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import FrameType
 
+    from twisted.python.failure import Failure
+
     from ._config_file import CheckedConfig, MadeCamera, Timeouts
     from ._service import CameraService
 
@@ -150,7 +152,16 @@ class ConfigReloader(Service):
                 kept=_names([n for n in wanted if n not in changed + added]),
             )
 
-        applied: Deferred[None] = DeferredList(releases).addCallback(add)
+        def failed(failure: Failure) -> None:
+            self._log.failure(
+                "camserve: reloading {path} failed part of the way",
+                failure,
+                path=self._path,
+            )
+
+        applied: Deferred[None] = (
+            DeferredList(releases).addCallback(add).addErrback(failed)
+        )
         return applied
 
 

@@ -132,7 +132,7 @@ def config_from_environment(
     environ = os.environ if environ is None else environ
     path = environ.get("CAMSERVE_CONFIG")
     if path:
-        given = [s.env for s in SETTINGS if environ.get(s.env) and s.env != "CAMERA"]
+        given = [s.env for s in SETTINGS if environ.get(s.env)]
         if given:
             raise ConfigError(
                 f"CAMSERVE_CONFIG and {given[0]} cannot be used together:"

@@ -29,6 +29,7 @@ from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+import camserve._reload
 from camserve import CameraHub, CameraService, EmulatedCamera
 from camserve._registry import _BUILT_IN
 from camserve._reload import ConfigReloader
@@ -293,6 +294,32 @@ def test_added_cameras_appear_with_their_settings(
     assert (added.idle_timeout, added.start_timeout) == (3, 4)
     assert (added.keepalive_interval, added.stall_timeout) == (2, 30)
     assert reloaded(log) == [reload_line(served.path, "b", "none", "none", "a")]
+
+
+def test_a_reload_that_fails_while_applied_is_logged(
+    tmp_path: Path, log: LogRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A reload that fails while its changes are being made (here, serving the
+    added camera) is logged with its failure rather than lost, and a later
+    reload still runs.
+    """
+    served = serve(tmp_path, emulated("a"))
+    served.write(emulated("a"), emulated("b"))
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("no room for another camera")
+
+    monkeypatch.setattr(camserve._reload, "serve_camera", broken)
+    assert successResultOf(served.reload()) is None
+    (failed,) = [event for event in log.events if "log_failure" in event]
+    assert failed["log_failure"].check(RuntimeError)
+    assert log.formatted(LogLevel.critical) == [
+        f"camserve: reloading {served.path} failed part of the way"
+    ]
+    monkeypatch.undo()
+    assert successResultOf(served.reload()) is None
+    assert served.names == ["a", "b"]
 
 
 def test_removed_cameras_stop_and_their_viewers_streams_end(

@@ -287,15 +287,12 @@ def test_camserve_config_in_the_environment() -> None:
     assert config_from_environment({"CAMSERVE_CONFIG": ""}) == ServerConfig()
 
 
-@pytest.mark.parametrize(
-    "setting",
-    [setting for setting in SETTINGS if setting.env.startswith("CAMSERVE_")],
-    ids=lambda setting: setting.env,
-)
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.env)
 def test_camserve_config_with_a_camera_setting_is_refused(setting: Setting) -> None:
     """
-    C{CAMSERVE_CONFIG} with any C{CAMSERVE_*} setting of the one camera is
-    refused, naming the setting.
+    C{CAMSERVE_CONFIG} with any setting of the one camera (C{CAMERA} or a
+    C{CAMSERVE_*} one) is refused, naming the setting, as C{--config} with
+    a camera option is.
     """
     with pytest.raises(ConfigError) as refused:
         config_from_environment({"CAMSERVE_CONFIG": "cameras.toml", setting.env: "x"})
