@@ -160,7 +160,7 @@ class CameraHub:
         """
         if self._closed:
             return fail(CameraUnavailable(f"camera {self.name} is shut down"))
-        fresh = self._fresh_frame()
+        fresh = self.fresh_frame()
         if fresh is not None:
             # A snapshot of an otherwise unwatched camera counts as a
             # short-lived viewer: the camera stays on for another idle timeout.
@@ -174,9 +174,10 @@ class CameraHub:
         self._demand_changed()
         return waiter
 
-    def _fresh_frame(self) -> Frame | None:
+    def fresh_frame(self) -> Frame | None:
         """
-        The newest frame if it is from the current run and recent enough.
+        The newest frame if it is from the current run and younger than two
+        frame intervals (what L{next_frame} answers at once), else L{None}.
         """
         newest = self._newest
         if newest is None or self._state is not HubState.RUNNING or self._stopping:

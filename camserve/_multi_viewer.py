@@ -120,6 +120,10 @@ class MultiViewer(StreamResponse):
                 channel.hub.unsubscribe(channel)
             raise
         self._paused = False
+        # A camera already running has a picture to show at once.
+        for channel in self._channels:
+            if channel.pending is None:
+                channel.pending = channel.hub.fresh_frame()
         newest = [channel.hub.newest for channel in self._channels]
         sizes = [len(frame.labelled_part) for frame in newest if frame is not None]
         self._start_response(PREAMBLE, max(sizes, default=_GUESSED_PART_SIZE))

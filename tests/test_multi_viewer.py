@@ -481,21 +481,24 @@ def test_every_camera_by_default(cameras: Cameras) -> None:
     assert connection.sent() == [("c", 1), ("b", 1), ("a", 1)]
 
 
-def test_joining_waits_for_each_cameras_next_frame(cameras: Cameras) -> None:
+def test_joining_gets_each_cameras_fresh_frame_at_once(cameras: Cameras) -> None:
     """
-    A viewer joining running cameras is sent each camera's next frame, not
-    the one captured before it came; a camera that sends nothing new is
-    sent its newest frame at the keepalive.
+    A viewer joining running cameras is sent each camera's newest frame at
+    once while it is fresh, then follows; a frame too old to be fresh is
+    not sent, and that camera's next frame is.
     """
     first = streaming(cameras)
     second = cameras.connect()
-    assert second.sent() == []
+    assert second.sent() == [("a", 1), ("b", 1)]
     cameras.advance(1)
     cameras.push("b")
-    assert second.sent() == [("b", 2)]
+    assert second.sent() == [("a", 1), ("b", 1), ("b", 2)]
     assert first.sent() == [("a", 1), ("b", 1), ("b", 2)]
-    cameras.advance(1)
-    assert second.sent() == [("b", 2), ("a", 1)]
+    cameras.advance(1.5)
+    third = cameras.connect(b"?cameras=a")
+    assert third.sent() == []
+    cameras.push("a")
+    assert third.sent() == [("a", 2)]
 
 
 # Backpressure
@@ -680,7 +683,8 @@ def test_frame_offered_again_is_not_sent_again(cameras: Cameras) -> None:
 def test_backpressure_is_per_connection(cameras: Cameras) -> None:
     """
     A paused viewer holds back only its own frames: another viewer of the
-    same cameras gets every frame meanwhile.
+    same cameras gets every frame meanwhile (after the fresh ones it joined
+    with).
     """
     slow = streaming(cameras)
     fast = cameras.connect()
@@ -688,7 +692,7 @@ def test_backpressure_is_per_connection(cameras: Cameras) -> None:
     cameras.push("a")
     cameras.push("b")
     cameras.push("a")
-    assert fast.sent() == [("a", 2), ("b", 2), ("a", 3)]
+    assert fast.sent() == [("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3)]
     assert slow.sent() == [("a", 1), ("b", 1)]
     slow.resume()
     assert slow.sent() == [("a", 1), ("b", 1), ("a", 3), ("b", 2)]
