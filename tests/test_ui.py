@@ -274,6 +274,64 @@ def test_grid_shows_every_camera_live_over_few_connections(
     )
 
 
+def test_tiles_out_of_sight_let_their_cameras_idle(
+    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+) -> None:
+    """
+    Only the tiles in view are streamed: with a window one row high, the
+    cameras of the other row idle, and come on when scrolled to. When the
+    page is hidden (as a browser reports a background tab, with
+    C{document.hidden} and C{visibilitychange}), every camera idles, and
+    they come back when it is shown again.
+    """
+
+    def hide(page: Page, hidden: bool) -> None:
+        page.evaluate(
+            """(hidden) => {
+              Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+              document.dispatchEvent(new Event("visibilitychange"));
+            }""",
+            hidden,
+        )
+
+    def work(browser: Browser) -> None:
+        page = browser.new_page(viewport={"width": 1280, "height": 330})
+        page.goto(server.url)
+        first_row, second_row = CAMERAS[:4], CAMERAS[4:]
+        server.wait_until(
+            lambda: all(server.states()[name] == "running" for name in first_row),
+            "the first row's cameras run",
+        )
+        server.wait_until(
+            lambda: all(server.states()[name] == "idle" for name in second_row),
+            "the second row's cameras stay idle",
+        )
+        page.locator(
+            f'.tile[data-camera="{second_row[0]}"]'
+        ).scroll_into_view_if_needed()
+        server.wait_until(
+            lambda: server.states()[second_row[0]] == "running",
+            "a camera scrolled to runs",
+        )
+        hide(page, hidden=True)
+        server.wait_until(
+            lambda: all(state == "idle" for state in server.states().values()),
+            "every camera idles while the page is hidden",
+        )
+        hide(page, hidden=False)
+        server.wait_until(
+            lambda: server.states()[second_row[0]] == "running",
+            "the cameras in view run again once the page is shown",
+        )
+        page.close()
+
+    browser(work)
+    server.wait_until(
+        lambda: all(state == "idle" for state in server.states().values()),
+        "every camera idles once the page is closed",
+    )
+
+
 def test_snapshot_button_downloads_a_jpeg(
     server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
 ) -> None:
