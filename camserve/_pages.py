@@ -132,21 +132,27 @@ class CameraPage(Element):
 
     loader = _CAMERA
 
-    def __init__(self, hub: CameraHub, *, in_grid: bool = False) -> None:
+    def __init__(
+        self, hub: CameraHub, *, in_grid: bool = False, snapshots: bool = False
+    ) -> None:
         """
         @param in_grid: whether the page sits under a grid of cameras, two
             levels up, which it then links to.
+        @param snapshots: whether the page shows snapshots rather than the
+            stream, for browsers that cannot show a stream.
         """
         super().__init__()
         self._hub = hub
         self._in_grid = in_grid
+        self._snapshots = snapshots
 
     @renderer
     def camera(self, _request: IRequest | None, tag: Tag) -> Tag:
         """
-        The camera's facts.
+        The camera's facts, and where its picture comes from.
         """
-        return tag.fillSlots(**describe(self._hub))
+        picture = "snapshot.jpg" if self._snapshots else "video_feed?advance_headers=1"
+        return tag.fillSlots(picture=picture, **describe(self._hub))
 
     @renderer
     def up(self, _request: IRequest | None, tag: Tag) -> Tag | str:

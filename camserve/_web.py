@@ -69,11 +69,13 @@ class CameraApp:
     def index(self, request: Request) -> CameraPage:
         """
         A page showing the camera's live picture large, its state and
-        resolution, and controls.
+        resolution, and controls; with C{?mode=snapshot}, refreshed
+        snapshots instead of the stream.
         """
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        return CameraPage(self._hub, in_grid=self._in_grid)
+        snapshots = _argument(request, "mode") == "snapshot"
+        return CameraPage(self._hub, in_grid=self._in_grid, snapshots=snapshots)
 
     @app.route("/static/<name>", methods=["GET"])
     def static(self, request: Request, name: str) -> bytes:

@@ -332,6 +332,50 @@ def test_tiles_out_of_sight_let_their_cameras_idle(
     )
 
 
+def test_snapshot_mode_refreshes_snapshots(
+    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+) -> None:
+    """
+    With C{?mode=snapshot}, for browsers that cannot read a stream, the
+    grid's tiles and a camera's page show pictures that keep changing,
+    fetched as snapshots, and open no stream.
+    """
+
+    def work(browser: Browser) -> list[str]:
+        page = browser.new_page()
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto(server.url + "?mode=snapshot")
+        before = tile_picture(page, "cam4")
+        wait_for(
+            page,
+            lambda: tile_picture(page, "cam4") != before,
+            "a tile's snapshot changes",
+        )
+        page.goto(server.url + "cameras/cam5/?mode=snapshot")
+        wait_for(
+            page,
+            lambda: bool(
+                page.evaluate("document.getElementById('stream').naturalWidth")
+            ),
+            "the camera page shows a snapshot",
+        )
+        first = page.locator("#stream").screenshot()
+        wait_for(
+            page,
+            lambda: page.locator("#stream").screenshot() != first,
+            "the camera page's snapshot changes",
+        )
+        page.close()
+        return asked
+
+    asked = browser(work)
+    paths = [url.removeprefix(server.url).partition("?")[0] for url in asked]
+    assert "cameras/cam4/snapshot.jpg" in paths
+    assert "cameras/cam5/snapshot.jpg" in paths
+    assert not any(path in ("streams", "cameras/cam5/video_feed") for path in paths)
+
+
 def test_snapshot_button_downloads_a_jpeg(
     server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
 ) -> None:
@@ -389,6 +433,7 @@ def test_camera_page_shows_the_picture(
             "title": page.title(),
             "heading": page.locator("h1").inner_text(),
             "resolution": page.locator("#resolution").inner_text(),
+            "stats": page.locator("#stats").inner_text(),
             "up": page.locator("a.up").get_attribute("href"),
         }
         page.close()
@@ -398,6 +443,7 @@ def test_camera_page_shows_the_picture(
     assert facts["heading"] == "cam2"
     assert facts["title"].startswith("cam2")
     assert facts["resolution"] == "320\u00d7240"
+    assert re.fullmatch(r"\d+ watching · \d+\.\d fps", facts["stats"]), facts["stats"]
     assert facts["up"] == "../../"
 
 

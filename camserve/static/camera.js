@@ -12,6 +12,7 @@
   const problem = document.getElementById("problem");
   const state = document.getElementById("state");
   const resolution = document.getElementById("resolution");
+  const stats = document.getElementById("stats");
   const pause = document.getElementById("pause");
   const fullscreen = document.getElementById("fullscreen");
   let paused = false;
@@ -57,6 +58,7 @@
     picture.dataset.state = health.state;
     state.dataset.state = health.state;
     state.textContent = health.state === "running" ? "live" : health.state;
+    stats.textContent = `${health.viewers} watching · ${health.fps.toFixed(1)} fps`;
     if (health.state === "failed") {
       problem.textContent = `No picture: ${health.last_error}`;
       if (!img.naturalWidth) resolution.textContent = "no picture";
