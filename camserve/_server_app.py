@@ -20,7 +20,7 @@ from ._multi_viewer import MultiViewer
 from ._pages import GridPage, resolution
 from ._static import static_file
 from ._stream import set_stream_headers
-from ._web import CameraApp, _plain
+from ._web import CameraApp, _plain, set_allow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -236,10 +236,7 @@ class ServerApp:
         """
         Known paths asked with a method they do not answer.
         """
-        error = failure.value
-        assert isinstance(error, MethodNotAllowed)  # noqa: S101 - narrows the type
-        if error.valid_methods:
-            request.setHeader(b"allow", ", ".join(error.valid_methods).encode())
+        set_allow(request, failure)
         if _under_api(request):
             return _json(request, {"error": "method not allowed"}, 405)
         return _plain(request, 405, "method not allowed")

@@ -164,10 +164,7 @@ class CameraApp:
         """
         Known paths asked with a method they do not answer.
         """
-        error = failure.value
-        assert isinstance(error, MethodNotAllowed)  # noqa: S101 - narrows the type
-        if error.valid_methods:
-            request.setHeader(b"allow", ", ".join(error.valid_methods).encode())
+        set_allow(request, failure)
         return _plain(request, 405, "method not allowed")
 
     @staticmethod
@@ -200,6 +197,16 @@ def camera_resource(
         stall_timeout=hub.stall_timeout if stall_timeout is None else stall_timeout,
         in_grid=in_grid,
     ).app.resource()
+
+
+def set_allow(request: IRequest, failure: Failure) -> None:
+    """
+    Name in C{Allow} the methods the path of a C{405} answers.
+    """
+    error = failure.value
+    assert isinstance(error, MethodNotAllowed)  # noqa: S101 - narrows the type
+    if error.valid_methods:
+        request.setHeader(b"allow", ", ".join(error.valid_methods).encode())
 
 
 def snapshot_name(frame: Frame) -> str:
