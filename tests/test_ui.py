@@ -376,6 +376,62 @@ def test_snapshot_mode_refreshes_snapshots(
     assert not any(path in ("streams", "cameras/cam5/video_feed") for path in paths)
 
 
+def test_pages_are_accessible_and_fit_a_phone(
+    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+) -> None:
+    """
+    Every picture has a text alternative naming its camera, every control
+    is reached with the Tab key and says what it does, and on a phone's
+    width neither page scrolls sideways.
+    """
+
+    def work(browser: Browser) -> dict[str, Any]:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        alts = page.eval_on_selector_all("img", "(images) => images.map((i) => i.alt)")
+        controls = page.eval_on_selector_all(
+            ".tile button, .tile a.button",
+            "(all) => all.map((c) => c.getAttribute('aria-label'))",
+        )
+        reached = []
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            reached.append(
+                page.evaluate(
+                    "document.activeElement.getAttribute('aria-label')"
+                    " || document.activeElement.textContent.trim()"
+                )
+            )
+        grid_width = page.evaluate("document.documentElement.scrollWidth")
+        page.goto(server.url + "cameras/cam1/")
+        camera_width = page.evaluate("document.documentElement.scrollWidth")
+        camera_alt = page.locator("#stream").get_attribute("alt")
+        page.close()
+        return {
+            "alts": alts,
+            "controls": controls,
+            "reached": reached,
+            "widths": (grid_width, camera_width),
+            "camera_alt": camera_alt,
+        }
+
+    facts = browser(work)
+    assert facts["alts"] == [f"live picture of {name}" for name in CAMERAS]
+    assert facts["camera_alt"] == "live picture of cam1"
+    assert all(facts["controls"]), facts["controls"]
+    assert len(facts["controls"]) == 3 * len(CAMERAS)
+    # The picture links to the camera's page as its name does: one stop of
+    # the Tab key is enough.
+    assert facts["reached"][:5] == [
+        "cam1",
+        "pause cam1",
+        "download a snapshot of cam1",
+        "show cam1 full screen",
+        "cam2",
+    ], facts["reached"]
+    assert facts["widths"] == (390, 390)
+
+
 def test_snapshot_button_downloads_a_jpeg(
     server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
 ) -> None:
