@@ -149,17 +149,17 @@ class ServerApp:
         if request.method == b"HEAD":
             set_stream_headers(request)
             return b""
-        chosen = [
-            self._service.thumbnails(name) if name in shrunk else hubs[name]
-            for name in wanted
-        ]
-        viewer = MultiViewer(
-            request,
-            chosen,
-            self._clock,
-            stall_timeout=max(hubs[name].stall_timeout for name in wanted),
-        )
         try:
+            chosen = [
+                self._service.thumbnails(name) if name in shrunk else hubs[name]
+                for name in wanted
+            ]
+            viewer = MultiViewer(
+                request,
+                chosen,
+                self._clock,
+                stall_timeout=max(hubs[name].stall_timeout for name in wanted),
+            )
             return viewer.start()
         except CameraUnavailable as error:
             return _plain(request, 503, str(error))

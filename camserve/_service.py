@@ -15,7 +15,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from ._capture import ThreadedCameraSource
-from ._hub import CameraHub
+from ._hub import CameraHub, CameraUnavailable
 from ._thumbnail import thumbnail_hub
 from .interfaces import IFrameSource
 
@@ -65,6 +65,7 @@ class CameraService(MultiService):
         )
         self._hubs: dict[str, CameraHub] = {}
         self._thumbnails: dict[str, CameraHub] = {}
+        self._stopped = False
         # Removed cameras whose drivers have not yet let go of their devices
         # (nor, if blocking, of their capture threads).
         self._releasing: dict[CameraHub, None] = {}
@@ -181,7 +182,10 @@ class CameraService(MultiService):
         only while it has viewers of its own.
 
         @raise KeyError: if there is no such camera.
+        @raise CameraUnavailable: if the service has stopped.
         """
+        if self._stopped:
+            raise CameraUnavailable(f"camera {name} is shut down")
         hub = self._thumbnails.get(name)
         if hub is None:
             hub = thumbnail_hub(self._hubs[name], self._shrink_in_thread, self._reactor)
@@ -205,6 +209,7 @@ class CameraService(MultiService):
         """
         End every stream, release every camera, then stop the thread pool.
         """
+        self._stopped = True
         stopped: Deferred[Any] = super().stopService()
         for thumbnails in self._thumbnails.values():
             thumbnails.shutdown()

@@ -1117,11 +1117,13 @@ def test_streams_of_a_stopped_service(server: Server, log: LogRecorder) -> None:
     """
     server.service.startService()
     server.service.stopService()
-    response, body = server.get("/streams?cameras=back,front")
-    assert response.code == 503
-    assert header(response, b"content-type") == [b"text/plain; charset=utf-8"]
-    assert body == b"camera back is shut down\n"
+    for query in ("", "&size=thumbnail", "&thumbnails=front"):
+        response, body = server.get(f"/streams?cameras=back,front{query}")
+        assert response.code == 503
+        assert header(response, b"content-type") == [b"text/plain; charset=utf-8"]
+        assert body in (b"camera back is shut down\n", b"camera front is shut down\n")
     assert [server.hub(name).viewers for name in ("front", "back")] == [0, 0]
+    assert server.service.thumbnail_hubs == {}
     gc.collect()
     assert log.troubles(LogLevel.error) == []
 
