@@ -2,7 +2,7 @@
 Tests for L{camserve.cameras.v4l2}, run against L{v4l2_double}, a test
 double of linuxpy's V4L2 API: format negotiation, the frame loop, errors and
 releasing the device. What only a real camera can show is listed in the
-README's v4l2 section.
+v4l2 section of docs/drivers.md.
 """
 
 from __future__ import annotations
