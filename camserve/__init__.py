@@ -5,6 +5,7 @@ Cameras stream to browsers as Motion JPEG. Each camera has a L{CameraHub}
 fed by a frame source: a blocking driver's C{frames()} run in a capture
 thread, or an asynchronous driver on the reactor. L{camera_resource} serves
 a hub over HTTP, L{service_resource} every camera of a L{CameraService},
+and L{CamserveSite} serves either with limits on connections and requests,
 which owns hubs and their capture threads. The
 built-in drivers (L{EmulatedCamera}, L{MJPEGRelay}, L{OpenCVCamera},
 L{V4L2Camera}, L{PiCamera}, L{Picamera2Camera}) import their libraries only
@@ -20,6 +21,7 @@ from ._multipart import BOUNDARY, CONTENT_TYPE, encode_part
 from ._registry import driver_names, find_driver, make_camera
 from ._server_app import service_resource
 from ._service import CameraService
+from ._site import CamserveSite
 from ._viewer import StreamViewer
 from ._web import camera_resource
 from .cameras.emulated import EmulatedCamera
@@ -37,6 +39,7 @@ __all__ = [
     "CameraHub",
     "CameraService",
     "CameraUnavailable",
+    "CamserveSite",
     "ConfigError",
     "EmulatedCamera",
     "Frame",

@@ -34,7 +34,14 @@ from attrs import field, frozen
 from attrs.validators import min_len
 from twisted.internet.endpoints import serverFromString
 
-from ._config import SETTINGS, ConfigError, ServerConfig, _read_only
+from ._config import (
+    SETTINGS,
+    ConfigError,
+    ServerConfig,
+    _number,
+    _positive,
+    _read_only,
+)
 from ._registry import _declared_types, driver_names, find_driver, make_camera
 
 if TYPE_CHECKING:
@@ -53,7 +60,13 @@ _COMMON_OPTIONS = frozenset(
 """The driver options the command line has its own settings for."""
 _TEXT_OPTIONS = frozenset({"source"})
 """The common options given as text; the others are numbers."""
-_SERVER_KEYS = ("endpoints", *_TIMEOUTS)
+_LIMITS = {
+    "header_timeout": _positive,
+    "max_connections": _number(int, 1),
+    "max_connections_per_client": _number(int, 1),
+}
+"""The C{[server]} keys of the HTTP server's limits, with their parsers."""
+_SERVER_KEYS = ("endpoints", *_TIMEOUTS, *_LIMITS)
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _NAME_LIMIT = 64
 _POSITION = re.compile(
@@ -88,6 +101,11 @@ class ServerSettings:
     that does not set its own. The defaults are the command line's.
 
     @ivar endpoints: Twisted server endpoint descriptions, one listener each.
+    @ivar header_timeout: seconds within which a connection must send a
+        whole request head.
+    @ivar max_connections: connections served at once; more are refused.
+    @ivar max_connections_per_client: connections served at once from one
+        client address; more from it are refused.
     """
 
     endpoints: tuple[str, ...] = (_DEFAULTS.endpoint,)
@@ -95,6 +113,9 @@ class ServerSettings:
     start_timeout: float = _DEFAULTS.start_timeout
     keepalive: float = _DEFAULTS.keepalive
     stall_timeout: float = _DEFAULTS.stall_timeout
+    header_timeout: float = 10.0
+    max_connections: int = 1000
+    max_connections_per_client: int = 50
 
 
 @frozen
@@ -299,6 +320,9 @@ def _server(table: object) -> ServerSettings:
         for key in _TIMEOUTS
         if key in table
     }
+    for key, parse in _LIMITS.items():
+        if key in table:
+            values[key] = parse(f"[server] {key}", _Number(table[key]))
     if "endpoints" in table:
         values["endpoints"] = _endpoints(table["endpoints"])
     return ServerSettings(**values)

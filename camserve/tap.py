@@ -14,7 +14,6 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
-from twisted.web.server import Site
 
 from ._config import SETTINGS, ConfigError, ServerConfig
 from ._config_file import (
@@ -32,12 +31,14 @@ from ._registry import describe_drivers, make_camera
 from ._reload import ConfigReloader, serve_camera
 from ._server_app import service_resource
 from ._service import CameraService
+from ._site import CamserveSite
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
     from twisted.python.failure import Failure
+    from twisted.web.server import Site
 
 
 class Options(usage.Options):
@@ -199,7 +200,14 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
     cameras.setServiceParent(top)
     for made in checked.cameras:
         serve_camera(cameras, made)
-    site = Site(service_resource(cameras, reactor))
+    server = checked.config.server
+    site = CamserveSite(
+        service_resource(cameras, reactor),
+        reactor,
+        header_timeout=server.header_timeout,
+        max_connections=server.max_connections,
+        max_connections_per_client=server.max_connections_per_client,
+    )
     for each in checked.endpoints:
         _Listener(each.description, each.endpoint, site).setServiceParent(top)
     if isinstance(serve, str):
@@ -216,7 +224,10 @@ class _Listener(Service):
     _log = Logger()
 
     def __init__(
-        self, description: str, endpoint: IStreamServerEndpoint, factory: Site
+        self,
+        description: str,
+        endpoint: IStreamServerEndpoint,
+        factory: Site,
     ) -> None:
         self._description = description
         self._endpoint = endpoint

@@ -161,6 +161,32 @@ def test_every_server_key() -> None:
     )
 
 
+def test_server_limits() -> None:
+    """
+    The HTTP server's limits are read from C{[server]}, and default to a
+    10 s header timeout, 1000 connections and 50 per client.
+    """
+    defaults = parse_config(PORCH, "cameras.toml").server
+    assert (
+        defaults.header_timeout,
+        defaults.max_connections,
+        defaults.max_connections_per_client,
+    ) == (10.0, 1000, 50)
+    config = parse_config(
+        "[server]\nheader_timeout = 2.5\nmax_connections = 20\n"
+        "max_connections_per_client = 4\n" + PORCH,
+        "cameras.toml",
+    )
+    assert (
+        config.server.header_timeout,
+        config.server.max_connections,
+        config.server.max_connections_per_client,
+    ) == (2.5, 20, 4)
+    assert type(config.server.max_connections) is int
+    whole = parse_config("[server]\nheader_timeout = 3\n" + PORCH, "cameras.toml")
+    assert type(whole.server.header_timeout) is float
+
+
 def test_options_are_read_only() -> None:
     """
     A camera's options cannot be changed after it is parsed.
@@ -260,7 +286,8 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             "[server]\nport = 8080\n" + PORCH,
             (
                 "cameras.toml: unknown key 'port' in [server]; allowed: endpoints, "
-                "idle_timeout, keepalive, stall_timeout, start_timeout"
+                "header_timeout, idle_timeout, keepalive, max_connections, "
+                "max_connections_per_client, stall_timeout, start_timeout"
             ),
         ),
         (
@@ -304,6 +331,41 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             (
                 "cameras.toml: [server] start_timeout must be a number greater than 0, "
                 "not 0"
+            ),
+        ),
+        (
+            "[server]\nheader_timeout = 0\n" + PORCH,
+            (
+                "cameras.toml: [server] header_timeout must be a number greater "
+                "than 0, not 0"
+            ),
+        ),
+        (
+            '[server]\nheader_timeout = "10"\n' + PORCH,
+            (
+                "cameras.toml: [server] header_timeout must be a number greater "
+                "than 0, not '10'"
+            ),
+        ),
+        (
+            "[server]\nmax_connections = 0\n" + PORCH,
+            (
+                "cameras.toml: [server] max_connections must be a whole number "
+                "at least 1, not 0"
+            ),
+        ),
+        (
+            "[server]\nmax_connections_per_client = 2.5\n" + PORCH,
+            (
+                "cameras.toml: [server] max_connections_per_client must be a whole "
+                "number at least 1, not 2.5"
+            ),
+        ),
+        (
+            "[server]\nmax_connections_per_client = true\n" + PORCH,
+            (
+                "cameras.toml: [server] max_connections_per_client must be a whole "
+                "number at least 1, not true"
             ),
         ),
         (

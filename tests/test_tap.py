@@ -46,7 +46,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
 from zope.interface import implementer
 
-from camserve import CameraHub, CameraService, ConfigError, EmulatedCamera, ServerConfig
+from camserve import (
+    CameraHub,
+    CameraService,
+    CamserveSite,
+    ConfigError,
+    EmulatedCamera,
+    ServerConfig,
+)
 from camserve._config import SETTINGS, Setting
 from camserve._reload import ConfigReloader
 from camserve.tap import (
@@ -418,6 +425,36 @@ def test_build_service_defaults() -> None:
     assert timeouts(hub) == (10, 10, 2, 30)
     (listener,) = children(top, _Listener)
     assert listener._description == "tcp:8080"
+    site = listener._factory
+    assert isinstance(site, CamserveSite)
+    assert (
+        site.header_timeout,
+        site.max_connections,
+        site.max_connections_per_client,
+        site.max_body_size,
+    ) == (10.0, 1000, 50, 0)
+
+
+def test_build_service_applies_the_servers_limits(tmp_path: Path) -> None:
+    """
+    The C{[server]} table's header timeout and connection limits are those
+    of the site on every endpoint.
+    """
+    path = tmp_path / "cameras.toml"
+    path.write_text(
+        '[server]\nendpoints = ["tcp:8080"]\nheader_timeout = 2.5\n'
+        "max_connections = 20\nmax_connections_per_client = 4\n\n"
+        '[[cameras]]\nname = "porch"\ndriver = "emulated"\n'
+    )
+    top = build_service(str(path), MemoryReactorClock())
+    (listener,) = children(top, _Listener)
+    site = listener._factory
+    assert isinstance(site, CamserveSite)
+    assert (
+        site.header_timeout,
+        site.max_connections,
+        site.max_connections_per_client,
+    ) == (2.5, 20, 4)
 
 
 @pytest.mark.parametrize(
