@@ -86,7 +86,7 @@ class ServerApp:
             return _Answer(lambda answered: _plain(answered, 404, "not found"))
         hub = self._hub(name)
         if hub is None:
-            return _Answer(lambda answered: self._unknown(answered, name))
+            return _Answer(self._unknown)
         if not request.postpath:
             # A camera's page is at its name with a slash, so that its
             # relative links work.
@@ -185,7 +185,7 @@ class ServerApp:
             return _json(request, {"error": "not found"}, 404)
         hub = self._hub(name)
         if hub is None:
-            return self._unknown(request, name)
+            return self._unknown(request)
         health = hub.health()
         return _json(
             request,
@@ -274,16 +274,16 @@ class ServerApp:
         hubs = self._hubs()
         return self._camera_app(hubs[0])[0] if hubs else None
 
-    def _unknown(self, request: IRequest, name: str) -> bytes:
+    def _unknown(self, request: IRequest) -> bytes:
         names = sorted(self._service.hubs)
         if _under_api(request):
             return _json(
-                request, {"error": f"no camera named {name!r}", "cameras": names}, 404
+                request, {"error": "no such camera", "cameras": names}, 404
             )
         return _plain(
             request,
             404,
-            f"no camera named {name!r}; cameras: {', '.join(names) or 'none'}",
+            f"no such camera; cameras: {', '.join(names) or 'none'}",
         )
 
     def _viewers(self, hub: CameraHub) -> int:
@@ -363,7 +363,7 @@ def _stream_choice(
     )
     unknown = [name for name in [*wanted, *shrunk] if name not in hubs]
     if unknown:
-        raise _RefusedError(404, f"no camera named {unknown[0]!r}")
+        raise _RefusedError(404, "no such camera")
     if not wanted or len(set(wanted)) != len(wanted):
         raise _RefusedError(400, "cameras must name each camera once")
     if not shrunk <= set(wanted):
