@@ -277,9 +277,7 @@ class ServerApp:
     def _unknown(self, request: IRequest) -> bytes:
         names = sorted(self._service.hubs)
         if _under_api(request):
-            return _json(
-                request, {"error": "no such camera", "cameras": names}, 404
-            )
+            return _json(request, {"error": "no such camera", "cameras": names}, 404)
         return _plain(
             request,
             404,
