@@ -10,13 +10,18 @@ Connections are limited in total and per client address: a connection over
 a limit is answered C{503} with C{Retry-After} and closed, so that viewers
 already watching are never closed to make room. Bodies, heads too large,
 HTTP/1.1 requests without C{Host} and paths that are not UTF-8 are answered
-before the application sees them. Every answer goes without a C{Server}
+before the application sees them, and so is a C{Host} that is neither an IP
+address, C{localhost} nor one of the site's allowed names (C{421}): a page
+of another site that points its own name at camserve's address (DNS
+rebinding) is refused, while camserve reached by address needs no setting.
+Every answer goes without a C{Server}
 header and with C{X-Content-Type-Options: nosniff}; HTML pages also carry a
 Content-Security-Policy and C{X-Frame-Options: DENY}.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
@@ -26,6 +31,8 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
     from twisted.python.failure import Failure
     from twisted.web.http_headers import Headers
@@ -53,6 +60,7 @@ _REASONS = {
     408: b"Request Timeout",
     413: b"Content Too Large",
     414: b"URI Too Long",
+    421: b"Misdirected Request",
     431: b"Request Header Fields Too Large",
     503: b"Service Unavailable",
 }
@@ -61,6 +69,7 @@ _MESSAGES = {
     408: b"the request took too long to arrive",
     413: b"this server takes no request body here",
     414: b"the request line is too long",
+    421: b"this server does not answer to that host name",
     431: b"the request's headers are too large",
     503: b"too many connections; try again later",
 }
@@ -83,6 +92,44 @@ def error_answer(code: int, extra: tuple[tuple[bytes, bytes], ...] = ()) -> byte
     lines = [b"HTTP/1.1 %d %s" % (code, _REASONS[code])]
     lines.extend(name + b": " + value for name, value in headers)
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _host_name(host: bytes) -> str | None:
+    """
+    The name or address in the C{Host} header value C{host}, lowercased and
+    without its port (an IPv6 address keeps its brackets); C{None} if
+    C{host} is not a host with an optional port.
+    """
+    try:
+        text = host.decode("ascii").strip().lower()
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return None
+        name, rest = text[: end + 1], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            return None
+        port = rest[1:]
+    else:
+        name, _, port = text.partition(":")
+    if not name or not (port == "" or port.isdigit()):
+        return None
+    return name
+
+
+def _is_ip_literal(name: str) -> bool:
+    """
+    Whether the host C{name} is an IPv4 address, or an IPv6 address in
+    brackets.
+    """
+    bracketed = name.startswith("[") and name.endswith("]")
+    try:
+        address = ipaddress.ip_address(name[1:-1] if bracketed else name)
+    except ValueError:
+        return False
+    return address.version == (6 if bracketed else 4)
 
 
 class _Answering:
@@ -262,6 +309,10 @@ class CamserveChannel(_Answering, HTTPChannel):
         ):
             self.answer_and_close(400)
             return
+        hosts = headers.getRawHeaders(b"host", [])
+        if hosts and not self.factory.answers_to(hosts[0]):
+            self.answer_and_close(421)
+            return
         path = self._path.split(b"?", 1)[0]
         try:
             unquote_to_bytes(path).decode("utf-8")
@@ -342,6 +393,10 @@ class CamserveSite(Site):
     @ivar max_head_size: the largest request head (request line and
         headers), in bytes.
     @ivar retry_after: seconds a refused client is told to wait.
+    @ivar allowed_hosts: the host names, besides C{localhost} and IP
+        addresses, that requests may name in C{Host}, lowercased; a request
+        naming another is answered C{421}. Requests without C{Host} (HTTP/1.0)
+        are served: browsers always send it.
     """
 
     protocol = CamserveChannel  # type: ignore[assignment]  # Site's is a factory function
@@ -359,6 +414,7 @@ class CamserveSite(Site):
         max_request_line: int = 8192,
         max_head_size: int = 16384,
         retry_after: int = 5,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         super().__init__(resource, reactor=reactor)
         self.header_timeout = header_timeout
@@ -368,6 +424,9 @@ class CamserveSite(Site):
         self.max_request_line = max_request_line
         self.max_head_size = max_head_size
         self.retry_after = retry_after
+        self.allowed_hosts = frozenset(
+            name.lower().rstrip(".") for name in allowed_hosts
+        )
         self._per_client: Counter[str | None] = Counter()
         self._open = 0
 
@@ -377,6 +436,21 @@ class CamserveSite(Site):
         How many connections are open and counted, in total.
         """
         return self._open
+
+    def answers_to(self, host: bytes) -> bool:
+        """
+        Whether a request whose C{Host} header is C{host} is for this site:
+        its host, without the port, is an IPv4 address, an IPv6 address in
+        brackets, C{localhost}, or one of L{allowed_hosts} (in any case, with
+        or without a final dot).
+        """
+        name = _host_name(host)
+        if name is None:
+            return False
+        if _is_ip_literal(name):
+            return True
+        name = name.removesuffix(".")
+        return name == "localhost" or name in self.allowed_hosts
 
     def acceptableProtocols(self) -> list[bytes]:
         """

@@ -120,6 +120,11 @@ class Client:
 
 
 def make_site(resource: IResource | None = None, **limits: Any) -> CamserveSite:
+    """
+    A site on a L{Clock} that answers to the host name C{camserve}, which
+    the tests' requests name, unless C{limits} says otherwise.
+    """
+    limits.setdefault("allowed_hosts", ["camserve"])
     return CamserveSite(resource or Echo(), Clock(), **limits)
 
 
@@ -433,6 +438,121 @@ def test_a_path_that_is_not_utf8_is_refused_quietly(log: LogRecorder) -> None:
     assert fine.code() == 404
 
 
+# The Host header, against DNS rebinding
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        b"127.0.0.1",
+        b"127.0.0.1:8080",
+        b"192.168.1.20",
+        b"192.168.1.20:80",
+        b"[::1]",
+        b"[::1]:8080",
+        b"[FE80::1]:8080",
+        b"localhost",
+        b"LocalHost:8080",
+        b"localhost.",
+    ],
+)
+def test_ip_addresses_and_localhost_need_no_setting(host: bytes) -> None:
+    """
+    A request naming an IPv4 address, an IPv6 address in brackets or
+    C{localhost}, with or without a port, is served by a site that allows
+    no host names.
+    """
+    resource = Echo()
+    client = Client(make_site(resource, allowed_hosts=()))
+    client.send(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert client.code() == 200
+    assert resource.rendered == 1
+
+
+@pytest.mark.parametrize(
+    "host", [b"cam.example.org", b"Cam.Example.ORG:8443", b"cam.example.org."]
+)
+def test_allowed_host_names_are_served_in_any_case(host: bytes) -> None:
+    """
+    A request naming one of the site's allowed host names, in any case, with
+    or without a port or a final dot, is served.
+    """
+    resource = Echo()
+    client = Client(make_site(resource, allowed_hosts=["CAM.example.org"]))
+    client.send(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert client.code() == 200
+    assert resource.rendered == 1
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        b"rebind.attacker.example",
+        b"rebind.attacker.example:8080",
+        b"camserve",
+        b"cam.example.org.attacker.example",
+        b"localhost.attacker.example",
+        b"127.0.0.1.nip.io",
+        b"::1",
+        b"[127.0.0.1]",
+        b"127.1",
+        b"0x7f000001",
+        b"127.0.0.1:80:80",
+        b"127.0.0.1:http",
+        b"[::1",
+        b"[::1]x",
+        b"",
+        b":8080",
+        b"caf\xc3\xa9.example",
+    ],
+)
+def test_other_hosts_are_misdirected(host: bytes) -> None:
+    """
+    A request naming any other host, or a C{Host} that is not a host and
+    port, is answered C{421} with a fixed body that echoes nothing of the
+    request, never reaches the application, and its connection is closed:
+    a rebinding page's own name is refused.
+    """
+    resource = Echo()
+    client = Client(make_site(resource, allowed_hosts=["cam.example.org"]))
+    client.send(b"GET /<script> HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert client.code() == 421
+    answer = client.response()
+    assert answer.status == b"HTTP/1.1 421 Misdirected Request"
+    assert answer.body == b"this server does not answer to that host name\n"
+    assert answer.headers[b"x-content-type-options"] == [b"nosniff"]
+    assert not client.open
+    assert resource.rendered == 0
+
+
+def test_a_request_without_host_is_not_misdirected() -> None:
+    """
+    An HTTP/1.0 request without C{Host}, which no browser sends, is served
+    by a site that allows no host names.
+    """
+    resource = Echo()
+    client = Client(make_site(resource, allowed_hosts=()))
+    client.send(b"GET / HTTP/1.0\r\n\r\n")
+    assert client.code() == 200
+    assert resource.rendered == 1
+
+
+def test_a_misdirected_request_on_a_kept_connection_is_not_served() -> None:
+    """
+    A second request on a persistent connection naming another host is
+    answered C{421} after the first, allowed one was served.
+    """
+    resource = Echo()
+    client = Client(make_site(resource, allowed_hosts=()))
+    client.send(
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        b"GET / HTTP/1.1\r\nHost: rebind.attacker.example\r\n\r\n"
+    )
+    assert b"HTTP/1.1 421 Misdirected Request" in client.transport.value()
+    assert resource.rendered == 1
+    assert not client.open
+
+
 # Response headers
 
 
@@ -445,7 +565,9 @@ def pages() -> CamserveSite:
     service = CameraService(clock)
     source = PushSource()
     service.add_source("front", source)
-    return CamserveSite(service_resource(service, clock), clock)
+    return CamserveSite(
+        service_resource(service, clock), clock, allowed_hosts=["camserve"]
+    )
 
 
 @pytest.mark.parametrize("path", [b"/", b"/cameras/front/"])
