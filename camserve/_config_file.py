@@ -15,6 +15,18 @@ camera::
     driver = "emulated"
     fps = 15
 
+An optional C{[auth]} table asks for a login on every path but the public
+ones (see L{AuthSettings})::
+
+    [auth]
+    htpasswd = "users.htpasswd"
+    public = ["/healthz"]
+    [auth.users.alice]
+    role = "admin"
+    [auth.users.bob]
+    role = "viewer"
+    cameras = ["porch"]
+
 A camera's keys other than C{name}, C{driver} and the four timeouts are its
 driver's options. L{parse_config} checks all the file alone can tell, with
 the command line's rules for the settings the two share; L{check_config}
@@ -30,10 +42,11 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 from attrs.validators import min_len
 from twisted.internet.endpoints import serverFromString
 
+from ._auth import Accounts, read_accounts
 from ._config import (
     SETTINGS,
     ConfigError,
@@ -66,8 +79,13 @@ _LIMITS = {
     "max_connections_per_client": _number(int, 1),
 }
 """The C{[server]} keys of the HTTP server's limits, with their parsers."""
-_SERVER_KEYS = ("endpoints", *_TIMEOUTS, *_LIMITS)
+_SERVER_KEYS = ("endpoints", "hosts", *_TIMEOUTS, *_LIMITS)
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
+_HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_ROLES = ("admin", "viewer")
+"""The roles a user may have: C{viewer} watches, C{admin} may do everything."""
+_AUTH_KEYS = ("htpasswd", "public", "users")
+_USER_KEYS = ("cameras", "role")
 _NAME_LIMIT = 64
 _POSITION = re.compile(
     r"(?P<message>.*) \((?:at line (?P<line>\d+), column (?P<column>\d+)"
@@ -106,6 +124,9 @@ class ServerSettings:
     @ivar max_connections: connections served at once; more are refused.
     @ivar max_connections_per_client: connections served at once from one
         client address; more from it are refused.
+    @ivar hosts: the host names camserve answers to besides IP literals and
+        C{localhost}, lower-cased: requests naming another host in their
+        C{Host} header are a DNS-rebinding attack's.
     """
 
     endpoints: tuple[str, ...] = (_DEFAULTS.endpoint,)
@@ -116,6 +137,46 @@ class ServerSettings:
     header_timeout: float = 10.0
     max_connections: int = 1000
     max_connections_per_client: int = 50
+    hosts: tuple[str, ...] = ()
+
+
+@frozen
+class UserSettings:
+    """
+    One C{[auth.users.<name>]} table: what a user of the htpasswd file may
+    do.
+
+    @ivar role: C{"viewer"} (pages, streams, snapshots, the read-only API)
+        or C{"admin"} (everything).
+    @ivar cameras: the names of the only cameras the user sees; L{None} for
+        every camera, those added later included.
+    """
+
+    role: str
+    cameras: frozenset[str] | None = None
+
+
+@frozen
+class AuthSettings:
+    """
+    The C{[auth]} table: who may log in, and what they see.
+
+    Every user of the htpasswd file must have a C{[auth.users.<name>]}
+    table and every such table a line in the file: a user in only one of
+    the two is refused at start, in one line naming the user, rather than
+    left in a state nobody chose.
+
+    @ivar htpasswd: the path of an Apache htpasswd file of bcrypt hashes
+        (as C{htpasswd -B} writes), relative to the config file's folder if
+        the file gives a relative one.
+    @ivar users: each user's settings, by name.
+    @ivar public: the paths served without a login; a path ending in C{/}
+        stands for everything below it.
+    """
+
+    htpasswd: str
+    users: Mapping[str, UserSettings] = field(converter=_read_only)
+    public: tuple[str, ...] = ("/healthz",)
 
 
 @frozen
@@ -159,11 +220,14 @@ class FileConfig:
     @ivar cameras: one or more, in the file's order, with distinct names.
     @ivar source: the file it was read from, named in messages; not part of
         its value.
+    @ivar auth: the C{[auth]} table; L{None} to serve everyone without a
+        login.
     """
 
     server: ServerSettings
     cameras: tuple[CameraConfig, ...] = field(validator=min_len(1))
     source: str = field(default="config", eq=False)
+    auth: AuthSettings | None = field(default=None, kw_only=True)
 
 
 @frozen
@@ -201,6 +265,8 @@ class CheckedConfig:
     config: FileConfig
     cameras: tuple[MadeCamera, ...]
     endpoints: tuple[ServerEndpoint, ...]
+    accounts: Accounts | None = None
+    """The users of C{[auth]} with their password hashes, if it has one."""
 
 
 def load_config(path: str | os.PathLike[str]) -> FileConfig:
@@ -224,7 +290,12 @@ def load_config(path: str | os.PathLike[str]) -> FileConfig:
         raise ConfigError(
             f"{source}: line {line}, column {column}: not UTF-8 text ({error.reason})"
         ) from None
-    return parse_config(text, source)
+    config = parse_config(text, source)
+    if config.auth is not None:
+        # Relative to the config file, wherever camserve was started.
+        htpasswd = Path(source).parent / Path(config.auth.htpasswd).expanduser()
+        config = evolve(config, auth=evolve(config.auth, htpasswd=str(htpasswd)))
+    return config
 
 
 def parse_config(text: str, source: str) -> FileConfig:
@@ -273,7 +344,10 @@ def check_config(config: FileConfig, reactor: Any) -> CheckedConfig:
         _make(config.source, camera, config.server, reactor)
         for camera in config.cameras
     )
-    return CheckedConfig(config, cameras, endpoints)
+    accounts = (
+        None if config.auth is None else read_accounts(config.source, config.auth)
+    )
+    return CheckedConfig(config, cameras, endpoints, accounts)
 
 
 def _syntax_error(error: tomllib.TOMLDecodeError) -> str:
@@ -293,14 +367,95 @@ def _file(document: Mapping[str, Any], source: str) -> FileConfig:
     """
     The config a parsed file describes.
     """
-    unknown = sorted(set(document) - {"server", "cameras"})
+    unknown = sorted(set(document) - {"server", "cameras", "auth"})
     if unknown:
         raise ConfigError(
             f"unknown key {unknown[0]!r} at the top level; "
-            "allowed: [server], [[cameras]]"
+            "allowed: [server], [[cameras]], [auth]"
         )
     server = _server(document.get("server", {}))
-    return FileConfig(server, _cameras(document.get("cameras", [])), source)
+    cameras = _cameras(document.get("cameras", []))
+    auth = (
+        _auth(document["auth"], {camera.name for camera in cameras})
+        if "auth" in document
+        else None
+    )
+    return FileConfig(server, cameras, source, auth=auth)
+
+
+def _auth(table: object, cameras: set[str]) -> AuthSettings:
+    """
+    The C{[auth]} table's settings, its users' cameras among C{cameras}.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"auth must be a table ([auth]), not {_shown(table)}")
+    _known_keys(table, _AUTH_KEYS, "[auth]")
+    htpasswd = table.get("htpasswd")
+    if not isinstance(htpasswd, str) or not htpasswd:
+        raise ConfigError(
+            "[auth] htpasswd must name an htpasswd file of bcrypt hashes "
+            f"(htpasswd -B), not {_shown(htpasswd)}"
+        )
+    users = table.get("users")
+    if not isinstance(users, dict) or not users:
+        raise ConfigError(
+            "[auth] has no users: add a [auth.users.<name>] table with a role"
+        )
+    settings = {name: _user(name, value, cameras) for name, value in users.items()}
+    public = table.get("public", ["/healthz"])
+    if not (
+        isinstance(public, list)
+        and all(isinstance(path, str) and path.startswith("/") for path in public)
+    ):
+        raise ConfigError(
+            '[auth] public must be a list of paths, e.g. ["/healthz"], '
+            f"not {_shown(public)}"
+        )
+    return AuthSettings(htpasswd, settings, tuple(public))
+
+
+def _user(name: str, table: object, cameras: set[str]) -> UserSettings:
+    """
+    The settings of user C{name}'s C{[auth.users.<name>]} table.
+    """
+    where = f"[auth.users.{name}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, not {_shown(table)}")
+    _known_keys(table, _USER_KEYS, where)
+    role = table.get("role")
+    if role not in _ROLES:
+        raise ConfigError(
+            f"{where} role must be one of {', '.join(_ROLES)}, not {_shown(role)}"
+        )
+    if "cameras" not in table:
+        return UserSettings(role)
+    allowed = table["cameras"]
+    if not isinstance(allowed, list) or not all(
+        isinstance(each, str) for each in allowed
+    ):
+        raise ConfigError(
+            f"{where} cameras must be a list of camera names, not {_shown(allowed)}"
+        )
+    for each in allowed:
+        if each not in cameras:
+            raise ConfigError(
+                f"{where} cameras: no camera is named {each!r}; "
+                f"cameras: {', '.join(sorted(cameras))}"
+            )
+    return UserSettings(role, frozenset(allowed))
+
+
+def _known_keys(
+    table: Mapping[str, object], known: tuple[str, ...], where: str
+) -> None:
+    """
+    Refuse a key of C{table} not in C{known}.
+    """
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in {where}; allowed: {', '.join(known)}"
+        )
 
 
 def _server(table: object) -> ServerSettings:
@@ -325,7 +480,27 @@ def _server(table: object) -> ServerSettings:
             values[key] = parse(f"[server] {key}", _Number(table[key]))
     if "endpoints" in table:
         values["endpoints"] = _endpoints(table["endpoints"])
+    if "hosts" in table:
+        values["hosts"] = _hosts(table["hosts"])
     return ServerSettings(**values)
+
+
+def _hosts(value: object) -> tuple[str, ...]:
+    """
+    The C{hosts} setting: host names (no ports), lower-cased.
+    """
+    if not isinstance(value, list) or not all(isinstance(each, str) for each in value):
+        raise ConfigError(
+            '[server] hosts must be a list of host names, e.g. ["camera.example"], '
+            f"not {_shown(value)}"
+        )
+    for each in value:
+        if not _HOST.fullmatch(each):
+            raise ConfigError(
+                f"[server] hosts: {each!r} is not a host name "
+                "(letters, digits, '-' and '.', without a port)"
+            )
+    return tuple(each.lower() for each in value)
 
 
 def _endpoints(value: object) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
     from twisted.web.server import Request
 
+    from ._auth import User
     from ._hub import CameraHub
     from ._service import CameraService
 
@@ -41,6 +42,12 @@ class ServerApp:
     Routes for every camera of a service, relative to wherever the app is
     mounted. Cameras added to or removed from the service are served or
     forgotten from the next request on.
+
+    An app made for a logged-in L{User} serves only the cameras the user
+    sees: to them the others do not exist (left out of the grid, the API,
+    C{/streams} and C{/healthz}; C{404} on their routes).
+
+    @ivar user: who the app serves; L{None} for everyone.
     """
 
     app = Klein()
@@ -49,8 +56,11 @@ class ServerApp:
     # one, which would name another camera.
     app.url_map.merge_slashes = False
 
-    def __init__(self, service: CameraService, clock: IReactorTime) -> None:
+    def __init__(
+        self, service: CameraService, clock: IReactorTime, *, user: User | None = None
+    ) -> None:
         self._service = service
+        self.user = user
         self._clock = clock
         # One app per camera, made on first use and forgotten on the first
         # request after its camera is removed. By name: an app refers to its
@@ -141,7 +151,7 @@ class ServerApp:
         320 pixels wide instead of full size; C{?thumbnails=b} only those of
         the cameras named.
         """
-        hubs = self._service.hubs
+        hubs = self._visible()
         try:
             wanted, shrunk = _stream_choice(request, hubs)
         except _RefusedError as refused:
@@ -243,13 +253,23 @@ class ServerApp:
 
     # Helpers
 
+    def _visible(self) -> Mapping[str, CameraHub]:
+        """
+        The service's hubs the app's user sees, by name.
+        """
+        hubs = self._service.hubs
+        user = self.user
+        if user is None or user.cameras is None:
+            return hubs
+        return {name: hub for name, hub in hubs.items() if user.sees(name)}
+
     def _hubs(self) -> list[CameraHub]:
         self._forget_removed()
-        return list(self._service.hubs.values())
+        return list(self._visible().values())
 
     def _hub(self, name: str) -> CameraHub | None:
         self._forget_removed()
-        return self._service.hubs.get(name)
+        return self._visible().get(name)
 
     def _camera_app(self, hub: CameraHub) -> tuple[CameraApp, IResource]:
         made = self._camera_apps.get(hub.name)
@@ -275,7 +295,7 @@ class ServerApp:
         return self._camera_app(hubs[0])[0] if hubs else None
 
     def _unknown(self, request: IRequest) -> bytes:
-        names = sorted(self._service.hubs)
+        names = sorted(self._visible())
         if _under_api(request):
             return _json(request, {"error": "no such camera", "cameras": names}, 404)
         return _plain(

@@ -15,6 +15,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
+from ._auth import login_resource
 from ._config import SETTINGS, ConfigError, ServerConfig
 from ._config_file import (
     CameraConfig,
@@ -186,7 +187,10 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
     """
     The whole camserve server: the cameras of the config file at C{serve},
     reloaded on C{SIGHUP}, or the one camera of a L{ServerConfig}; and an
-    HTTP listener on each endpoint.
+    HTTP listener on each endpoint. A file with C{[auth]} asks for a login
+    on every path but its public ones; its users and their cameras are read
+    at start, and a reload that changes them is not applied until a
+    restart. The one-camera command line has no login.
 
     @raise ConfigError: for anything in the config that cannot be used.
     """
@@ -201,12 +205,19 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
     for made in checked.cameras:
         serve_camera(cameras, made)
     server = checked.config.server
+    # The one-camera command line has no [auth]: it serves everyone.
+    resource = (
+        service_resource(cameras, reactor)
+        if checked.accounts is None
+        else login_resource(cameras, reactor, checked.accounts)
+    )
     site = CamserveSite(
-        service_resource(cameras, reactor),
+        resource,
         reactor,
         header_timeout=server.header_timeout,
         max_connections=server.max_connections,
         max_connections_per_client=server.max_connections_per_client,
+        allowed_hosts=server.hosts,
     )
     for each in checked.endpoints:
         _Listener(each.description, each.endpoint, site).setServiceParent(top)

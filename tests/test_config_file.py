@@ -187,6 +187,53 @@ def test_server_limits() -> None:
     assert type(whole.server.header_timeout) is float
 
 
+def test_server_hosts() -> None:
+    """
+    C{[server] hosts} lists the host names camserve answers to besides IP
+    literals and C{localhost}, lower-cased; none by default.
+    """
+    assert parse_config(PORCH, "cameras.toml").server.hosts == ()
+    config = parse_config(
+        '[server]\nhosts = ["Camera.Example", "cams.lan"]\n' + PORCH, "cameras.toml"
+    )
+    assert config.server.hosts == ("camera.example", "cams.lan")
+
+
+@pytest.mark.parametrize(
+    ("hosts", "message"),
+    [
+        (
+            '"camera.example"',
+            (
+                "cameras.toml: [server] hosts must be a list of host names, "
+                "e.g. [\"camera.example\"], not 'camera.example'"
+            ),
+        ),
+        (
+            '["camera.example:8080"]',
+            (
+                "cameras.toml: [server] hosts: 'camera.example:8080' is not a host "
+                "name (letters, digits, '-' and '.', without a port)"
+            ),
+        ),
+        (
+            '[""]',
+            (
+                "cameras.toml: [server] hosts: '' is not a host name "
+                "(letters, digits, '-' and '.', without a port)"
+            ),
+        ),
+    ],
+)
+def test_server_hosts_mistakes(hosts: str, message: str) -> None:
+    """
+    C{[server] hosts} must be a list of host names without ports.
+    """
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f"[server]\nhosts = {hosts}\n" + PORCH, "cameras.toml")
+    assert str(raised.value) == message
+
+
 def test_options_are_read_only() -> None:
     """
     A camera's options cannot be changed after it is parsed.
@@ -268,14 +315,14 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             "port = 8080\n" + PORCH,
             (
                 "cameras.toml: unknown key 'port' at the top level; "
-                "allowed: [server], [[cameras]]"
+                "allowed: [server], [[cameras]], [auth]"
             ),
         ),
         (
             '[camera]\nname = "porch"\n',
             (
                 "cameras.toml: unknown key 'camera' at the top level; "
-                "allowed: [server], [[cameras]]"
+                "allowed: [server], [[cameras]], [auth]"
             ),
         ),
         (
@@ -286,7 +333,7 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             "[server]\nport = 8080\n" + PORCH,
             (
                 "cameras.toml: unknown key 'port' in [server]; allowed: endpoints, "
-                "header_timeout, idle_timeout, keepalive, max_connections, "
+                "header_timeout, hosts, idle_timeout, keepalive, max_connections, "
                 "max_connections_per_client, stall_timeout, start_timeout"
             ),
         ),
