@@ -9,8 +9,8 @@ headers) within the header timeout, however slowly its bytes trickle in.
 Connections are limited in total and per client address: a connection over
 a limit is answered C{503} with C{Retry-After} and closed, so that viewers
 already watching are never closed to make room. Bodies, heads too large,
-HTTP/1.1 requests without C{Host} and paths that are not UTF-8 are answered
-before the application sees them, and so is a C{Host} that is neither an IP
+HTTP/1.1 requests without C{Host}, targets other than a path and paths that
+are not UTF-8 are answered before the application sees them, and so is a C{Host} that is neither an IP
 address, C{localhost} nor one of the site's allowed names (C{421}): a page
 of another site that points its own name at camserve's address (DNS
 rebinding) is refused, while camserve reached by address needs no setting.
@@ -314,6 +314,11 @@ class CamserveChannel(_Answering, HTTPChannel):
             self.answer_and_close(421)
             return
         path = self._path.split(b"?", 1)[0]
+        if not path.startswith(b"/"):
+            # twisted.web takes a path's first byte for its slash: the rest
+            # of C{*}, C{http://host/path} or C{%C3%A9} would be misread.
+            self.answer_and_close(400)
+            return
         try:
             unquote_to_bytes(path).decode("utf-8")
         except UnicodeDecodeError:

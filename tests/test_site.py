@@ -438,6 +438,26 @@ def test_a_path_that_is_not_utf8_is_refused_quietly(log: LogRecorder) -> None:
     assert fine.code() == 404
 
 
+@pytest.mark.parametrize(
+    "target", [b"%C3%A9", b"x%A9", b"*", b"http://127.0.0.1/", b"?x=1"]
+)
+def test_a_target_that_is_not_a_path_is_refused_quietly(
+    log: LogRecorder, target: bytes
+) -> None:
+    """
+    A request target that does not start with C{/} (which twisted.web would
+    read without its first byte, so that C{%C3%A9} reached Klein as
+    C{C3\\xa9}) is answered 400 before Klein sees it, with nothing logged
+    as trouble.
+    """
+    service = CameraService(Clock())
+    client = Client(make_site(service_resource(service, Clock())))
+    client.send(b"GET " + target + b" HTTP/1.1\r\nHost: camserve\r\n\r\n")
+    assert client.code() == 400
+    assert not client.open
+    assert log.troubles() == []
+
+
 # The Host header, against DNS rebinding
 
 
