@@ -28,6 +28,7 @@ from ._config_file import (
     check_config,
     load_config,
 )
+from ._exposure import exposure_warning
 from ._registry import describe_drivers, make_camera
 from ._reload import ConfigReloader, serve_camera
 from ._server_app import service_resource
@@ -220,7 +221,9 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         allowed_hosts=server.hosts,
     )
     for each in checked.endpoints:
-        _Listener(each.description, each.endpoint, site).setServiceParent(top)
+        _Listener(
+            each.description, each.endpoint, site, login=checked.accounts is not None
+        ).setServiceParent(top)
     if isinstance(serve, str):
         ConfigReloader(serve, checked, cameras, reactor).setServiceParent(top)
     return top
@@ -239,10 +242,17 @@ class _Listener(Service):
         description: str,
         endpoint: IStreamServerEndpoint,
         factory: Site,
+        *,
+        login: bool = False,
     ) -> None:
+        """
+        @param login: whether the site asks for a login; without one, a
+            listener other machines can reach is warned about at start.
+        """
         self._description = description
         self._endpoint = endpoint
         self._factory = factory
+        self._login = login
         self._port: IListeningPort | None = None
 
     def privilegedStartService(self) -> None:
@@ -290,6 +300,12 @@ class _Listener(Service):
             url=_address(self._description, port),
             description=self._description,
         )
+        warning = (
+            None if self._login else exposure_warning(self._description, port.getHost())
+        )
+        if warning is not None:
+            # As a field, not the format: a description may hold braces.
+            self._log.warn("{warning}", warning=warning)
 
 
 def _address(description: str, port: IListeningPort) -> str:

@@ -42,6 +42,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
 from zope.interface import implementer
@@ -151,6 +152,7 @@ def listened(log: LogRecorder) -> list[tuple[str, str]]:
         event
         for event in log.events
         if event.get("log_namespace") == "camserve.tap._Listener"
+        and event["log_format"] != "{warning}"
     ]
     assert all(
         event["log_format"] == "camserve is at {url} (listening on {description})"
@@ -569,6 +571,35 @@ def test_where_a_listener_says_it_is(
     """
     kind = IPv6Address if ":" in host[0] else IPv4Address
     assert _address(description, _FakePort(kind("TCP", *host))) == url
+
+
+@pytest.mark.parametrize(
+    ("host", "login", "warned"),
+    [
+        ("0.0.0.0", False, True),
+        ("192.0.2.7", False, True),
+        ("127.0.0.1", False, False),
+        ("0.0.0.0", True, False),
+    ],
+)
+def test_a_listener_others_can_reach_without_login_is_warned_about(
+    log: LogRecorder, host: str, login: bool, warned: bool
+) -> None:
+    """
+    A listener that other machines can reach, on a server with no login,
+    logs one warning saying so; one on loopback, or on a server that asks
+    for a login, does not.
+    """
+    endpoint = _CountingEndpoint()
+    endpoint.port = _FakePort(IPv4Address("TCP", host, 8080))
+    _Listener("tcp:8080", endpoint, Site(None), login=login).startService()
+    warnings = log.formatted(LogLevel.warn)
+    if warned:
+        (line,) = warnings
+        assert "with no login" in line
+        assert "tcp:8080" in line
+    else:
+        assert warnings == []
 
 
 def test_where_a_unix_socket_listener_says_it_is(
