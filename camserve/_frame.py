@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_frame -*-
+# -*- test-case-name: tests.test_multipart -*-
 """
 A captured frame, as the hub hands it to its sinks.
 """

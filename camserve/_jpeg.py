@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_jpeg -*-
+# -*- test-case-name: tests.test_multipart -*-
 """
 Reading what camserve needs to know from JPEG bytes, without decoding them.
 """

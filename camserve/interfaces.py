@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_interfaces -*-
+# -*- test-case-name: tests.test_hub -*-
 """
 The contracts between camserve's parts: cameras, frame sources and frame sinks.
 
