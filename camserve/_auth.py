@@ -39,6 +39,8 @@ from zope.interface import implementer
 
 from ._config import ConfigError, _read_only
 from ._server_app import ServerApp, service_resource
+from ._tokens import KEY_SIZE, Tokens, new_key, token_camera, token_of
+from ._web import _plain
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -108,6 +110,8 @@ class Accounts:
 
     users: Mapping[str, Account] = field(converter=_read_only)
     public: tuple[str, ...] = ("/healthz",)
+    token_key: bytes | None = field(default=None, repr=False)
+    """The key API tokens are signed with; L{None} for a random one."""
 
 
 def read_accounts(source: str, auth: AuthSettings) -> Accounts:
@@ -149,7 +153,28 @@ def read_accounts(source: str, auth: AuthSettings) -> Accounts:
             for name, settings in auth.users.items()
         },
         auth.public,
+        None if auth.token_secret_file is None else _token_key(source, auth),
     )
+
+
+def _token_key(source: str, auth: AuthSettings) -> bytes:
+    """
+    The bytes of C{auth}'s token secret file.
+    """
+    path = auth.token_secret_file
+    where = f"{source}: [auth] token_secret_file {path}"
+    try:
+        key = Path(str(path)).read_bytes()
+    except OSError as error:
+        raise ConfigError(
+            f"{where}: cannot read it: {error.strerror or error}"
+        ) from None
+    if len(key) < KEY_SIZE:
+        raise ConfigError(
+            f"{where}: holds {len(key)} bytes, fewer than {KEY_SIZE}: make it "
+            f"with head -c {KEY_SIZE} /dev/urandom"
+        )
+    return key
 
 
 def _hashes(where: str, text: str) -> dict[str, bytes]:
@@ -374,6 +399,7 @@ def login_resource(
     accounts: Accounts,
     *,
     throttle: LoginThrottle | None = None,
+    tokens: Tokens | None = None,
 ) -> IResource:
     """
     A resource serving C{service} as L{service_resource} does, to users of
@@ -382,8 +408,16 @@ def login_resource(
     public paths are served to everyone, without a login, as if there were
     no C{[auth]}.
 
+    A request of a camera's page, stream, snapshot or health (or of
+    C{/video_feed} and C{/snapshot.jpg}, for the first camera) with a
+    C{token} query argument is served by the token alone: a valid token of
+    that camera serves it as its user would see it, any other is answered
+    C{401}. Logged-in users mint tokens with C{POST /api/tokens}.
+
     @param reactor: for viewers' timers, and whose thread pool checks
         passwords.
+    @param tokens: mints and checks API tokens; by default, with the
+        accounts' token key (a random one if they have none) and users.
     """
     checker = BcryptChecker(
         accounts,
@@ -391,28 +425,98 @@ def login_resource(
         lambda check: deferToThreadPool(reactor, reactor.getThreadPool(), check),
         throttle,
     )
+    users = {name: account.user for name, account in accounts.users.items()}
+    if tokens is None:
+        key = new_key() if accounts.token_key is None else accounts.token_key
+        tokens = Tokens(key, users, reactor)
+    minting = tokens
     realm = _Realm(
-        {name: account.user for name, account in accounts.users.items()},
-        lambda user: ServerApp(service, reactor, user=user).app.resource(),
+        users,
+        lambda user: ServerApp(
+            service, reactor, user=user, tokens=minting
+        ).app.resource(),
     )
     guard = HTTPAuthSessionWrapper(
         Portal(realm, [checker]), [_PeerBasicCredentialFactory(b"camserve")]
     )
-    return _PublicOrLogin(accounts.public, service_resource(service, reactor), guard)
+    return _PublicOrLogin(
+        accounts.public,
+        service_resource(service, reactor),
+        guard,
+        _TokenDoor(service, reactor, tokens),
+    )
+
+
+class _TokenDoor:
+    """
+    Serves the requests that carry an API token, by the token alone.
+    """
+
+    def __init__(
+        self, service: CameraService, clock: IReactorTime, tokens: Tokens
+    ) -> None:
+        self._service = service
+        self._clock = clock
+        self._tokens = tokens
+        self._resources: dict[tuple[str, str], IResource] = {}
+
+    def resource(self, request: IRequest) -> IResource | None:
+        """
+        The resource serving C{request} by its token; L{None} if it has no
+        token or is not of a path a token is for, so that it needs a login.
+        """
+        token = token_of(request)
+        if token is None:
+            return None
+        first = next(iter(self._service.hubs), None)
+        camera = token_camera(request.path or b"", first)
+        if camera is None:
+            return None
+        user = self._tokens.user_of(token, camera)
+        if user is None:
+            return _Unauthorized()
+        resource = self._resources.get((user.name, camera))
+        if resource is None:
+            # Seeing only the token's camera, which /video_feed and
+            # /snapshot.jpg then serve, as the first camera.
+            only = User(user.name, "viewer", frozenset({camera}))
+            resource = ServerApp(self._service, self._clock, user=only).app.resource()
+            self._resources[user.name, camera] = resource
+        return resource
+
+
+class _Unauthorized(Resource):
+    """
+    The answer to a request whose token is not valid, saying nothing of why.
+    """
+
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        """
+        Answer C{401}.
+        """
+        return _plain(request, 401, "unauthorized")
 
 
 class _PublicOrLogin(Resource):
     """
-    The public paths from C{public}; everything else from C{guarded}.
+    The public paths from C{public}; requests with an API token by the
+    token; everything else from C{guarded}.
     """
 
     def __init__(
-        self, paths: Iterable[str], public: IResource, guarded: IResource
+        self,
+        paths: Iterable[str],
+        public: IResource,
+        guarded: IResource,
+        door: _TokenDoor,
     ) -> None:
         super().__init__()
         self._paths = tuple(path.encode("utf-8") for path in paths)
         self._public = public
         self._guarded = guarded
+        self._door = door
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
         """
@@ -422,6 +526,10 @@ class _PublicOrLogin(Resource):
             # Served as if mounted at the root, as the guard does.
             request.postpath.insert(0, request.prepath.pop())
             return self._public
+        by_token = self._door.resource(request)
+        if by_token is not None:
+            request.postpath.insert(0, request.prepath.pop())
+            return by_token
         child: IResource = self._guarded.getChildWithDefault(path, request)
         return child
 

@@ -84,7 +84,7 @@ _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ROLES = ("admin", "viewer")
 """The roles a user may have: C{viewer} watches, C{admin} may do everything."""
-_AUTH_KEYS = ("htpasswd", "public", "users")
+_AUTH_KEYS = ("htpasswd", "public", "token_secret_file", "users")
 _USER_KEYS = ("cameras", "role")
 _NAME_LIMIT = 64
 _POSITION = re.compile(
@@ -172,11 +172,16 @@ class AuthSettings:
     @ivar users: each user's settings, by name.
     @ivar public: the paths served without a login; a path ending in C{/}
         stands for everything below it.
+    @ivar token_secret_file: the path of a file of random bytes (at least
+        32) that API tokens are signed with, relative to the config file's
+        folder if the file gives a relative one; L{None} for a random key
+        made at each start, so that tokens stop working at a restart.
     """
 
     htpasswd: str
     users: Mapping[str, UserSettings] = field(converter=_read_only)
     public: tuple[str, ...] = ("/healthz",)
+    token_secret_file: str | None = None
 
 
 @frozen
@@ -293,8 +298,15 @@ def load_config(path: str | os.PathLike[str]) -> FileConfig:
     config = parse_config(text, source)
     if config.auth is not None:
         # Relative to the config file, wherever camserve was started.
-        htpasswd = Path(source).parent / Path(config.auth.htpasswd).expanduser()
-        config = evolve(config, auth=evolve(config.auth, htpasswd=str(htpasswd)))
+        folder = Path(source).parent
+        htpasswd = folder / Path(config.auth.htpasswd).expanduser()
+        secret = config.auth.token_secret_file
+        if secret is not None:
+            secret = str(folder / Path(secret).expanduser())
+        config = evolve(
+            config,
+            auth=evolve(config.auth, htpasswd=str(htpasswd), token_secret_file=secret),
+        )
     return config
 
 
@@ -411,7 +423,13 @@ def _auth(table: object, cameras: set[str]) -> AuthSettings:
             '[auth] public must be a list of paths, e.g. ["/healthz"], '
             f"not {_shown(public)}"
         )
-    return AuthSettings(htpasswd, settings, tuple(public))
+    secret = table.get("token_secret_file")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise ConfigError(
+            "[auth] token_secret_file must name a file of random bytes, "
+            f"not {_shown(secret)}"
+        )
+    return AuthSettings(htpasswd, settings, tuple(public), secret)
 
 
 def _user(name: str, table: object, cameras: set[str]) -> UserSettings:

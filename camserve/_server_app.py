@@ -8,6 +8,7 @@ stream of several cameras over one connection that the grid uses.
 from __future__ import annotations
 
 import json
+from io import BytesIO
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from ._multi_viewer import MultiViewer
 from ._pages import GridPage, resolution
 from ._static import static_file
 from ._stream import set_stream_headers
+from ._tokens import DEFAULT_SECONDS
 from ._web import CameraApp, _plain, set_allow
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from ._auth import User
     from ._hub import CameraHub
     from ._service import CameraService
+    from ._tokens import Tokens
 
 
 class ServerApp:
@@ -57,10 +60,20 @@ class ServerApp:
     app.url_map.merge_slashes = False
 
     def __init__(
-        self, service: CameraService, clock: IReactorTime, *, user: User | None = None
+        self,
+        service: CameraService,
+        clock: IReactorTime,
+        *,
+        user: User | None = None,
+        tokens: Tokens | None = None,
     ) -> None:
+        """
+        @param user: who logged in; L{None} without logins.
+        @param tokens: mints API tokens for C{user}; L{None} for none.
+        """
         self._service = service
         self.user = user
+        self._tokens = tokens
         self._clock = clock
         # One app per camera, made on first use and forgotten on the first
         # request after its camera is removed. By name: an app refers to its
@@ -210,6 +223,37 @@ class ServerApp:
                     "keepalive": hub.keepalive_interval,
                     "stall": hub.stall_timeout,
                 },
+            },
+        )
+
+    @app.route("/api/tokens", methods=["POST"])
+    def api_tokens(self, request: Request) -> bytes:
+        """
+        Mint an API token for the logged-in user, for one camera they see:
+        a JSON body C{{"camera": name, "seconds": n}} (an hour unless
+        given), asked with C{Content-Type: application/json} from the same
+        origin (C{415} and C{403} otherwise). Answers the token, its expiry
+        in Unix time, and the camera's stream and snapshot with it.
+        """
+        tokens, user = self._tokens, self.user
+        if tokens is None or user is None:
+            return _json(request, {"error": "not found"}, 404)
+        try:
+            name, seconds = _token_request(request, tokens.longest)
+        except _RefusedError as refused:
+            return _json(request, {"error": str(refused)}, refused.code)
+        if self._hub(name) is None:
+            return self._unknown(request)
+        token, expires = tokens.mint(user, name, seconds)
+        path = f"cameras/{quote(name, safe='')}/"
+        query = f"?token={quote(token, safe='')}"
+        return _json(
+            request,
+            {
+                "token": token,
+                "expires": expires,
+                "stream": f"{path}video_feed{query}",
+                "snapshot": f"{path}snapshot.jpg{query}",
             },
         )
 
@@ -454,6 +498,54 @@ def _redirect(request: IRequest, name: str) -> bytes:
         return _plain(request, 405, "method not allowed")
     request.redirect(quote(name, safe="").encode("ascii") + b"/")
     return b""
+
+
+def _token_request(request: IRequest, longest: int) -> tuple[str, int]:
+    """
+    The camera and the seconds a C{POST /api/tokens} asks a token for.
+
+    @raise _RefusedError: for a request from another origin, of another
+        content type than JSON, or whose JSON is not what it should be.
+    """
+    if not _same_origin(request):
+        raise _RefusedError(403, "cross-origin request")
+    if _media_type(request) != "application/json":
+        raise _RefusedError(415, "send application/json")
+    try:
+        asked = json.loads((request.content or BytesIO()).read())
+    except ValueError:
+        raise _RefusedError(400, "the body is not JSON") from None
+    if not isinstance(asked, dict) or not isinstance(asked.get("camera"), str):
+        raise _RefusedError(400, "camera must be a camera's name")
+    seconds = asked.get("seconds", DEFAULT_SECONDS)
+    if (
+        not isinstance(seconds, int)
+        or isinstance(seconds, bool)
+        or not 1 <= seconds <= longest
+    ):
+        raise _RefusedError(400, f"seconds must be from 1 to {longest}")
+    return asked["camera"], seconds
+
+
+def _same_origin(request: IRequest) -> bool:
+    """
+    Whether C{request} has no C{Origin}, or its own: a page of another site
+    may send a request, but not read the answer, nor make it look like one
+    of camserve's own pages.
+    """
+    origins = request.requestHeaders.getRawHeaders(b"origin")
+    if not origins:
+        return True
+    host = request.getHeader(b"host")
+    if host is None:
+        return False
+    scheme = b"https" if request.isSecure() else b"http"
+    return all(origin.lower() == scheme + b"://" + host.lower() for origin in origins)
+
+
+def _media_type(request: IRequest) -> str:
+    raw = request.getHeader(b"content-type") or b""
+    return raw.split(b";", 1)[0].strip().lower().decode("latin-1")
 
 
 def _under_api(request: IRequest) -> bool:

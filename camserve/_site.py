@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from twisted.internet.protocol import Protocol
-from twisted.web.http import HTTPChannel
+from twisted.web.http import HTTPChannel, combinedLogFormatter
 from twisted.web.server import Site
+
+from ._tokens import scrub
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -380,6 +382,38 @@ class CamserveChannel(_Answering, HTTPChannel):
         self.answer_and_close(408)
 
 
+class _Scrubbed:
+    """
+    A request as the access log sees it: its URI and C{Referer} without the
+    value of any C{token} query argument, which stands for a login.
+    """
+
+    def __init__(self, request: Any) -> None:
+        self._request = request
+        self.uri = scrub(request.uri)
+
+    def getHeader(self, name: bytes) -> bytes | None:
+        """
+        The request's header C{name}, a C{Referer} scrubbed.
+        """
+        value: bytes | None = self._request.getHeader(name)
+        if value is not None and name.lower() == b"referer":
+            return scrub(value)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+
+def access_log_line(timestamp: str, request: Any) -> str:
+    """
+    The access log's line for C{request}, in the combined log format, with
+    no token in it.
+    """
+    line: str = combinedLogFormatter(timestamp, _Scrubbed(request))
+    return line
+
+
 class CamserveSite(Site):
     """
     A L{Site} whose connections are L{CamserveChannel}s, with limits on
@@ -398,6 +432,9 @@ class CamserveSite(Site):
     @ivar max_head_size: the largest request head (request line and
         headers), in bytes.
     @ivar retry_after: seconds a refused client is told to wait.
+
+    The access log leaves out the value of any C{token} query argument
+    (an API token), in the URI and in C{Referer}.
     @ivar allowed_hosts: the host names, besides C{localhost} and IP
         addresses, that requests may name in C{Host}, lowercased; a request
         naming another is answered C{421}. Requests without C{Host} (HTTP/1.0)
@@ -421,7 +458,7 @@ class CamserveSite(Site):
         retry_after: int = 5,
         allowed_hosts: Sequence[str] = (),
     ) -> None:
-        super().__init__(resource, reactor=reactor)
+        super().__init__(resource, reactor=reactor, logFormatter=access_log_line)
         self.header_timeout = header_timeout
         self.max_connections = max_connections
         self.max_connections_per_client = max_connections_per_client

@@ -218,6 +218,8 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         header_timeout=server.header_timeout,
         max_connections=server.max_connections,
         max_connections_per_client=server.max_connections_per_client,
+        # With logins, POST /api/tokens takes a small JSON body.
+        max_body_size=0 if checked.accounts is None else TOKEN_BODY_SIZE,
         allowed_hosts=server.hosts,
     )
     for each in checked.endpoints:
@@ -227,6 +229,11 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
     if isinstance(serve, str):
         ConfigReloader(serve, checked, cameras, reactor).setServiceParent(top)
     return top
+
+
+TOKEN_BODY_SIZE = 4096
+"""The largest request body taken where logins are configured, in bytes:
+room for C{POST /api/tokens}'s JSON."""
 
 
 class _Listener(Service):

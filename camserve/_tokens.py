@@ -1,0 +1,173 @@
+# -*- test-case-name: tests.test_tokens -*-
+"""
+API tokens: signed, expiring, per-camera tokens that stand for a login
+where none can be sent, as in an C{<img>} of another page
+(C{?token=<payload>.<signature>}).
+
+A token is the url-safe base64 of C{[user, camera, expiry]} (JSON, the
+expiry in Unix time) and of its HMAC-SHA256 under the server's key. It is
+taken only for its own camera's routes, before its expiry, and while its
+user still exists and still sees the camera, looked up at each use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_to_bytes
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from twisted.internet.interfaces import IReactorTime
+    from twisted.web.iweb import IRequest
+
+    from ._auth import User
+
+DEFAULT_SECONDS = 3600
+"""How long a token lasts unless asked otherwise: an hour."""
+LONGEST_SECONDS = 7 * 24 * 3600
+"""How long a token may last at most: a week."""
+KEY_SIZE = 32
+"""Bytes of a random key, and the fewest a key file must hold."""
+
+_CAMERA_PATH = re.compile(
+    rb"/cameras/(?P<name>[^/]+)/(?P<route>|video_feed|snapshot\.jpg|healthz)"
+)
+_FIRST_CAMERA_PATHS = (b"/video_feed", b"/snapshot.jpg")
+
+
+def _encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Tokens:
+    """
+    Mints and checks the tokens of one server.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        users: Mapping[str, User],
+        clock: IReactorTime,
+        *,
+        longest: int = LONGEST_SECONDS,
+    ) -> None:
+        """
+        @param key: the HMAC key; tokens signed with another key are refused.
+        @param users: who may use a token, by name, looked up at each use
+            (so a mapping that changes takes effect at once).
+        @param clock: tells the time tokens expire by.
+        @param longest: the most seconds a token may last.
+        """
+        self._key = key
+        self._users = users
+        self._clock = clock
+        self.longest = longest
+
+    def _sign(self, payload: str) -> str:
+        digest = hmac.new(self._key, payload.encode("ascii"), hashlib.sha256)
+        return _encode(digest.digest())
+
+    def mint(self, user: User, camera: str, seconds: int) -> tuple[str, int]:
+        """
+        A token letting C{user}'s scripts and pages watch C{camera} for
+        C{seconds}, and its expiry in Unix time.
+        """
+        expires = int(self._clock.seconds()) + seconds
+        payload = _encode(
+            json.dumps([user.name, camera, expires], separators=(",", ":")).encode(
+                "utf-8"
+            )
+        )
+        return f"{payload}.{self._sign(payload)}", expires
+
+    def user_of(self, token: str, camera: str) -> User | None:
+        """
+        The user a C{token} for C{camera} stands for, or L{None} if it is
+        not one: badly formed, not signed with this key, for another camera,
+        expired, or of a user who no longer exists or no longer sees the
+        camera.
+        """
+        payload, dot, signature = token.partition(".")
+        if not dot or not hmac.compare_digest(
+            self._sign(payload).encode("ascii"), signature.encode("ascii", "replace")
+        ):
+            return None
+        try:
+            name, for_camera, expires = json.loads(_decode(payload))
+        except (ValueError, TypeError, binascii.Error):
+            return None
+        if (
+            not isinstance(name, str)
+            or for_camera != camera
+            or not isinstance(expires, int)
+            or self._clock.seconds() >= expires
+        ):
+            return None
+        user = self._users.get(name)
+        if user is None or not user.sees(camera):
+            return None
+        return user
+
+
+def token_of(request: IRequest) -> str | None:
+    """
+    The C{token} query argument of C{request}, if it has one.
+    """
+    values = (request.args or {}).get(b"token")
+    return values[-1].decode("utf-8", "replace") if values else None
+
+
+def token_camera(path: bytes, first: str | None) -> str | None:
+    """
+    The camera whose routes the request path C{path} (as sent) is one of,
+    for a token: its page, stream, snapshot or health under
+    C{/cameras/<name>/}, or C{/video_feed} and C{/snapshot.jpg} for the
+    C{first} camera; L{None} for any other path.
+    """
+    if path in _FIRST_CAMERA_PATHS:
+        return first
+    match = _CAMERA_PATH.fullmatch(path)
+    if match is None:
+        return None
+    try:
+        return unquote_to_bytes(match["name"]).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def new_key() -> bytes:
+    """
+    A random key, for a server whose config names no key file: its tokens
+    stop working when it restarts.
+    """
+    return secrets.token_bytes(KEY_SIZE)
+
+
+def scrub(uri: bytes) -> bytes:
+    """
+    C{uri} with the value of each C{token} query argument left out, for
+    logs.
+    """
+    path, question, query = uri.partition(b"?")
+    if not question:
+        return uri
+    parts = re.split(rb"([&;])", query)
+    for index in range(0, len(parts), 2):
+        name = parts[index].split(b"=", 1)[0].replace(b"+", b" ")
+        # As twisted.web reads an argument's name.
+        if unquote_to_bytes(name) == b"token":
+            parts[index] = b"token=-"
+    return path + b"?" + b"".join(parts)
