@@ -32,6 +32,12 @@ never read (with C{--stall-rcvbuf} bytes of receive buffer);
 C{--churn K} adds K viewers that each watch for a random C{--churn-life}
 seconds, hang up and connect again, until the window ends.
 
+With C{--tls} (or an C{https:} URL) the viewers speak TLS: each wraps its
+connected socket with C{ssl} (no certificate check: the benchmarks' servers
+use self-signed ones), finishes the handshake under epoll and reads the
+decrypted stream through the same parser. The kernel's receive time does not
+apply to decrypted bytes, so arrival is the time the poll returned.
+
 Standard library only:
 
     python bench/mjpeg_load.py --url http://127.0.0.1:8080/video_feed \\
@@ -49,6 +55,7 @@ import os
 import random
 import select
 import socket
+import ssl
 import statistics
 import struct
 import sys
@@ -70,7 +77,9 @@ TIMESPEC = struct.Struct("@qq")
 TS_SPACE = socket.CMSG_SPACE(TIMESPEC.size)
 TICK = 0.05
 
-(CONNECTING, RESPONSE, PREAMBLE, HEADERS, BODY, DELIMITER, SEEK, IDLE) = range(8)
+(CONNECTING, RESPONSE, PREAMBLE, HEADERS, BODY, DELIMITER, SEEK, IDLE, HANDSHAKE) = (
+    range(9)
+)
 
 STEADY, STALL, CHURN = "steady", "stall", "churn"
 
@@ -168,7 +177,13 @@ class Worker:
         self.nknown = len(self.known)
         self.viewers = [Viewer(index, kind) for index, kind in plan]
         url = urlsplit(config["url"])
-        self.address = (url.hostname or "127.0.0.1", url.port or 80)
+        self.tls: ssl.SSLContext | None = None
+        if config.get("tls") or url.scheme == "https":
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self.tls.check_hostname = False
+            self.tls.verify_mode = ssl.CERT_NONE
+        default_port = 443 if url.scheme == "https" else 80
+        self.address = (url.hostname or "127.0.0.1", url.port or default_port)
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         self.request = (
             f"GET {target} HTTP/1.1\r\nHost: {url.netloc}\r\n"
@@ -179,7 +194,7 @@ class Worker:
         self.boundary: bytes | None = None
         self.preamble = b""
         self.delimiter = b""
-        self.timestamps = config.get("kernel_timestamps", True)
+        self.timestamps = config.get("kernel_timestamps", True) and self.tls is None
         self.seen = 0.0
         self.latency = array("d")
         self.latency_seen = array("d")
@@ -223,6 +238,34 @@ class Worker:
         error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if error:
             self.fail(viewer, f"connect: {os.strerror(error)}", now)
+            return
+        if self.tls is not None:
+            viewer.sock = self.tls.wrap_socket(sock, do_handshake_on_connect=False)
+            viewer.state = HANDSHAKE
+            self.handshake(viewer, now)
+            return
+        self.request_sent(viewer, now)
+
+    def handshake(self, viewer: Viewer, now: float) -> None:
+        """Carry the TLS handshake on; send the request once it is done."""
+        sock: ssl.SSLSocket = viewer.sock  # type: ignore[assignment]
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self.epoll.modify(viewer.fd, select.EPOLLIN)
+            return
+        except ssl.SSLWantWriteError:
+            self.epoll.modify(viewer.fd, select.EPOLLOUT)
+            return
+        except (OSError, ValueError) as e:
+            self.fail(viewer, f"TLS handshake: {e}", now)
+            return
+        self.request_sent(viewer, now)
+
+    def request_sent(self, viewer: Viewer, now: float) -> None:
+        """Send the request on a connected (and TLS-ready) viewer."""
+        sock = viewer.sock
+        if sock is None:
             return
         try:
             sock.send(self.request)  # a few dozen bytes into an empty buffer
@@ -287,6 +330,9 @@ class Worker:
                     if kind == SO_TIMESTAMPNS and len(data) >= 16:
                         seconds, nanoseconds = TIMESPEC.unpack_from(data)
                         now = seconds + nanoseconds * 1e-9
+            elif self.tls is not None:
+                self.read_tls(viewer, now)
+                return
             else:
                 n = sock.recv_into(viewer.mv[end:])
         except (BlockingIOError, InterruptedError):
@@ -299,6 +345,34 @@ class Worker:
             return
         viewer.end = end + n
         self.parse(viewer, now)
+
+    def read_tls(self, viewer: Viewer, now: float) -> None:
+        """
+        Read decrypted bytes until the TLS layer wants more from the socket:
+        it may hold whole records already read that epoll cannot see.
+        """
+        for _ in range(64):
+            sock: ssl.SSLSocket = viewer.sock  # type: ignore[assignment]
+            if sock is None:
+                return
+            end = viewer.end
+            if len(viewer.buf) - end < MIN_FREE:
+                self.compact(viewer)
+                end = viewer.end
+            try:
+                n = sock.recv_into(viewer.mv[end:])
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            except (BlockingIOError, InterruptedError):
+                return
+            except (OSError, ValueError) as e:
+                self.fail(viewer, f"recv: {e}", now)
+                return
+            if not n:
+                self.fail(viewer, "the server closed the connection", now)
+                return
+            viewer.end = end + n
+            self.parse(viewer, now)
 
     def compact(self, viewer: Viewer) -> None:
         pos, end = viewer.pos, viewer.end
@@ -568,10 +642,12 @@ class Worker:
                     continue
                 if viewer.state == CONNECTING:
                     self.connected(viewer, now)
+                elif viewer.state == HANDSHAKE:
+                    self.handshake(viewer, now)
                 else:
                     self.read(viewer, now)
         for viewer in self.viewers:
-            if viewer.state == CONNECTING and viewer.error is None:
+            if viewer.state in {CONNECTING, HANDSHAKE} and viewer.error is None:
                 self.fail(viewer, "not connected by the end of the window", now)
             self.close(viewer)
         self.epoll.close()
@@ -850,6 +926,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="take arrival times when the poll returns, not from the kernel",
     )
+    parser.add_argument(
+        "--tls", action="store_true", help="speak TLS (no certificate check)"
+    )
     parser.add_argument("--json", help="write the full result here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -869,6 +948,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "churn_life": args.churn_life,
         "seed": args.seed,
         "kernel_timestamps": not args.no_kernel_timestamps,
+        "tls": args.tls,
     }
     started = os.times()
     result = run_load(config)

@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""
+What TLS costs camserve per delivered frame, beside plain TCP and the floor.
+
+    .venv/bin/python bench/tls_cpu.py [--clients 100] [--seconds 15] [--runs 2]
+        [--json FILE]
+
+Makes a self-signed certificate (P-256, for 127.0.0.1) and, for each run,
+starts on the standard frames (C{bench/make_frames.py}, C{--source FRAMES
+--fps 30}) in turn: camserve from this checkout on a plain
+C{tcp:PORT:interface=127.0.0.1} endpoint, camserve on
+C{ssl:PORT:privateKey=...:certKey=...:interface=127.0.0.1}, and the floor
+(C{../shared/bench/floor.c} built with C{cc -O2}; plain TCP only). Each is
+measured with C{--clients} viewers of C{bench/mjpeg_load.py} (with C{--tls}
+for the TLS server: the same parser and figures) over a window of
+C{--seconds}, its CPU sampled every 20 ms through the process's CPU-time clock
+(L{servers.Sampler}) and interpolated at the window's ends.
+
+Reports per run: server CPU % (of one core), CPU µs per delivered frame,
+viewers' fps (median and minimum), the load generator's CPU, the host's busy
+share; then the ratios TLS / plain, plain / floor and TLS / floor per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from make_frames import make_frames
+from scenarios import ramp_for
+from servers import BENCH, FPS, ROOT, SHARED, VENV, Sampler, free_port, log
+
+KINDS = ("plain", "tls", "floor")
+MAX_CONNECTIONS = 5000
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """Write a fresh self-signed key and certificate for 127.0.0.1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path = folder / "key.pem"
+    cert_path = folder / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+class Process:
+    """One server on a free port of 127.0.0.1: camserve (plain or TLS), or the floor."""
+
+    def __init__(
+        self,
+        kind: str,
+        frames: Path,
+        floor: Path | None,
+        tls: tuple[Path, Path],
+        logs: Path,
+    ) -> None:
+        self.kind = kind
+        self.port = free_port()
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f"tls-{kind}-{self.port}.log"
+        if kind == "floor":
+            if floor is None:
+                raise ValueError("no floor binary")
+            command = [str(floor), str(self.port), str(frames), str(FPS)]
+        else:
+            if kind == "tls":
+                key, cert = tls
+                endpoint = (
+                    f"ssl:{self.port}:privateKey={key}:certKey={cert}"
+                    ":interface=127.0.0.1"
+                )
+            else:
+                endpoint = f"tcp:{self.port}:interface=127.0.0.1"
+            # A config file, not --endpoint and --source: the viewers all come
+            # from 127.0.0.1, beyond the default max_connections_per_client.
+            config = logs / f"tls-{kind}-{self.port}.toml"
+            config.write_text(
+                f"[server]\nendpoints = [{json.dumps(endpoint)}]\n"
+                f"max_connections = {MAX_CONNECTIONS}\n"
+                f"max_connections_per_client = {MAX_CONNECTIONS}\n\n"
+                f'[[cameras]]\nname = "cam"\ndriver = "emulated"\n'
+                f"source = {json.dumps(str(frames))}\nfps = {FPS}\n"
+            )
+            command = [
+                str(VENV / "twistd"),
+                "--pidfile=",
+                "-n",
+                "camserve",
+                "--config",
+                str(config),
+            ]
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+        with self.log_path.open("wb") as output:
+            self.process = subprocess.Popen(
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=logs,
+                env=env,
+            )
+        self.pid = self.process.pid
+        self._wait_ready()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.kind == "tls" else "http"
+        path = "/video_feed" if self.kind == "floor" else "/cameras/cam/video_feed"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def _probe(self) -> bool:
+        """A whole response head from C{/healthz} (the floor: a connection)."""
+        with socket.create_connection(("127.0.0.1", self.port), 2) as raw:
+            if self.kind == "floor":
+                return True
+            sock: socket.socket = raw
+            if self.kind == "tls":
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                sock = context.wrap_socket(raw)
+            host = f"127.0.0.1:{self.port}"
+            sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            return sock.recv(4096).startswith(b"HTTP/1.1 200")
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if self._probe():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{self.kind} did not start; its log ends:\n{tail}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def measure(
+    server: Process,
+    frames: Path,
+    *,
+    clients: int,
+    seconds: float,
+    out: Path,
+    label: str,
+) -> dict[str, Any]:
+    """One window of C{clients} viewers on C{server}; its figures."""
+    ramp = ramp_for(clients)
+    warmup = 3.0 + ramp
+    json_path = out / f"{label}.json"
+    t0 = time.time() + 1.0
+    command = [
+        sys.executable,
+        str(BENCH / "mjpeg_load.py"),
+        "--url",
+        server.url,
+        "--clients",
+        str(clients),
+        "--seconds",
+        str(seconds),
+        "--warmup",
+        str(warmup),
+        "--ramp",
+        str(ramp),
+        "--t0",
+        repr(t0),
+        "--fps",
+        str(FPS),
+        "--frames-dir",
+        str(frames),
+        "--json",
+        str(json_path),
+        "--quiet",
+        *(["--tls"] if server.kind == "tls" else []),
+    ]
+    sampler = Sampler(server.pid)
+    sampler.start()
+    completed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=warmup + seconds + 120,
+        check=False,
+    )
+    time.sleep(0.1)
+    sampler.finish()
+    if completed.returncode:
+        raise RuntimeError(f"load generator failed:\n{completed.stderr[-3000:]}")
+    load = json.loads(json_path.read_text())
+    window = load["window"]
+    cpu = sampler.window(window["t_start"], window["t_end"])
+    a = load["aggregate"]
+    frames_delivered = a["frames_window"]
+    return {
+        "kind": server.kind,
+        "label": label,
+        "clients": clients,
+        "seconds": seconds,
+        "server_cpu_s": cpu["cpu_s"],
+        "server_cpu_s_stat": cpu["cpu_s_stat"],
+        "server_cpu_pct": 100 * cpu["cpu_s"] / seconds,
+        "frames": frames_delivered,
+        "cpu_us_per_frame": (
+            1e6 * cpu["cpu_s"] / frames_delivered if frames_delivered else None
+        ),
+        "MBps": a["MBps"],
+        "fps_median": a["fps_median"],
+        "fps_min": a["fps_min"],
+        "dups": a["dups"],
+        "malformed": a["malformed"],
+        "errors": a["errors"],
+        "loadgen_cpu_pct": a["loadgen_cpu_pct"],
+        "host_busy_pct": cpu["host_busy_pct"],
+        "rss_peak_mb": cpu["rss_peak_mb"],
+        "alive": server.process.poll() is None,
+    }
+
+
+def build_floor(out: Path) -> Path | None:
+    source = SHARED / "floor.c"
+    if not source.exists():
+        log(f"floor not measured: {source} is not there")
+        return None
+    binary = out / "floor"
+    subprocess.run(
+        ["cc", "-O2", "-o", str(binary), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    log(f"floor: built {binary} from {source}")
+    return binary
+
+
+def _f(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    names = {"plain": "camserve tcp", "tls": "camserve ssl", "floor": "floor"}
+    head = (
+        "| run | server | CPU µs/frame | server CPU % | fps median | fps min"
+        " | MB/s | bad | load gen CPU % | host busy % |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        bad = r["malformed"] + sum(r["errors"].values())
+        lines.append(
+            f"| {r['run']} | {names[r['kind']]} | {_f(r['cpu_us_per_frame'])}"
+            f" | {_f(r['server_cpu_pct'])} | {_f(r['fps_median'], '.2f')}"
+            f" | {_f(r['fps_min'], '.2f')} | {_f(r['MBps'], '.0f')} | {bad}"
+            f" | {_f(r['loadgen_cpu_pct'], '.0f')} | {_f(r['host_busy_pct'], '.0f')} |"
+        )
+    return "\n".join(lines)
+
+
+def ratios(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per run: TLS / plain, plain / floor, TLS / floor of CPU µs per frame."""
+    result = []
+    for run in sorted({r["run"] for r in records}):
+        by = {r["kind"]: r["cpu_us_per_frame"] for r in records if r["run"] == run}
+
+        def over(a: str, b: str, by: dict[str, Any] = by) -> float | None:
+            return by[a] / by[b] if by.get(a) and by.get(b) else None
+
+        result.append(
+            {
+                "run": run,
+                "tls_over_plain": over("tls", "plain"),
+                "plain_over_floor": over("plain", "floor"),
+                "tls_over_floor": over("tls", "floor"),
+            }
+        )
+    return result
+
+
+def ratio_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| run | TLS / plain | plain / floor | TLS / floor |", "|---|---|---|---|"]
+    lines.extend(
+        f"| {row['run']} | {_x(row['tls_over_plain'])} | {_x(row['plain_over_floor'])}"
+        f" | {_x(row['tls_over_floor'])} |"
+        for row in rows
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--out", type=Path, default=BENCH / "out")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    frames = out / "frames"
+    info = make_frames(frames)
+    log(f"frames: {frames} ({info['kb_mean']} KB mean)")
+    floor = None if args.no_floor else build_floor(out)
+    tls = self_signed(out / "tls")
+    load_dir = out / "load"
+    load_dir.mkdir(parents=True, exist_ok=True)
+    kinds = [k for k in KINDS if k != "floor" or floor is not None]
+    records = []
+    for run in range(1, args.runs + 1):
+        # Interleaved; the order turns round each run.
+        order = kinds if run % 2 else list(reversed(kinds))
+        for kind in order:
+            server = Process(kind, frames, floor, tls, out / "logs")
+            try:
+                record = measure(
+                    server,
+                    frames,
+                    clients=args.clients,
+                    seconds=args.seconds,
+                    out=load_dir,
+                    label=f"tls-{kind}-{args.clients}-{run}",
+                )
+            finally:
+                server.stop()
+            record["run"] = run
+            records.append(record)
+            log(
+                f"run {run} {kind}: {_f(record['cpu_us_per_frame'])} µs/frame,"
+                f" CPU {record['server_cpu_pct']:.1f}%, fps median"
+                f" {_f(record['fps_median'], '.2f')} min {_f(record['fps_min'], '.2f')},"
+                f" load gen {record['loadgen_cpu_pct']:.0f}%"
+            )
+    rows = ratios(records)
+    print()
+    print(f"{args.clients} viewers, {args.seconds:g} s windows, {args.runs} run(s)")
+    print(table(records))
+    print()
+    print(ratio_table(rows))
+    mean = {
+        key: statistics.fmean(r[key] for r in rows if r[key])
+        for key in ("tls_over_plain", "plain_over_floor", "tls_over_floor")
+        if any(r[key] for r in rows)
+    }
+    print("mean of runs: " + ", ".join(f"{k} {v:.2f}x" for k, v in mean.items()))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"records": records, "ratios": rows, "mean": mean, "frames": info},
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
