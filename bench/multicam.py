@@ -61,7 +61,9 @@ def serve(cameras: int, frames: Path, logs: Path, **camera: Any) -> tuple[Any, i
     )
     config = logs / f"cameras-{port}.toml"
     config.write_text(
-        f'[server]\nendpoints = ["tcp:{port}:interface=127.0.0.1:backlog=1024"]\n\n{tables}'
+        f'[server]\nendpoints = ["tcp:{port}:interface=127.0.0.1:backlog=1024"]\n'
+        # Every viewer comes from 127.0.0.1.
+        f"max_connections = 5000\nmax_connections_per_client = 5000\n\n{tables}"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
     with (logs / f"camserve-{port}.log").open("wb") as output:

@@ -83,6 +83,11 @@ class Server:
                 *(["--source", str(frames)] if frames else []),
                 "--fps",
                 str(FPS),
+                # Every viewer comes from 127.0.0.1.
+                "--max-connections",
+                "5000",
+                "--max-connections-per-client",
+                "5000",
             ]
         else:
             if floor is None:

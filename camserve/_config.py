@@ -168,6 +168,24 @@ SETTINGS = (
         _positive,
         "seconds a viewer may read nothing before it is disconnected [default: 30]",
     ),
+    Setting(
+        "header-timeout",
+        "CAMSERVE_HEADER_TIMEOUT",
+        _positive,
+        "seconds a client has to send a whole request head [default: 10]",
+    ),
+    Setting(
+        "max-connections",
+        "CAMSERVE_MAX_CONNECTIONS",
+        _number(int, 1),
+        "connections served at once [default: 1000]",
+    ),
+    Setting(
+        "max-connections-per-client",
+        "CAMSERVE_MAX_CONNECTIONS_PER_CLIENT",
+        _number(int, 1),
+        "connections served at once from one client address [default: 50]",
+    ),
 )
 
 
@@ -189,6 +207,9 @@ class ServerConfig:
     start_timeout: float = 10.0
     keepalive: float = 2.0
     stall_timeout: float = 30.0
+    header_timeout: float = 10.0
+    max_connections: int = 1000
+    max_connections_per_client: int = 50
 
     @property
     def camera_name(self) -> str:

@@ -134,9 +134,9 @@ class ServerSettings:
     start_timeout: float = _DEFAULTS.start_timeout
     keepalive: float = _DEFAULTS.keepalive
     stall_timeout: float = _DEFAULTS.stall_timeout
-    header_timeout: float = 10.0
-    max_connections: int = 1000
-    max_connections_per_client: int = 50
+    header_timeout: float = _DEFAULTS.header_timeout
+    max_connections: int = _DEFAULTS.max_connections
+    max_connections_per_client: int = _DEFAULTS.max_connections_per_client
     hosts: tuple[str, ...] = ()
 
 

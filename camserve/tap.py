@@ -173,6 +173,9 @@ def one_camera(config: ServerConfig, reactor: Any = None) -> CheckedConfig:
         start_timeout=config.start_timeout,
         keepalive=config.keepalive,
         stall_timeout=config.stall_timeout,
+        header_timeout=config.header_timeout,
+        max_connections=config.max_connections,
+        max_connections_per_client=config.max_connections_per_client,
     )
     camera_config = CameraConfig(
         config.camera_name, config.camera, config.camera_options

@@ -156,6 +156,34 @@ def test_idle_timeout_may_be_zero_but_not_less() -> None:
         ServerConfig.from_strings({"idle-timeout": "-0.001"})
 
 
+def test_connection_settings() -> None:
+    """
+    The header timeout and the connection limits are settings of the one
+    camera's command line and environment, whole numbers from 1 for the
+    limits.
+    """
+    config = ServerConfig.from_strings(
+        {
+            "header-timeout": "2.5",
+            "max-connections": "10",
+            "max-connections-per-client": "3",
+        }
+    )
+    assert (
+        config.header_timeout,
+        config.max_connections,
+        config.max_connections_per_client,
+    ) == (2.5, 10, 3)
+    environment = config_from_environment({"CAMSERVE_MAX_CONNECTIONS_PER_CLIENT": "9"})
+    assert isinstance(environment, ServerConfig)
+    assert environment.max_connections_per_client == 9
+    with pytest.raises(ConfigError) as caught:
+        ServerConfig.from_strings({"max-connections-per-client": "0"})
+    assert str(caught.value) == (
+        "--max-connections-per-client must be a whole number at least 1, not '0'"
+    )
+
+
 def test_bad_environment_names_the_variable() -> None:
     """
     Errors in the environment name the environment variable.

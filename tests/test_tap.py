@@ -459,6 +459,34 @@ def test_build_service_applies_the_servers_limits(tmp_path: Path) -> None:
     ) == (2.5, 20, 4)
 
 
+def test_the_command_lines_limits_reach_the_site() -> None:
+    """
+    The one-camera command line sets the header timeout and connection
+    limits too (behind a proxy or a load generator every client has one
+    address).
+    """
+    options = Options()
+    options.parseOptions(
+        [
+            "--header-timeout",
+            "4",
+            "--max-connections",
+            "300",
+            "--max-connections-per-client",
+            "200",
+        ]
+    )
+    top = build_service(options["serve"], MemoryReactorClock())
+    (listener,) = children(top, _Listener)
+    site = listener._factory
+    assert isinstance(site, CamserveSite)
+    assert (
+        site.header_timeout,
+        site.max_connections,
+        site.max_connections_per_client,
+    ) == (4.0, 300, 200)
+
+
 @pytest.mark.parametrize(
     ("serve", "message"),
     [
