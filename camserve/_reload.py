@@ -13,15 +13,17 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
+from ._certificates import reload_all
 from ._config import ConfigError
 from ._config_file import check_config, load_config
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from types import FrameType
 
     from twisted.python.failure import Failure
 
+    from ._certificates import ReloadableCertificates
     from ._config_file import CheckedConfig, MadeCamera, Timeouts
     from ._service import CameraService
 
@@ -38,13 +40,19 @@ class ConfigReloader(Service):
     logged, and the cameras stay as they are.
 
     While running, it reloads on C{SIGHUP}. Endpoints are listened on once:
-    a change to them is logged and waits for a restart.
+    a change to them is logged and waits for a restart. Each reload also
+    reads the endpoints' TLS certificates again, whatever the file holds.
     """
 
     _log = Logger()
 
     def __init__(
-        self, path: str, checked: CheckedConfig, cameras: CameraService, reactor: Any
+        self,
+        path: str,
+        checked: CheckedConfig,
+        cameras: CameraService,
+        reactor: Any,
+        certificates: Sequence[ReloadableCertificates] = (),
     ) -> None:
         """
         @param path: the file, read again from the same place however the
@@ -52,7 +60,9 @@ class ConfigReloader(Service):
             it once the service is made).
         @param checked: what the service serves now, as made from C{path}.
         @param reactor: provides C{IReactorFromThreads}, for the signal.
+        @param certificates: read again on each reload.
         """
+        self._certificates = certificates
         self._path = str(Path(path).absolute())
         self._serving: dict[str, _Running] = {
             made.config.name: _running(made) for made in checked.cameras
@@ -88,12 +98,13 @@ class ConfigReloader(Service):
 
     def reload(self) -> Deferred[None]:
         """
-        Read the file again and apply it.
+        Read the certificates and the file again, and apply the file.
 
         @return: fires once every change is made (removed and changed
             cameras have released their devices); a reload asked for
             meanwhile follows it.
         """
+        reload_all(self._certificates)
         if self._reloading is not None:
             self._again = True
             return self._reloading

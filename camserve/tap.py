@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from ._auth import login_resource
+from ._certificates import CertificateReloader, reloadable
 from ._config import SETTINGS, ConfigError, ServerConfig
 from ._config_file import (
     CameraConfig,
@@ -191,7 +192,8 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
     """
     The whole camserve server: the cameras of the config file at C{serve},
     reloaded on C{SIGHUP}, or the one camera of a L{ServerConfig}; and an
-    HTTP listener on each endpoint. A file with C{[auth]} asks for a login
+    HTTP listener on each endpoint, whose TLS certificate, if it has one,
+    is read again on C{SIGHUP} in either case. A file with C{[auth]} asks for a login
     on every path but its public ones; its users and their cameras are read
     at start, and a reload that changes them is not applied until a
     restart. The one-camera command line has no login.
@@ -225,12 +227,20 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         max_body_size=0 if checked.accounts is None else TOKEN_BODY_SIZE,
         allowed_hosts=server.hosts,
     )
+    certificates = []
     for each in checked.endpoints:
+        certificate = reloadable(each.description, each.endpoint, reactor)
+        if certificate is not None:
+            certificates.append(certificate)
         _Listener(
             each.description, each.endpoint, site, login=checked.accounts is not None
         ).setServiceParent(top)
     if isinstance(serve, str):
-        ConfigReloader(serve, checked, cameras, reactor).setServiceParent(top)
+        ConfigReloader(serve, checked, cameras, reactor, certificates).setServiceParent(
+            top
+        )
+    elif certificates:
+        CertificateReloader(certificates, reactor).setServiceParent(top)
     return top
 
 

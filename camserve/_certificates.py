@@ -1,0 +1,178 @@
+# -*- test-case-name: tests.test_certificates -*-
+"""
+TLS certificates read again without a restart: on C{SIGHUP}, or when asked.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING, Any
+
+from twisted.application.service import Service
+from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+from twisted.internet.interfaces import (
+    IOpenSSLContextFactory,
+    IOpenSSLServerConnectionCreator,
+)
+from twisted.logger import Logger
+from zope.interface import implementer
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+    from OpenSSL.SSL import Connection, Context
+    from twisted.internet.interfaces import IStreamServerEndpoint
+    from twisted.protocols.tls import TLSMemoryBIOProtocol
+
+
+@implementer(IOpenSSLServerConnectionCreator, IOpenSSLContextFactory)
+class ReloadableCertificates:
+    """
+    The TLS settings of one C{ssl:} endpoint, made again from its
+    description when asked, so that new connections get the certificate
+    now in the files. Connections already made keep theirs.
+
+    Twisted's TLS wrapper asks for each new connection from the reactor
+    thread; L{reload} is called in the reactor thread too.
+    """
+
+    _log = Logger()
+
+    def __init__(self, description: str, current: Any, reactor: Any) -> None:
+        """
+        @param description: the endpoint's description, parsed again on each
+            reload so that every C{ssl:} option applies; relative file names
+            are read from the working directory of that time.
+        @param current: the settings the endpoint was made with (a
+            L{twisted.internet.ssl.CertificateOptions}).
+        @param reactor: given to L{serverFromString}.
+        """
+        self._description = description
+        self._current = current
+        self._reactor = reactor
+
+    def serverConnectionForTLS(self, protocol: TLSMemoryBIOProtocol) -> Connection:
+        """
+        A TLS connection for a new client, from the current settings (which
+        offer the protocol's ALPN protocols, as Twisted's own do).
+        """
+        connection: Connection = self._current.serverConnectionForTLS(protocol)
+        return connection
+
+    def getContext(self) -> Context:
+        """
+        The current settings' OpenSSL context, for Twisted's older API.
+        """
+        context: Context = self._current.getContext()
+        return context
+
+    def reload(self) -> bool:
+        """
+        Read the key and certificate files again. If they cannot be used
+        (missing, unreadable, or a key that does not match), the certificate
+        in use stays, and one error is logged.
+
+        @return: whether the new files are in use.
+        """
+        try:
+            endpoint = serverFromString(self._reactor, self._description)
+            options = context_factory(endpoint)
+            # Make the OpenSSL context now: a key that does not match its
+            # certificate shows only here, not when the files are parsed.
+            options.getContext()
+        except Exception as error:  # noqa: BLE001 - whatever the files hold, keep serving
+            self._log.error(
+                "camserve: cannot read the TLS certificate for {description}"
+                " again, keeping the one in use: {error}",
+                description=self._description,
+                error=f"{type(error).__name__}: {error}",
+            )
+            return False
+        self._current = options
+        self._log.info(
+            "camserve: read the TLS certificate for {description} again",
+            description=self._description,
+        )
+        return True
+
+
+def context_factory(endpoint: IStreamServerEndpoint) -> Any:
+    """
+    The TLS settings of an C{ssl:} endpoint, which Twisted keeps in a
+    private attribute (L{tests.test_certificates} fails if it moves).
+
+    @raise TypeError: for any other endpoint.
+    """
+    if not isinstance(endpoint, SSL4ServerEndpoint):
+        raise TypeError(f"not an ssl: endpoint: {endpoint!r}")
+    return endpoint._sslContextFactory  # noqa: SLF001 - see the docstring
+
+
+def reloadable(
+    description: str, endpoint: IStreamServerEndpoint, reactor: Any
+) -> ReloadableCertificates | None:
+    """
+    Make an C{ssl:} endpoint's certificate reloadable: its settings are
+    replaced with a L{ReloadableCertificates} around them, which is
+    returned. Any other endpoint is left alone, and L{None} returned.
+    """
+    if not isinstance(endpoint, SSL4ServerEndpoint):
+        return None
+    certificates = ReloadableCertificates(
+        description, context_factory(endpoint), reactor
+    )
+    endpoint._sslContextFactory = certificates  # noqa: SLF001 - see context_factory
+    return certificates
+
+
+class CertificateReloader(Service):
+    """
+    Reads the certificates again on C{SIGHUP} while running, where no
+    L{camserve._reload.ConfigReloader} does (the one-camera command line).
+    """
+
+    def __init__(
+        self, certificates: Sequence[ReloadableCertificates], reactor: Any
+    ) -> None:
+        """
+        @param reactor: provides C{IReactorFromThreads}, for the signal.
+        """
+        self._certificates = certificates
+        self._reactor = reactor
+        self._previous_handler: Any = None
+
+    def startService(self) -> None:
+        """
+        Reload on C{SIGHUP} from now on.
+        """
+        super().startService()
+        if hasattr(signal, "SIGHUP"):
+            self._previous_handler = signal.signal(signal.SIGHUP, self._hung_up)
+
+    def stopService(self) -> Any:
+        """
+        Leave C{SIGHUP} as it was.
+        """
+        if hasattr(signal, "SIGHUP") and self._previous_handler is not None:
+            signal.signal(signal.SIGHUP, self._previous_handler)
+            self._previous_handler = None
+        return super().stopService()
+
+    def _hung_up(self, _signal: int, _frame: FrameType | None) -> None:
+        # As in ConfigReloader: the reading itself waits for the reactor.
+        self._reactor.callFromThread(self.reload)
+
+    def reload(self) -> None:
+        """
+        Read every certificate again.
+        """
+        reload_all(self._certificates)
+
+
+def reload_all(certificates: Sequence[ReloadableCertificates]) -> None:
+    """
+    Read each certificate again; one that fails does not stop the others.
+    """
+    for each in certificates:
+        each.reload()
