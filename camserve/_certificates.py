@@ -5,10 +5,8 @@ TLS certificates read again without a restart: on C{SIGHUP}, or when asked.
 
 from __future__ import annotations
 
-import signal
 from typing import TYPE_CHECKING, Any
 
-from twisted.application.service import Service
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.interfaces import (
     IOpenSSLContextFactory,
@@ -17,9 +15,10 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ._hangup import HangupService
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import FrameType
 
     from OpenSSL.SSL import Connection, Context
     from twisted.internet.interfaces import IStreamServerEndpoint
@@ -126,7 +125,7 @@ def reloadable(
     return certificates
 
 
-class CertificateReloader(Service):
+class CertificateReloader(HangupService):
     """
     Reads the certificates again on C{SIGHUP} while running, where no
     L{camserve._reload.ConfigReloader} does (the one-camera command line).
@@ -140,28 +139,6 @@ class CertificateReloader(Service):
         """
         self._certificates = certificates
         self._reactor = reactor
-        self._previous_handler: Any = None
-
-    def startService(self) -> None:
-        """
-        Reload on C{SIGHUP} from now on.
-        """
-        super().startService()
-        if hasattr(signal, "SIGHUP"):
-            self._previous_handler = signal.signal(signal.SIGHUP, self._hung_up)
-
-    def stopService(self) -> Any:
-        """
-        Leave C{SIGHUP} as it was.
-        """
-        if hasattr(signal, "SIGHUP") and self._previous_handler is not None:
-            signal.signal(signal.SIGHUP, self._previous_handler)
-            self._previous_handler = None
-        return super().stopService()
-
-    def _hung_up(self, _signal: int, _frame: FrameType | None) -> None:
-        # As in ConfigReloader: the reading itself waits for the reactor.
-        self._reactor.callFromThread(self.reload)
 
     def reload(self) -> None:
         """

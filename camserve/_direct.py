@@ -106,15 +106,16 @@ def direct_body_writer(request: Request) -> Write | None:
             request.sentLength += len(data)
             queue(data)
             return True
-        producer: Any = transport.producer
-        if sent == 0 and producer is not None:
-            # What a full buffer does in FileDescriptor.write: the producer
-            # (the request's channel) is paused, and doWrite resumes it once
-            # the socket is writable.
-            transport.producerPaused = True
-            producer.pauseProducing()
-            transport.startWriting()
-            return False
+        if not sent:
+            producer: Any = transport.producer
+            if producer is not None:
+                # What a full buffer does in FileDescriptor.write: the
+                # producer (the request's channel) is paused, and doWrite
+                # resumes it once the socket is writable.
+                transport.producerPaused = True
+                producer.pauseProducing()
+                transport.startWriting()
+                return False
         request.sentLength += len(data)
         if sent < len(data):
             queue(data[sent:])

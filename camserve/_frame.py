@@ -9,7 +9,7 @@ from functools import cached_property
 
 from attrs import field, frozen
 
-from ._multipart import encode_advance_part, encode_labelled_part, encode_part
+from ._multipart import encode_advance_part, encode_part
 
 
 @frozen
@@ -45,7 +45,7 @@ class Frame:
         The frame as one part that names its camera, for streams of several
         cameras, built on first use and shared by every viewer that uses it.
         """
-        return encode_labelled_part(self.jpeg, self.captured_at, self.camera)
+        return encode_part(self.jpeg, self.captured_at, self.camera)
 
     @cached_property
     def advance_part(self) -> bytes:

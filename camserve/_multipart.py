@@ -30,29 +30,20 @@ ADVANCE_PREAMBLE = PREAMBLE + _ADVANCE_HEADERS
 """What a stream in the advance-headers framing opens with."""
 
 
-def encode_part(jpeg: bytes, captured_at: float) -> bytes:
+def encode_part(jpeg: bytes, captured_at: float, camera: str | None = None) -> bytes:
     """
     One complete part: headers, the JPEG, and the boundary that closes it.
+
+    @param camera: the camera's name, for streams that carry several: then
+        an C{X-Camera} header names it (percent-encoded UTF-8).
     """
-    headers = (
-        b"Content-Type: image/jpeg\r\n"
-        b"Content-Length: %d\r\n"
-        b"X-Timestamp: %.6f\r\n\r\n" % (len(jpeg), captured_at)
+    label = (
+        b"" if camera is None else b"X-Camera: %s\r\n" % quote(camera, safe="").encode()
     )
-    return b"".join((headers, jpeg, _PART_END))
-
-
-def encode_labelled_part(jpeg: bytes, captured_at: float, camera: str) -> bytes:
-    """
-    One complete part that also names its camera in an C{X-Camera} header
-    (percent-encoded UTF-8), for streams that carry several cameras.
-    """
     headers = (
         b"Content-Type: image/jpeg\r\n"
         b"Content-Length: %d\r\n"
-        b"X-Camera: %s\r\n"
-        b"X-Timestamp: %.6f\r\n\r\n"
-        % (len(jpeg), quote(camera, safe="").encode("ascii"), captured_at)
+        b"%sX-Timestamp: %.6f\r\n\r\n" % (len(jpeg), label, captured_at)
     )
     return b"".join((headers, jpeg, _PART_END))
 

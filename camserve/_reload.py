@@ -5,21 +5,19 @@ Reloading a config file without a restart: on C{SIGHUP}, or when asked.
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
 from ._certificates import reload_all
 from ._config import ConfigError
 from ._config_file import check_config, load_config
+from ._hangup import HangupService
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from types import FrameType
 
     from twisted.python.failure import Failure
 
@@ -31,7 +29,7 @@ if TYPE_CHECKING:
     """A camera's driver, options and timeouts."""
 
 
-class ConfigReloader(Service):
+class ConfigReloader(HangupService):
     """
     Reads a config file again and brings a service's cameras in line with
     it: added cameras appear, removed ones stop (their viewers' streams
@@ -70,31 +68,8 @@ class ConfigReloader(Service):
         self._endpoints = checked.config.server.endpoints
         self._cameras = cameras
         self._reactor = reactor
-        self._previous_handler: Any = None
         self._reloading: Deferred[None] | None = None
         self._again = False
-
-    def startService(self) -> None:
-        """
-        Reload on C{SIGHUP} from now on.
-        """
-        super().startService()
-        if hasattr(signal, "SIGHUP"):
-            self._previous_handler = signal.signal(signal.SIGHUP, self._hung_up)
-
-    def stopService(self) -> Any:
-        """
-        Leave C{SIGHUP} as it was.
-        """
-        if hasattr(signal, "SIGHUP") and self._previous_handler is not None:
-            signal.signal(signal.SIGHUP, self._previous_handler)
-            self._previous_handler = None
-        return super().stopService()
-
-    def _hung_up(self, _signal: int, _frame: FrameType | None) -> None:
-        # A signal handler runs between two bytecodes of whatever the main
-        # thread was doing: the reload itself waits for the reactor.
-        self._reactor.callFromThread(self.reload)
 
     def reload(self) -> Deferred[None]:
         """

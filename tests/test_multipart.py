@@ -150,6 +150,22 @@ def test_encode_part_exact() -> None:
     )
 
 
+def test_encode_part_naming_its_camera_exact() -> None:
+    """
+    A part of a stream of several cameras also names its camera, in an
+    C{X-Camera} header before C{X-Timestamp}, percent-encoded.
+    """
+    assert encode_part(b"JPEGDATA", 1234.5, "back yard/\u00e9") == (
+        b"Content-Type: image/jpeg\r\n"
+        b"Content-Length: 8\r\n"
+        b"X-Camera: back%20yard%2F%C3%A9\r\n"
+        b"X-Timestamp: 1234.500000\r\n"
+        b"\r\n"
+        b"JPEGDATA"
+        b"\r\n--frame\r\n"
+    )
+
+
 def test_encode_part_real_jpeg() -> None:
     """
     C{Content-Length} counts the JPEG's bytes exactly, and the timestamp is

@@ -49,7 +49,7 @@ from zope.interface import implementer
 
 import camserve._server_app
 from camserve import CameraService, IHealthDetails, service_resource
-from camserve._multipart import encode_labelled_part, encode_part
+from camserve._multipart import encode_part
 from camserve._web import CameraApp
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
 
@@ -981,7 +981,7 @@ def test_streams_every_camera(server: Server) -> None:
     for number, (name, jpeg) in enumerate(frames):
         server.push(name, jpeg, CAPTURED_AT + number)
     assert collector.data == b"--frame\r\n" + b"".join(
-        encode_labelled_part(jpeg, CAPTURED_AT + number, name)
+        encode_part(jpeg, CAPTURED_AT + number, name)
         for number, (name, jpeg) in enumerate(frames)
     )
     assert [part.headers["x-camera"] for part in parts_of(collector)] == [
