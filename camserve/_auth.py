@@ -4,10 +4,9 @@ Logins: the users of an htpasswd file of bcrypt hashes, each with a role
 and the cameras they may see, asked for with the browser's Basic login on
 every path but the public ones.
 
-The pieces are twisted.cred's: a L{Portal} over a L{BcryptChecker} (an
-C{ICredentialsChecker}) and a realm whose avatar for each user is a
-L{ServerApp} built for that L{User}, seeing only the user's cameras; and
-twisted.web's L{HTTPAuthSessionWrapper} asking for the login.
+Here are the accounts, read from the config, and the twisted.cred checker
+of their passwords (L{BcryptChecker}); the resource that asks for the login
+is L{camserve._login.LoginResource}.
 
 Only Basic is offered: Digest needs the server to know the password (or an
 MD5 of it), which a bcrypt hash cannot give, so a Digest login could never
@@ -17,40 +16,36 @@ endpoint) anywhere but a trusted network.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from functools import partial
 from math import inf
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import bcrypt
 from attrs import field, frozen
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.cred.portal import IRealm, Portal
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import deferLater
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
-from twisted.web.resource import IResource, Resource
+from twisted.web.guard import BasicCredentialFactory
 from zope.interface import implementer
 
 from ._config import ConfigError, _read_only
-from ._server_app import ServerApp, service_resource
-from ._tokens import KEY_SIZE, Tokens, new_key, token_camera, token_of
-from ._web import _plain
+from ._tokens import KEY_SIZE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Mapping
 
-    from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.iweb import IRequest
 
     from ._config_file import AuthSettings
-    from ._service import CameraService
 
 _BCRYPT = re.compile(r"\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
 """A bcrypt hash as C{htpasswd -B} writes it (C{$2y$}), or another bcrypt
@@ -271,7 +266,7 @@ class PeerCredentials(UsernamePassword):
         self.peer = peer
 
 
-class _PeerBasicCredentialFactory(BasicCredentialFactory):
+class PeerBasicCredentialFactory(BasicCredentialFactory):
     """
     The Basic login, giving L{PeerCredentials}.
     """
@@ -291,37 +286,6 @@ def _peer(request: IRequest) -> str:
     return str(getattr(address, "host", address))
 
 
-@implementer(IRealm)
-class _Realm:
-    """
-    Gives each user the resource C{make} makes for them, made once.
-    """
-
-    def __init__(
-        self, users: Mapping[str, User], make: Callable[[User], IResource]
-    ) -> None:
-        self._users = users
-        self._make = make
-        self._resources: dict[str, IResource] = {}
-
-    def requestAvatar(
-        self,
-        avatarId: bytes | tuple[()],
-        mind: object,  # noqa: ARG002 - the login's client, which HTTP has none of
-        *interfaces: Any,
-    ) -> tuple[Any, IResource, Callable[[], None]]:
-        """
-        The resource of user C{avatarId}, whom the checker let in.
-        """
-        if IResource not in interfaces or not isinstance(avatarId, bytes):
-            raise NotImplementedError("camserve's users are web resources")
-        name = avatarId.decode("utf-8")
-        resource = self._resources.get(name)
-        if resource is None:
-            resource = self._resources[name] = self._make(self._users[name])
-        return IResource, resource, lambda: None
-
-
 @implementer(ICredentialsChecker)
 class BcryptChecker:
     """
@@ -329,11 +293,20 @@ class BcryptChecker:
     L{Accounts}, in a thread, since a hash takes a noticeable time (about
     0.25 s at cost 12) that the reactor must not wait for.
 
+    A browser sends its login with every request (the grid's, every few
+    seconds): a password found right is remembered for C{remember} seconds,
+    as a hash under a key made at start, never as it is, so that those
+    requests cost a bcrypt check only once in a while.
+
     An unknown user's password is checked against a hash of a random
     password made with the accounts' highest cost, so that a failure takes
     as long for them as for a user who exists. Failures are logged with
     the address they came from and the user name asked for (never the
-    password), and answered after L{LoginThrottle}'s delay.
+    password), and answered after L{LoginThrottle}'s delay. The checks of
+    one address are made one after the other, each once the one before has
+    been answered (after its delay), so that guesses sent in parallel go no
+    faster than one by one; beyond C{most_waiting} waiting, an address's
+    logins are refused unchecked.
     """
 
     credentialInterfaces = (IUsernamePassword,)
@@ -345,17 +318,36 @@ class BcryptChecker:
         clock: IReactorTime,
         run: Callable[[Callable[[], bool]], Deferred[bool]],
         throttle: LoginThrottle | None = None,
+        *,
+        remember: float = 300.0,
+        most_waiting: int = 16,
     ) -> None:
         """
         @param run: runs its argument in a thread, for its result.
         """
-        self._hashes = {name: each.hashed for name, each in accounts.users.items()}
         self._clock = clock
         self._run = run
         self._throttle = LoginThrottle(clock) if throttle is None else throttle
+        self._remember = remember
+        self._most_waiting = most_waiting
+        self._key = secrets.token_bytes(32)
+        self._right: dict[str, tuple[bytes, float]] = {}
+        self._waiting: dict[str, list[Deferred[None]]] = {}
+        self._hashes: dict[str, bytes] = {}
+        self._dummy = b""
+        self.update(accounts)
+
+    def update(self, accounts: Accounts) -> None:
+        """
+        Check the passwords of C{accounts} from now on, forgetting those
+        remembered.
+        """
+        self._hashes = {name: each.hashed for name, each in accounts.users.items()}
+        self._right.clear()
         cost = max((int(_cost(hashed)) for hashed in self._hashes.values()), default=12)
-        random = secrets.token_urlsafe(16).encode("ascii")
-        self._dummy = bcrypt.hashpw(random, bcrypt.gensalt(cost))
+        if not self._dummy or _cost(self._dummy) != f"{cost:02d}":
+            random = secrets.token_urlsafe(16).encode("ascii")
+            self._dummy = bcrypt.hashpw(random, bcrypt.gensalt(cost))
 
     def requestAvatarId(
         self, credentials: IUsernamePassword
@@ -368,20 +360,73 @@ class BcryptChecker:
         peer = str(getattr(credentials, "peer", "an unknown address"))
         hashed = self._hashes.get(name)
         password = credentials.password[:_PASSWORD_LIMIT]
-        checking = self._run(
-            partial(bcrypt.checkpw, password, self._dummy if hashed is None else hashed)
-        )
+        if hashed is not None and self._remembered(name, password):
+            return succeed(name.encode("utf-8"))
+        queue = self._waiting.get(peer)
+        if queue is not None and len(queue) >= self._most_waiting:
+            self._log.warn(
+                "camserve: too many logins at once from {peer}; refused unchecked",
+                peer=peer,
+            )
+            return fail(UnauthorizedLogin())
+        turn: Deferred[None]
+        if queue is None:
+            self._waiting[peer] = []
+            turn = succeed(None)
+        else:
+            turn = Deferred()
+            queue.append(turn)
 
-        def checked(right: bool) -> bytes | Deferred[bytes | tuple[()]]:
+        def check(_: None) -> Deferred[bool]:
+            # One checked before this one may have found the same password.
+            if hashed is not None and self._remembered(name, password):
+                return succeed(True)
+            against = self._dummy if hashed is None else hashed
+            return self._run(partial(bcrypt.checkpw, password, against))
+
+        def checked(right: bool) -> Deferred[bytes | tuple[()]]:
             if right and hashed is not None:
                 self._throttle.succeeded(peer)
-                return name.encode("utf-8")
+                self._right[name] = (
+                    self._digest(name, password),
+                    self._clock.seconds() + self._remember,
+                )
+                return succeed(name.encode("utf-8"))
             self._log.warn(
                 "camserve: failed login as {user!r} from {peer}", user=name, peer=peer
             )
             return deferLater(self._clock, self._throttle.failed(peer), _refuse)
 
-        return checking.addCallback(checked)
+        def answered(result: object) -> object:
+            self._next(peer)
+            return result
+
+        answer = turn.addCallback(check).addCallback(checked)
+        answer.addBoth(answered)
+        return answer
+
+    def _next(self, peer: str) -> None:
+        """
+        Let the next waiting login of C{peer} be checked.
+        """
+        queue = self._waiting[peer]
+        if queue:
+            queue.pop(0).callback(None)
+        else:
+            del self._waiting[peer]
+
+    def _digest(self, name: str, password: bytes) -> bytes:
+        message = name.encode("utf-8") + b"\0" + password
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def _remembered(self, name: str, password: bytes) -> bool:
+        """
+        Whether C{password} was found right for user C{name} lately.
+        """
+        right = self._right.get(name)
+        if right is None or self._clock.seconds() >= right[1]:
+            return False
+        return hmac.compare_digest(right[0], self._digest(name, password))
 
 
 def _cost(hashed: bytes) -> str:
@@ -391,163 +436,3 @@ def _cost(hashed: bytes) -> str:
 
 def _refuse() -> NoReturn:
     raise UnauthorizedLogin
-
-
-def login_resource(
-    service: CameraService,
-    reactor: Any,
-    accounts: Accounts,
-    *,
-    throttle: LoginThrottle | None = None,
-    tokens: Tokens | None = None,
-) -> IResource:
-    """
-    A resource serving C{service} as L{service_resource} does, to users of
-    C{accounts} who log in with the browser's Basic login: each sees only
-    their cameras, the others answering C{404} as unknown cameras do. The
-    public paths are served to everyone, without a login, as if there were
-    no C{[auth]}.
-
-    A request of a camera's page, stream, snapshot or health (or of
-    C{/video_feed} and C{/snapshot.jpg}, for the first camera) with a
-    C{token} query argument is served by the token alone: a valid token of
-    that camera serves it as its user would see it, any other is answered
-    C{401}. Logged-in users mint tokens with C{POST /api/tokens}.
-
-    @param reactor: for viewers' timers, and whose thread pool checks
-        passwords.
-    @param tokens: mints and checks API tokens; by default, with the
-        accounts' token key (a random one if they have none) and users.
-    """
-    checker = BcryptChecker(
-        accounts,
-        reactor,
-        lambda check: deferToThreadPool(reactor, reactor.getThreadPool(), check),
-        throttle,
-    )
-    users = {name: account.user for name, account in accounts.users.items()}
-    if tokens is None:
-        key = new_key() if accounts.token_key is None else accounts.token_key
-        tokens = Tokens(key, users, reactor)
-    minting = tokens
-    realm = _Realm(
-        users,
-        lambda user: ServerApp(
-            service, reactor, user=user, tokens=minting
-        ).app.resource(),
-    )
-    guard = HTTPAuthSessionWrapper(
-        Portal(realm, [checker]), [_PeerBasicCredentialFactory(b"camserve")]
-    )
-    return _PublicOrLogin(
-        accounts.public,
-        service_resource(service, reactor),
-        guard,
-        _TokenDoor(service, reactor, tokens),
-    )
-
-
-class _TokenDoor:
-    """
-    Serves the requests that carry an API token, by the token alone.
-    """
-
-    def __init__(
-        self, service: CameraService, clock: IReactorTime, tokens: Tokens
-    ) -> None:
-        self._service = service
-        self._clock = clock
-        self._tokens = tokens
-        self._resources: dict[tuple[str, str], IResource] = {}
-
-    def resource(self, request: IRequest) -> IResource | None:
-        """
-        The resource serving C{request} by its token; L{None} if it has no
-        token or is not of a path a token is for, so that it needs a login.
-        """
-        token = token_of(request)
-        if token is None:
-            return None
-        first = next(iter(self._service.hubs), None)
-        camera = token_camera(request.path or b"", first)
-        if camera is None:
-            return None
-        user = self._tokens.user_of(token, camera)
-        if user is None:
-            return _Unauthorized()
-        resource = self._resources.get((user.name, camera))
-        if resource is None:
-            # Seeing only the token's camera, which /video_feed and
-            # /snapshot.jpg then serve, as the first camera.
-            only = User(user.name, "viewer", frozenset({camera}))
-            resource = ServerApp(self._service, self._clock, user=only).app.resource()
-            self._resources[user.name, camera] = resource
-        return resource
-
-
-class _Unauthorized(Resource):
-    """
-    The answer to a request whose token is not valid, saying nothing of why.
-    """
-
-    isLeaf = True
-
-    def render(self, request: IRequest) -> bytes:
-        """
-        Answer C{401}.
-        """
-        return _plain(request, 401, "unauthorized")
-
-
-class _PublicOrLogin(Resource):
-    """
-    The public paths from C{public}; requests with an API token by the
-    token; everything else from C{guarded}.
-    """
-
-    def __init__(
-        self,
-        paths: Iterable[str],
-        public: IResource,
-        guarded: IResource,
-        door: _TokenDoor,
-    ) -> None:
-        super().__init__()
-        self._paths = tuple(path.encode("utf-8") for path in paths)
-        self._public = public
-        self._guarded = guarded
-        self._door = door
-
-    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
-        """
-        The resource that serves C{request}, which is at the root.
-        """
-        if _public(request.path or b"", self._paths):
-            # Served as if mounted at the root, as the guard does.
-            request.postpath.insert(0, request.prepath.pop())
-            return self._public
-        by_token = self._door.resource(request)
-        if by_token is not None:
-            request.postpath.insert(0, request.prepath.pop())
-            return by_token
-        child: IResource = self._guarded.getChildWithDefault(path, request)
-        return child
-
-    def render(self, request: IRequest) -> bytes:
-        """
-        Never called: a request's path has at least one segment.
-        """
-        answer: bytes = self._guarded.render(request)
-        return answer
-
-
-def _public(path: bytes, paths: tuple[bytes, ...]) -> bool:
-    """
-    Whether C{path} as sent is one of C{paths}, or below one ending in
-    C{/}; a path that is escaped or has dot segments is below none.
-    """
-    if path in paths:
-        return True
-    if b"%" in path or any(part in (b".", b"..") for part in path.split(b"/")):
-        return False
-    return any(each.endswith(b"/") and path.startswith(each) for each in paths)

@@ -133,30 +133,47 @@ class CameraPage(Element):
     loader = _CAMERA
 
     def __init__(
-        self, hub: CameraHub, *, in_grid: bool = False, snapshots: bool = False
+        self,
+        hub: CameraHub,
+        *,
+        in_grid: bool = False,
+        snapshots: bool = False,
+        token: str | None = None,
     ) -> None:
         """
         @param in_grid: whether the page sits under a grid of cameras, two
             levels up, which it then links to.
         @param snapshots: whether the page shows snapshots rather than the
             stream, for browsers that cannot show a stream.
+        @param token: the API token the page was asked with, which its
+            links then carry (and it links to no grid, which a token does
+            not open).
         """
         super().__init__()
         self._hub = hub
         self._in_grid = in_grid
         self._snapshots = snapshots
+        self._token = token
 
     @renderer
     def camera(self, _request: IRequest | None, tag: Tag) -> Tag:
         """
         The camera's facts, and where its picture comes from.
         """
-        picture = "snapshot.jpg" if self._snapshots else "video_feed?advance_headers=1"
-        return tag.fillSlots(picture=picture, **describe(self._hub))
+        token = "" if self._token is None else quote(self._token, safe="")
+        alone, added = (f"?token={token}", f"&token={token}") if token else ("", "")
+        picture = (
+            f"snapshot.jpg{alone}"
+            if self._snapshots
+            else f"video_feed?advance_headers=1{added}"
+        )
+        return tag.fillSlots(
+            picture=picture, token=alone, and_token=added, **describe(self._hub)
+        )
 
     @renderer
     def up(self, _request: IRequest | None, tag: Tag) -> Tag | str:
         """
         A link to the grid, if the page is in one.
         """
-        return tag if self._in_grid else ""
+        return tag if self._in_grid and self._token is None else ""

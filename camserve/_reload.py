@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attrs import frozen
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
@@ -21,12 +22,44 @@ if TYPE_CHECKING:
 
     from twisted.python.failure import Failure
 
+    from ._auth import Accounts
     from ._certificates import ReloadableCertificates
     from ._config_file import CheckedConfig, MadeCamera, Timeouts
+    from ._login import LoginResource
     from ._service import CameraService
 
     _Running = tuple[str, Mapping[str, Any], Timeouts]
     """A camera's driver, options and timeouts."""
+
+
+@frozen
+class Reloaded:
+    """
+    What a reload did: the cameras added, removed, restarted and left
+    alone, and the users whose logins changed; or the mistake that made it
+    do nothing.
+    """
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """
+        The outcome as C{POST /api/reload} answers it.
+        """
+        if self.error is not None:
+            return {"error": self.error}
+        return {
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "restarted": list(self.restarted),
+            "unchanged": list(self.unchanged),
+            "users": list(self.users),
+        }
 
 
 class ConfigReloader(HangupService):
@@ -37,9 +70,13 @@ class ConfigReloader(HangupService):
     undisturbed. A file with a mistake is refused whole, with the mistake
     logged, and the cameras stay as they are.
 
-    While running, it reloads on C{SIGHUP}. Endpoints are listened on once:
-    a change to them is logged and waits for a restart. Each reload also
-    reads the endpoints' TLS certificates again, whatever the file holds.
+    The users of C{[auth]} are read again too, and take effect at once
+    (see L{LoginResource.update}); turning logins on or off waits for a
+    restart, as a change to the endpoints does, which are listened on once:
+    either is logged. Each reload also reads the endpoints' TLS
+    certificates again, whatever the file holds.
+
+    While running, it reloads on C{SIGHUP}.
     """
 
     _log = Logger()
@@ -50,7 +87,9 @@ class ConfigReloader(HangupService):
         checked: CheckedConfig,
         cameras: CameraService,
         reactor: Any,
+        *,
         certificates: Sequence[ReloadableCertificates] = (),
+        logins: LoginResource | None = None,
     ) -> None:
         """
         @param path: the file, read again from the same place however the
@@ -59,8 +98,12 @@ class ConfigReloader(HangupService):
         @param checked: what the service serves now, as made from C{path}.
         @param reactor: provides C{IReactorFromThreads}, for the signal.
         @param certificates: read again on each reload.
+        @param logins: the login in front of the service, if the file has
+            C{[auth]}.
         """
         self._certificates = certificates
+        self._logins = logins
+        self._accounts: Accounts | None = checked.accounts
         self._path = str(Path(path).absolute())
         self._serving: dict[str, _Running] = {
             made.config.name: _running(made) for made in checked.cameras
@@ -68,21 +111,22 @@ class ConfigReloader(HangupService):
         self._endpoints = checked.config.server.endpoints
         self._cameras = cameras
         self._reactor = reactor
-        self._reloading: Deferred[None] | None = None
+        self._reloading: Deferred[Reloaded] | None = None
         self._again = False
 
-    def reload(self) -> Deferred[None]:
+    def reload(self) -> Deferred[Reloaded]:
         """
         Read the certificates and the file again, and apply the file.
 
         @return: fires once every change is made (removed and changed
-            cameras have released their devices); a reload asked for
-            meanwhile follows it.
+            cameras have released their devices) with what was done; a
+            reload asked for meanwhile follows it, and fires with this one's
+            outcome. Cancelling it changes nothing of the reload.
         """
         reload_all(self._certificates)
         if self._reloading is not None:
             self._again = True
-            return self._reloading
+            return _copy(self._reloading)
         try:
             checked = check_config(load_config(self._path), self._reactor)
         except ConfigError as error:
@@ -91,20 +135,37 @@ class ConfigReloader(HangupService):
                 path=self._path,
                 error=str(error),
             )
-            return succeed(None)
+            return succeed(Reloaded(error=str(error)))
         done = self._apply(checked)
         self._reloading = done
 
-        def finished(_: object) -> None:
+        def finished(outcome: Reloaded) -> Reloaded:
             self._reloading = None
             if self._again:
                 self._again = False
                 self.reload()
+            return outcome
 
-        done.addBoth(finished)
-        return done
+        done.addCallback(finished)
+        return _copy(done)
 
-    def _apply(self, checked: CheckedConfig) -> Deferred[None]:
+    def _apply_logins(self, accounts: Accounts | None) -> tuple[str, ...]:
+        """
+        Serve the logins of C{accounts}; the users changed.
+        """
+        if (accounts is None) != (self._accounts is None):
+            self._log.warn(
+                "camserve: {path} turns logins {which}; that waits for a restart",
+                path=self._path,
+                which="off" if accounts is None else "on",
+            )
+            return ()
+        self._accounts = accounts
+        if accounts is None or self._logins is None:
+            return ()
+        return tuple(self._logins.update(accounts))
+
+    def _apply(self, checked: CheckedConfig) -> Deferred[Reloaded]:
         wanted = {made.config.name: made for made in checked.cameras}
         serving = self._serving
         removed = [name for name in serving if name not in wanted]
@@ -121,13 +182,15 @@ class ConfigReloader(HangupService):
                 path=self._path,
                 endpoints=", ".join(self._endpoints),
             )
+        users = self._apply_logins(checked.accounts)
         releases = [self._cameras.remove_camera(name) for name in removed + changed]
 
-        def add(_: object) -> None:
+        def add(_: object) -> Reloaded:
             for name in changed + added:
                 serve_camera(self._cameras, wanted[name])
             self._cameras.arrange(list(wanted))
             self._serving = {name: _running(made) for name, made in wanted.items()}
+            kept = [name for name in wanted if name not in changed + added]
             self._log.info(
                 "camserve: reloaded {path}: {added} added, {removed} removed,"
                 " {changed} restarted, {kept} unchanged",
@@ -135,17 +198,21 @@ class ConfigReloader(HangupService):
                 added=_names(added),
                 removed=_names(removed),
                 changed=_names(changed),
-                kept=_names([n for n in wanted if n not in changed + added]),
+                kept=_names(kept),
+            )
+            return Reloaded(
+                tuple(added), tuple(removed), tuple(changed), tuple(kept), users
             )
 
-        def failed(failure: Failure) -> None:
+        def failed(failure: Failure) -> Reloaded:
             self._log.failure(
                 "camserve: reloading {path} failed part of the way",
                 failure,
                 path=self._path,
             )
+            return Reloaded(error="reloading failed part of the way; see the log")
 
-        applied: Deferred[None] = (
+        applied: Deferred[Reloaded] = (
             DeferredList(releases).addCallback(add).addErrback(failed)
         )
         return applied
@@ -174,6 +241,22 @@ def _running(made: MadeCamera) -> _Running:
     equal to the server's).
     """
     return (made.config.driver, made.config.options, made.timeouts)
+
+
+def _copy(done: Deferred[Reloaded]) -> Deferred[Reloaded]:
+    """
+    A L{Deferred} firing with C{done}'s outcome, whose cancelling leaves
+    C{done} alone.
+    """
+    copy: Deferred[Reloaded] = Deferred()
+
+    def fire(outcome: Reloaded) -> Reloaded:
+        if not copy.called:
+            copy.callback(outcome)
+        return outcome
+
+    done.addCallback(fire)
+    return copy
 
 
 def _names(names: list[str]) -> str:

@@ -36,8 +36,12 @@ if TYPE_CHECKING:
 
     from ._auth import User
     from ._hub import CameraHub
+    from ._reload import Reloaded
     from ._service import CameraService
     from ._tokens import Tokens
+
+    Reload = Callable[[], "Deferred[Reloaded] | None"]
+    """Reloads the config file; L{None} for a server started without one."""
 
 
 class ServerApp:
@@ -66,14 +70,17 @@ class ServerApp:
         *,
         user: User | None = None,
         tokens: Tokens | None = None,
+        reload: Reload | None = None,
     ) -> None:
         """
         @param user: who logged in; L{None} without logins.
         @param tokens: mints API tokens for C{user}; L{None} for none.
+        @param reload: what C{POST /api/reload} calls for an admin.
         """
         self._service = service
         self.user = user
         self._tokens = tokens
+        self._reload = reload
         self._clock = clock
         # One app per camera, made on first use and forgotten on the first
         # request after its camera is removed. By name: an app refers to its
@@ -255,6 +262,31 @@ class ServerApp:
                 "stream": f"{path}video_feed{query}",
                 "snapshot": f"{path}snapshot.jpg{query}",
             },
+        )
+
+    @app.route("/api/reload", methods=["POST"])
+    def api_reload(self, request: Request) -> Deferred[bytes] | bytes:
+        """
+        Read the config file again and apply it, as C{SIGHUP} does: for a
+        logged-in admin (C{403} for anyone else), asked with a JSON body
+        (C{{}}) from the same origin. Answers the cameras added, removed,
+        restarted and unchanged and the users whose logins changed; or
+        C{400} with the file's mistake, which changes nothing.
+        """
+        user = self.user
+        if user is None or not user.may("admin"):
+            return _json(request, {"error": "only an admin may reload"}, 403)
+        try:
+            _json_body(request)
+        except _RefusedError as refused:
+            return _json(request, {"error": str(refused)}, refused.code)
+        reloading = None if self._reload is None else self._reload()
+        if reloading is None:
+            return _json(request, {"error": "not started from a config file"}, 409)
+        return reloading.addCallback(
+            lambda done: _json(
+                request, done.as_json(), 200 if done.error is None else 400
+            )
         )
 
     @app.route("/healthz", methods=["GET"])
@@ -507,15 +539,8 @@ def _token_request(request: IRequest, longest: int) -> tuple[str, int]:
     @raise _RefusedError: for a request from another origin, of another
         content type than JSON, or whose JSON is not what it should be.
     """
-    if not _same_origin(request):
-        raise _RefusedError(403, "cross-origin request")
-    if _media_type(request) != "application/json":
-        raise _RefusedError(415, "send application/json")
-    try:
-        asked = json.loads((request.content or BytesIO()).read())
-    except ValueError:
-        raise _RefusedError(400, "the body is not JSON") from None
-    if not isinstance(asked, dict) or not isinstance(asked.get("camera"), str):
+    asked = _json_body(request)
+    if not isinstance(asked.get("camera"), str):
         raise _RefusedError(400, "camera must be a camera's name")
     seconds = asked.get("seconds", DEFAULT_SECONDS)
     if (
@@ -525,6 +550,28 @@ def _token_request(request: IRequest, longest: int) -> tuple[str, int]:
     ):
         raise _RefusedError(400, f"seconds must be from 1 to {longest}")
     return asked["camera"], seconds
+
+
+def _json_body(request: IRequest) -> dict[str, Any]:
+    """
+    The JSON object a request that changes something sends, which only a
+    page of the same origin (or a program) can: a form of another site
+    cannot send JSON, and a script of another site sends its C{Origin}.
+
+    @raise _RefusedError: for a request from another origin, of another
+        content type than JSON, or whose body is not a JSON object.
+    """
+    if not _same_origin(request):
+        raise _RefusedError(403, "cross-origin request")
+    if _media_type(request) != "application/json":
+        raise _RefusedError(415, "send application/json")
+    try:
+        asked = json.loads((request.content or BytesIO()).read())
+    except ValueError:
+        raise _RefusedError(400, "the body is not JSON") from None
+    if not isinstance(asked, dict):
+        raise _RefusedError(400, "the body must be a JSON object")
+    return asked
 
 
 def _same_origin(request: IRequest) -> bool:

@@ -38,7 +38,7 @@ KEY_SIZE = 32
 """Bytes of a random key, and the fewest a key file must hold."""
 
 _CAMERA_PATH = re.compile(
-    rb"/cameras/(?P<name>[^/]+)/(?P<route>|video_feed|snapshot\.jpg|healthz)"
+    rb"/cameras/(?P<name>[^/]+)/(?P<route>|video_feed|snapshot\.jpg|healthz|static/[^/]+)"
 )
 _FIRST_CAMERA_PATHS = (b"/video_feed", b"/snapshot.jpg")
 
@@ -75,6 +75,16 @@ class Tokens:
         self._users = users
         self._clock = clock
         self.longest = longest
+
+    def update(self, users: Mapping[str, User], key: bytes | None) -> None:
+        """
+        Take the tokens of C{users} from now on, signed with C{key} (the
+        key in use for L{None}): tokens signed with another key are refused
+        from now on.
+        """
+        self._users = users
+        if key is not None:
+            self._key = key
 
     def _sign(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode("ascii"), hashlib.sha256)
@@ -133,7 +143,7 @@ def token_of(request: IRequest) -> str | None:
 def token_camera(path: bytes, first: str | None) -> str | None:
     """
     The camera whose routes the request path C{path} (as sent) is one of,
-    for a token: its page, stream, snapshot or health under
+    for a token: its page, its page's files, stream, snapshot or health under
     C{/cameras/<name>/}, or C{/video_feed} and C{/snapshot.jpg} for the
     C{first} camera; L{None} for any other path.
     """

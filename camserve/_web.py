@@ -20,6 +20,7 @@ from ._hub import CameraHub, CameraUnavailable, HubState
 from ._pages import CameraPage
 from ._static import static_file
 from ._stream import set_stream_headers
+from ._tokens import token_of
 from ._viewer import StreamViewer
 
 if TYPE_CHECKING:
@@ -75,7 +76,12 @@ class CameraApp:
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
         snapshots = _argument(request, "mode") == "snapshot"
-        return CameraPage(self._hub, in_grid=self._in_grid, snapshots=snapshots)
+        return CameraPage(
+            self._hub,
+            in_grid=self._in_grid,
+            snapshots=snapshots,
+            token=token_of(request),
+        )
 
     @app.route("/static/<name>", methods=["GET"])
     def static(self, request: Request, name: str) -> bytes:

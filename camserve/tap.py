@@ -15,7 +15,6 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
-from ._auth import login_resource
 from ._certificates import CertificateReloader, reloadable
 from ._config import SETTINGS, ConfigError, ServerConfig
 from ._config_file import (
@@ -30,6 +29,7 @@ from ._config_file import (
     load_config,
 )
 from ._exposure import exposure_warning
+from ._login import LoginResource
 from ._registry import describe_drivers, make_camera
 from ._reload import ConfigReloader, serve_camera
 from ._server_app import service_resource
@@ -194,9 +194,9 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
     reloaded on C{SIGHUP}, or the one camera of a L{ServerConfig}; and an
     HTTP listener on each endpoint, whose TLS certificate, if it has one,
     is read again on C{SIGHUP} in either case. A file with C{[auth]} asks for a login
-    on every path but its public ones; its users and their cameras are read
-    at start, and a reload that changes them is not applied until a
-    restart. The one-camera command line has no login.
+    on every path but its public ones, and its admins may reload it with
+    C{POST /api/reload}; a reload applies changed users at once. The
+    one-camera command line has no login.
 
     @raise ConfigError: for anything in the config that cannot be used.
     """
@@ -212,11 +212,12 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         serve_camera(cameras, made)
     server = checked.config.server
     # The one-camera command line has no [auth]: it serves everyone.
-    resource = (
-        service_resource(cameras, reactor)
+    logins = (
+        None
         if checked.accounts is None
-        else login_resource(cameras, reactor, checked.accounts)
+        else LoginResource(cameras, reactor, checked.accounts)
     )
+    resource = service_resource(cameras, reactor) if logins is None else logins
     site = CamserveSite(
         resource,
         reactor,
@@ -236,9 +237,12 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
             each.description, each.endpoint, site, login=checked.accounts is not None
         ).setServiceParent(top)
     if isinstance(serve, str):
-        ConfigReloader(serve, checked, cameras, reactor, certificates).setServiceParent(
-            top
+        reloader = ConfigReloader(
+            serve, checked, cameras, reactor, certificates=certificates, logins=logins
         )
+        reloader.setServiceParent(top)
+        if logins is not None:
+            logins.reload = reloader.reload
     elif certificates:
         CertificateReloader(certificates, reactor).setServiceParent(top)
     return top

@@ -37,10 +37,9 @@ from camserve._auth import (
     LoginThrottle,
     PeerCredentials,
     User,
-    _Realm,
-    login_resource,
 )
 from camserve._config_file import check_config, load_config
+from camserve._login import _Realm, login_resource
 from camserve.tap import _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 
@@ -237,16 +236,15 @@ def test_htpasswd_without_bcrypt_is_refused(tmp_path: Path) -> None:
 # The checker and the realm
 
 
-def make_checker(
-    runs: list[Callable[[], bool]] | None = None,
-    passwords: dict[str, str] = PASSWORDS,
-) -> tuple[BcryptChecker, Clock]:
+Run = tuple["Callable[[], bool]", Deferred[bool]]
+"""A bcrypt check handed to the checker's thread runner, and its answer."""
+
+
+def accounts_with(passwords: dict[str, str]) -> Accounts:
     """
-    A checker of C{passwords}' users (alice and bob by default) on a
-    L{Clock}; its hashes are checked at once, or left in C{runs} if given.
+    Accounts of viewers with C{passwords}, hashed at bcrypt's lowest cost.
     """
-    clock = Clock()
-    accounts = Accounts(
+    return Accounts(
         {
             name: camserve._auth.Account(
                 User(name, "viewer"),
@@ -256,13 +254,35 @@ def make_checker(
         }
     )
 
+
+def make_checker(
+    runs: list[Run] | None = None,
+    passwords: dict[str, str] = PASSWORDS,
+    **options: Any,
+) -> tuple[BcryptChecker, Clock]:
+    """
+    A checker of C{passwords}' users (alice and bob by default) on a
+    L{Clock}; its hashes are checked at once, or left in C{runs} if given
+    (see L{finish}).
+    """
+    clock = Clock()
+
     def run(check: Callable[[], bool]) -> Deferred[bool]:
         if runs is None:
             return succeed(check())
-        runs.append(check)
-        return Deferred()
+        answer: Deferred[bool] = Deferred()
+        runs.append((check, answer))
+        return answer
 
-    return BcryptChecker(accounts, clock, run), clock
+    return BcryptChecker(accounts_with(passwords), clock, run, **options), clock
+
+
+def finish(runs: list[Run]) -> None:
+    """
+    Run the first check waiting in C{runs}, as the thread would.
+    """
+    check, answer = runs.pop(0)
+    answer.callback(check())
 
 
 def test_checker_provides_its_interface() -> None:
@@ -344,11 +364,139 @@ def test_checker_runs_bcrypt_in_another_thread() -> None:
     The checker hands bcrypt to its thread runner and returns at once; the
     answer comes when the thread's result does.
     """
-    runs: list[Callable[[], bool]] = []
+    runs: list[Run] = []
     checker, _ = make_checker(runs)
     checking = checker.requestAvatarId(PeerCredentials(b"bob", b"builder", "peer"))
-    assert not checking.called
+    assertNoResult(checking)
     assert len(runs) == 1
+    finish(runs)
+    assert successResultOf(checking) == b"bob"
+
+
+@pytest.fixture
+def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """
+    The passwords bcrypt is asked to check, in order.
+    """
+    checked: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        checked.append(password)
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
+    return checked
+
+
+def test_a_right_password_is_remembered_for_five_minutes(
+    bcrypt_checks: list[bytes],
+) -> None:
+    """
+    A password found right is not checked with bcrypt again for five
+    minutes: the browser sends it with every request. A wrong one always
+    is, and so is a right one after the accounts are updated.
+    """
+    checker, clock = make_checker()
+
+    def login(password: bytes) -> Deferred[bytes | tuple[()]]:
+        return checker.requestAvatarId(PeerCredentials(b"bob", password, "a"))
+
+    assert successResultOf(login(b"builder")) == b"bob"
+    clock.advance(299)
+    assert successResultOf(login(b"builder")) == b"bob"
+    assert bcrypt_checks == [b"builder"]
+    wrong = login(b"builder!")
+    clock.advance(0.5)
+    failureResultOf(wrong, UnauthorizedLogin)
+    assert bcrypt_checks == [b"builder", b"builder!"]
+    clock.advance(1)
+    assert successResultOf(login(b"builder")) == b"bob"
+    assert bcrypt_checks == [b"builder", b"builder!", b"builder"]
+    checker.update(accounts_with(PASSWORDS))
+    assert successResultOf(login(b"builder")) == b"bob"
+    assert len(bcrypt_checks) == 4
+    checker.update(accounts_with({"bob": "renamed"}))
+    changed = login(b"builder")
+    clock.advance(0.5)
+    failureResultOf(changed, UnauthorizedLogin)
+
+
+def test_logins_from_one_address_are_checked_one_after_another() -> None:
+    """
+    Logins sent at once from one address are checked one at a time, each
+    once the one before has been answered, after its failure's delay; so
+    guesses sent in parallel go no faster than one by one. Another
+    address is checked meanwhile.
+    """
+    runs: list[Run] = []
+    checker, clock = make_checker(runs)
+    guesses = [
+        checker.requestAvatarId(PeerCredentials(b"bob", b"guess%d" % n, "192.0.2.1"))
+        for n in range(3)
+    ]
+    other = checker.requestAvatarId(PeerCredentials(b"alice", b"wonderland", "b"))
+    assert len(runs) == 2
+    finish(runs)  # the first guess
+    finish(runs)  # alice, from the other address
+    assert successResultOf(other) == b"alice"
+    assert runs == []
+    clock.advance(0.5)
+    failureResultOf(guesses[0], UnauthorizedLogin)
+    assert len(runs) == 1
+    finish(runs)
+    clock.advance(0.99)
+    assert runs == []
+    assertNoResult(guesses[1])
+    clock.advance(0.01)
+    failureResultOf(guesses[1], UnauthorizedLogin)
+    finish(runs)
+    clock.advance(2)
+    failureResultOf(guesses[2], UnauthorizedLogin)
+    assert checker._waiting == {}
+
+
+def test_a_right_password_waiting_behind_another_is_not_checked_again(
+    bcrypt_checks: list[bytes],
+) -> None:
+    """
+    A browser's first requests, sent at once with the same login, cost one
+    bcrypt check: those waiting find it remembered.
+    """
+    runs: list[Run] = []
+    checker, _ = make_checker(runs)
+    logins = [
+        checker.requestAvatarId(PeerCredentials(b"bob", b"builder", "192.0.2.1"))
+        for _ in range(6)
+    ]
+    finish(runs)
+    assert [successResultOf(each) for each in logins] == [b"bob"] * 6
+    assert bcrypt_checks == [b"builder"]
+
+
+def test_too_many_logins_waiting_from_one_address_are_refused_unchecked(
+    log: LogRecorder,
+) -> None:
+    """
+    Beyond the logins that may wait per address, more are refused at once,
+    without a check, and logged; another address is not held up.
+    """
+    runs: list[Run] = []
+    checker, _ = make_checker(runs, most_waiting=2)
+    waiting = [
+        checker.requestAvatarId(PeerCredentials(b"bob", b"x", "192.0.2.1"))
+        for _ in range(3)
+    ]
+    refused = checker.requestAvatarId(PeerCredentials(b"bob", b"x", "192.0.2.1"))
+    failureResultOf(refused, UnauthorizedLogin)
+    for each in waiting:
+        assertNoResult(each)
+    assert len(runs) == 1
+    checker.requestAvatarId(PeerCredentials(b"bob", b"builder", "192.0.2.2"))
+    assert len(runs) == 2
+    assert log.formatted() == [
+        "camserve: too many logins at once from 192.0.2.1; refused unchecked"
+    ]
 
 
 @reactor_test
@@ -359,10 +507,10 @@ async def test_checker_uses_the_reactors_thread_pool(tmp_path: Path) -> None:
     """
     accounts = accounts_of(write_config(tmp_path))
     resource = login_resource(CameraService(reactor), reactor, accounts)
-    portal = resource._guarded._portal  # type: ignore[attr-defined]  # the guard's
+    portal = resource._guard._portal
     (checker,) = portal.checkers.values()
     checking = checker.requestAvatarId(UsernamePassword(b"alice", b"wonderland"))
-    assert not checking.called
+    assertNoResult(checking)
     assert await checking == b"alice"
 
 
@@ -459,9 +607,11 @@ class Served:
         accounts = accounts_of(write_config(tmp_path, extra=extra))
         # Short delays, that the tests need not wait for.
         throttle = LoginThrottle(reactor, first=0.01, longest=0.01)
-        resource = login_resource(self.service, reactor, accounts, throttle=throttle)
+        self.resource = login_resource(
+            self.service, reactor, accounts, throttle=throttle
+        )
         self.port: IListeningPort = reactor.listenTCP(
-            0, Site(resource), interface="127.0.0.1"
+            0, Site(self.resource), interface="127.0.0.1"
         )
         self.url = f"http://127.0.0.1:{self.port.getHost().port}"
         self.client = HTTPClient(
@@ -482,6 +632,20 @@ class Served:
             )
         response = await self.client.get(self.url + path, headers=headers)
         return response, await response.content()
+
+    async def post_json(self, path: str, body: object, user: str) -> tuple[int, Any]:
+        """
+        POST C{body} as JSON to C{path}, logged in as C{user}; the answer's
+        code and JSON.
+        """
+        headers: dict[bytes | str, list[bytes | str]] = {
+            b"content-type": [b"application/json"],
+            **basic(user, PASSWORDS[user]),
+        }
+        response = await self.client.post(
+            self.url + path, data=json.dumps(body).encode(), headers=headers
+        )
+        return response.code, json.loads(await response.content())
 
     async def head(self, path: str, user: str) -> IResponse:
         """

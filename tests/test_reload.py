@@ -32,7 +32,7 @@ from zope.interface import implementer
 import camserve._reload
 from camserve import CameraHub, CameraService, EmulatedCamera
 from camserve._registry import _BUILT_IN
-from camserve._reload import ConfigReloader
+from camserve._reload import ConfigReloader, Reloaded
 from camserve.interfaces import IFrameSink, IFrameSource
 from camserve.tap import build_service
 from camserve.testing import MultipartParser, PushSource
@@ -163,7 +163,7 @@ class Served:
         """
         self.path.write_text(toml(*cameras, server=server))
 
-    def reload(self) -> Deferred[None]:
+    def reload(self) -> Deferred[Reloaded]:
         """
         Ask for a reload, as C{SIGHUP} does.
         """
@@ -254,7 +254,7 @@ def test_an_unchanged_file_changes_nothing(tmp_path: Path, log: LogRecorder) -> 
     served = serve(tmp_path, emulated("a"), emulated("b"))
     hubs = served.cameras.hubs
     sink = served.watch("a")
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()) == Reloaded(unchanged=("a", "b"))
     assert served.cameras.hubs == hubs
     assert all(served.cameras.hubs[name] is hubs[name] for name in hubs)
     assert (sink.closed, hubs["a"].viewers) == (0, 1)
@@ -278,7 +278,7 @@ def test_added_cameras_appear_with_their_settings(
         emulated("b", fps=5, quality=60, idle_timeout=3),
         server={"start_timeout": 4},
     )
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()) == Reloaded(added=("b",), unchanged=("a",))
     assert served.names == ["a", "b"]
     assert served.cameras.hubs["a"] is hub
     assert (sink.closed, hub.viewers) == (0, 1)
@@ -311,14 +311,16 @@ def test_a_reload_that_fails_while_applied_is_logged(
         raise RuntimeError("no room for another camera")
 
     monkeypatch.setattr(camserve._reload, "serve_camera", broken)
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()) == Reloaded(
+        error="reloading failed part of the way; see the log"
+    )
     (failed,) = [event for event in log.events if "log_failure" in event]
     assert failed["log_failure"].check(RuntimeError)
     assert log.formatted(LogLevel.critical) == [
         f"camserve: reloading {served.path} failed part of the way"
     ]
     monkeypatch.undo()
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert served.names == ["a", "b"]
 
 
@@ -343,7 +345,7 @@ def test_removed_cameras_stop_and_their_viewers_streams_end(
     assert removed.stop_requested
     assertNoResult(reloading)
     removed.finish_stop()
-    assert successResultOf(reloading) is None
+    assert successResultOf(reloading).error is None
     assert sink_a.closed == 0
     assert (kept.running, kept.stops) == (True, 0)
     kept.push(b"frame")
@@ -366,7 +368,7 @@ def test_a_removed_camera_that_does_not_let_go_is_given_up_on(
     served.reactor.advance(RELEASE_GRACE - 0.5)
     assertNoResult(reloading)
     served.reactor.advance(0.5)
-    assert successResultOf(reloading) is None
+    assert successResultOf(reloading).error is None
     assert served.names == ["a"]
     assert log.formatted() == [
         "camera b did not release its device within 5 s; not waiting for it"
@@ -394,7 +396,7 @@ def test_a_changed_camera_restarts_once_the_old_one_let_go(
     assert "a" not in served.cameras.hubs
     assertNoResult(reloading)
     old.finish_stop()
-    assert successResultOf(reloading) is None
+    assert successResultOf(reloading).error is None
     assert served.names == ["a", "b"]
     new_hub = served.cameras.hubs["a"]
     assert new_hub is not old_hub
@@ -429,7 +431,7 @@ def test_a_camera_whose_timeout_changed_restarts_with_it(
     old, other = served.cameras.hubs["a"], served.cameras.hubs["b"]
     assert getattr(old, attribute) != value
     served.write(emulated("a", **{key: value}), emulated("b"))
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     new = served.cameras.hubs["a"]
     assert new is not old
     assert getattr(new, attribute) == value
@@ -454,7 +456,7 @@ def test_a_changed_server_timeout_restarts_the_cameras_that_use_it(
     served.write(
         emulated("a"), emulated("b", idle_timeout=3), server={"idle_timeout": 20}
     )
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert served.cameras.hubs["a"] is not hubs["a"]
     assert served.cameras.hubs["a"].idle_timeout == 20
     assert served.cameras.hubs["b"] is hubs["b"]
@@ -484,7 +486,7 @@ def test_a_camera_whose_driver_or_options_changed_restarts(
     served = serve(tmp_path, before)
     old = served.cameras.hubs["a"]
     served.write(after)
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     new = served.cameras.hubs["a"]
     assert new is not old
     assert new.driver == after["driver"]
@@ -516,7 +518,7 @@ def test_the_same_settings_written_otherwise_keep_the_camera(
     served.write(
         {"fps": 5.0, "driver": "manual", "name": "a"}, server={"idle_timeout": 7}
     )
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert served.cameras.hubs["a"] is hub
     assert (sink.closed, source.stops, hub.viewers) == (0, 0, 1)
 
@@ -533,13 +535,13 @@ def test_cameras_are_served_in_the_files_order(tmp_path: Path) -> None:
     served = serve(tmp_path, emulated("a"), emulated("b"), emulated("c"))
     hubs = served.cameras.hubs
     served.write(emulated("c"), emulated("d"), emulated("a"))
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert served.names == ["c", "d", "a"]
     assert served.cameras.hubs["c"] is hubs["c"]
     assert served.cameras.hubs["a"] is hubs["a"]
     # A restarted camera is made anew, yet stays first.
     served.write(emulated("c", fps=5), emulated("d"), emulated("a"))
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert served.names == ["c", "d", "a"]
 
 
@@ -588,9 +590,11 @@ def test_a_file_with_a_mistake_is_refused_whole(
         served.path.unlink()
     else:
         served.path.write_text(text)
-    assert successResultOf(served.reload()) is None
+    refused = successResultOf(served.reload()).error
     prefix = f"camserve: not reloading {served.path}, the cameras stay as they were: "
     (line,) = log.formatted()
+    assert refused is not None
+    assert line == prefix + refused
     assert line.startswith(prefix + (str(tmp_path) + "/" if text else ""))
     assert mistake in line
     assert "\n" not in line
@@ -610,7 +614,7 @@ def test_a_file_with_a_mistake_is_refused_whole(
     mended = served.reload()
     # Cameras a and b, not running, let go after the release grace.
     served.reactor.advance(RELEASE_GRACE)
-    assert successResultOf(mended) is None
+    assert successResultOf(mended).error is None
     assert served.names == ["a", "c"]
     assert served.cameras.hubs["a"] is not hubs["a"]
 
@@ -626,17 +630,17 @@ def test_changed_endpoints_wait_for_a_restart(tmp_path: Path, log: LogRecorder) 
     served.write(
         emulated("a"), emulated("b"), server={"endpoints": ["tcp:8081", "tcp:8082"]}
     )
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert served.names == ["a", "b"]
     warning = (
         f"camserve: {served.path} lists other endpoints; camserve listens on"
         " tcp:8080 until it is restarted"
     )
     assert log.formatted() == [warning]
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert log.formatted() == [warning, warning]
     served.write(emulated("a"), server={"endpoints": ["tcp:8080"]})
-    assert successResultOf(served.reload()) is None
+    assert successResultOf(served.reload()).error is None
     assert served.names == ["a"]
     assert log.formatted() == [warning, warning]
 
@@ -665,8 +669,9 @@ def test_a_reload_asked_for_during_one_follows_it(
     assert served.names == []
     assert len(reloaded(log)) == 0
     old.finish_stop()
+    # The second and third are told of the first, which they followed.
     for asked in (first, second, third):
-        assert successResultOf(asked) is None
+        assert successResultOf(asked) == Reloaded(restarted=("a",))
     assert served.names == ["a", "c"]
     assert manual_source(served.cameras.hubs["a"]).fps == 3
     assert reloaded(log) == [
@@ -694,7 +699,9 @@ def test_a_relative_path_is_read_from_where_camserve_started(
     monkeypatch.chdir(tmp_path / "elsewhere")
     (tmp_path / "elsewhere" / "cameras.toml").write_text(toml(emulated("other")))
     path.write_text(toml(emulated("a"), emulated("b")))
-    assert successResultOf(reloader.reload()) is None
+    assert successResultOf(reloader.reload()) == Reloaded(
+        added=("b",), unchanged=("a",)
+    )
     assert list(service.hubs) == ["a", "b"]
 
 

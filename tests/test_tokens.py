@@ -21,8 +21,9 @@ from twisted.logger import formatEvent
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from camserve import CameraService, CamserveSite, ConfigError
-from camserve._auth import LoginThrottle, User, login_resource
+from camserve._auth import LoginThrottle, User
 from camserve._config_file import load_config
+from camserve._login import login_resource
 from camserve._tokens import Tokens, scrub, token_camera
 from camserve.tap import TOKEN_BODY_SIZE, _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg

@@ -6,7 +6,10 @@
 (() => {
   const POLL_MS = 3000;
   const RETRY_MS = 3000;
-  const snapshotMode = new URLSearchParams(location.search).get("mode") === "snapshot";
+  const query = new URLSearchParams(location.search);
+  const snapshotMode = query.get("mode") === "snapshot";
+  // A page opened with an API token asks for everything with it.
+  const token = query.has("token") ? `token=${encodeURIComponent(query.get("token"))}` : "";
   const picture = document.getElementById("picture");
   const img = document.getElementById("stream");
   const problem = document.getElementById("problem");
@@ -21,11 +24,11 @@
   let snapshotTimer = null;
 
   function streamUrl() {
-    return `video_feed?advance_headers=1&t=${Date.now()}`;
+    return `video_feed?advance_headers=1&t=${Date.now()}${token && "&" + token}`;
   }
 
   function snapshotUrl() {
-    return `snapshot.jpg?t=${Date.now()}`;
+    return `snapshot.jpg?t=${Date.now()}${token && "&" + token}`;
   }
 
   function watch() {
@@ -70,7 +73,7 @@
 
   async function poll() {
     try {
-      const response = await fetch("healthz", { cache: "no-store" });
+      const response = await fetch(token ? `healthz?${token}` : "healthz", { cache: "no-store" });
       showState(await response.json());
     } catch (error) {
       problem.textContent = "camserve is not answering; retrying";
