@@ -11,6 +11,7 @@ server reports (its API), never the page's internals.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -546,3 +547,172 @@ def test_failed_camera_shows_its_reason_and_recovers(
     failed = browser(work)
     assert failed["tile"] == "No picture: the lens cap is on"
     assert failed["page"] == "No picture: the lens cap is on"
+
+
+# With logins
+
+
+LOGINS_CONFIG = """
+[server]
+endpoints = ["{endpoint}"]
+
+[[cameras]]
+name = "porch"
+driver = "emulated"
+fps = 10
+width = 320
+height = 240
+
+[[cameras]]
+name = "garage"
+driver = "emulated"
+fps = 10
+width = 320
+height = 240
+
+[auth]
+htpasswd = "users.htpasswd"
+
+[auth.users.bob]
+role = "viewer"
+cameras = ["porch"]
+"""
+
+
+@pytest.fixture(scope="module")
+def login_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """
+    A camserve of two cameras, porch and garage, with logins: bob (password
+    builder) sees porch only.
+    """
+    import bcrypt  # noqa: PLC0415 - only these tests hash a password
+
+    folder = tmp_path_factory.mktemp("ui-logins")
+    port = free_port()
+    (folder / "cameras.toml").write_text(LOGINS_CONFIG.format(endpoint=endpoint(port)))
+    hashed = bcrypt.hashpw(b"builder", bcrypt.gensalt(4)).decode("ascii")
+    (folder / "users.htpasswd").write_text(f"bob:{hashed}\n")
+    args = [*TWISTD_CAMSERVE, "--config", "cameras.toml"]
+    with running(
+        args, cwd=folder, port=port, log=folder / "camserve.log", env=environment()
+    ):
+        yield Server(port, folder)
+
+
+BOB = {"username": "bob", "password": "builder"}
+
+
+def test_grid_with_a_login_shows_the_users_cameras(
+    login_server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+) -> None:
+    """
+    Logged in with the browser's Basic login, bob's grid shows porch, his
+    only camera, live, and the page's own requests (its stream and API
+    calls) carry the login: none is refused.
+    """
+
+    def work(browser: Browser) -> dict[str, Any]:
+        context = browser.new_context(http_credentials=BOB)
+        page = context.new_page()
+        refused: list[str] = []
+        page.on(
+            "response",
+            lambda response: (
+                refused.append(response.url) if response.status >= 400 else None
+            ),
+        )
+        page.goto(login_server.url)
+        tiles = page.locator(".tile").evaluate_all(
+            "(tiles) => tiles.map((tile) => tile.dataset.camera)"
+        )
+        before = tile_picture(page, "porch")
+        wait_for(
+            page,
+            lambda: tile_picture(page, "porch") != before,
+            "porch's tile changes",
+        )
+        wait_for(
+            page,
+            lambda: page.locator("#summary").inner_text() == "1 camera, 1 live",
+            "the page says porch is live",
+        )
+        context.close()
+        return {"tiles": tiles, "refused": refused}
+
+    result = browser(work)
+    assert result == {"tiles": ["porch"], "refused": []}
+
+
+def test_page_opened_with_a_token_works_without_a_login(
+    login_server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+) -> None:
+    """
+    A camera's page opened with an API token (as a link shared without a
+    login) shows the live picture, styled, its snapshot and health links
+    carry the token, it links to no grid, and nothing it asks for is
+    refused: no login is ever asked for.
+    """
+    request = urllib.request.Request(  # noqa: S310 - our own server
+        login_server.url + "api/tokens",
+        data=json.dumps({"camera": "porch", "seconds": 600}).encode(),
+        headers={
+            "content-type": "application/json",
+            "authorization": "Basic " + base64.b64encode(b"bob:builder").decode(),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own server
+        minted = json.load(response)
+    page_url = login_server.url + minted["stream"].replace("video_feed", "")
+
+    def work(browser: Browser) -> dict[str, Any]:
+        context = browser.new_context()
+        page = context.new_page()
+        refused: list[str] = []
+        page.on(
+            "response",
+            lambda response: (
+                refused.append(response.url) if response.status >= 400 else None
+            ),
+        )
+        page.goto(page_url)
+        wait_for(
+            page,
+            lambda: bool(
+                page.evaluate("document.getElementById('stream').naturalWidth")
+            ),
+            "the page shows a picture",
+        )
+        first = page.locator("#stream").screenshot()
+        wait_for(
+            page,
+            lambda: page.locator("#stream").screenshot() != first,
+            "the picture changes",
+        )
+        wait_for(
+            page,
+            lambda: page.locator("#state").inner_text().lower() == "live",
+            "the page's health poll says live",
+        )
+        facts = {
+            "styled": page.evaluate(
+                "getComputedStyle(document.body).display === 'grid'"
+                " || document.styleSheets.length > 0"
+                " && document.styleSheets[0].cssRules.length > 0"
+            ),
+            "snapshot": page.locator("#snapshot").get_attribute("href"),
+            "health": page.locator("a", has_text="Health").get_attribute("href"),
+            "up": page.locator("a.up").count(),
+            "refused": refused,
+        }
+        context.close()
+        return facts
+
+    facts = browser(work)
+    token = minted["token"]
+    assert facts == {
+        "styled": True,
+        "snapshot": f"snapshot.jpg?download=1&token={token}",
+        "health": f"healthz?token={token}",
+        "up": 0,
+        "refused": [],
+    }
