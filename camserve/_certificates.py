@@ -1,16 +1,21 @@
-# -*- test-case-name: tests.test_certificates -*-
+# -*- test-case-name: tests.test_certificates,tests.test_http2 -*-
 """
-TLS certificates read again without a restart: on C{SIGHUP}, or when asked.
+TLS certificates read again without a restart: on C{SIGHUP}, or when asked;
+and the ALPN answer RFC 7301 asks for when a client offers no protocol the
+site speaks.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from OpenSSL.SSL import NO_OVERLAPPING_PROTOCOLS
+from OpenSSL.SSL import Error as TLSError
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.interfaces import (
     IOpenSSLContextFactory,
     IOpenSSLServerConnectionCreator,
+    IProtocolNegotiationFactory,
 )
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -20,7 +25,7 @@ from ._hangup import HangupService
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from OpenSSL.SSL import Connection, Context
+    from OpenSSL.SSL import Connection, Context, _NoOverlappingProtocols
     from twisted.internet.interfaces import IStreamServerEndpoint
     from twisted.protocols.tls import TLSMemoryBIOProtocol
 
@@ -37,6 +42,7 @@ class ReloadableCertificates:
     """
 
     _log = Logger()
+    _negotiating: Context | None = None
 
     def __init__(self, description: str, current: Any, reactor: Any) -> None:
         """
@@ -53,9 +59,12 @@ class ReloadableCertificates:
 
     def serverConnectionForTLS(self, protocol: TLSMemoryBIOProtocol) -> Connection:
         """
-        A TLS connection for a new client, from the current settings (which
-        offer the protocol's ALPN protocols, as Twisted's own do).
+        A TLS connection for a new client, from the current settings, whose
+        ALPN choice is L{select_protocol}'s.
         """
+        # Before the connection: pyOpenSSL refuses to change a context that
+        # has made one.
+        self._negotiate(self._current.getContext())
         connection: Connection = self._current.serverConnectionForTLS(protocol)
         return connection
 
@@ -64,7 +73,19 @@ class ReloadableCertificates:
         The current settings' OpenSSL context, for Twisted's older API.
         """
         context: Context = self._current.getContext()
+        self._negotiate(context)
         return context
+
+    def _negotiate(self, context: Context) -> None:
+        """
+        Let L{select_protocol} choose the ALPN protocol on C{context}, in
+        place of the chooser Twisted put there, once per context and before
+        it makes its first connection: the settings keep one context until
+        reloaded.
+        """
+        if context is not self._negotiating:
+            context.set_alpn_select_callback(select_protocol)
+            self._negotiating = context
 
     def reload(self) -> bool:
         """
@@ -94,6 +115,37 @@ class ReloadableCertificates:
             description=self._description,
         )
         return True
+
+
+def select_protocol(
+    connection: Connection, offered: list[bytes]
+) -> bytes | _NoOverlappingProtocols:
+    """
+    The ALPN protocol for a new TLS connection: the first of its site's
+    protocols (camserve's offers only C{http/1.1}, see
+    L{camserve._site.CamserveSite.acceptableProtocols}) that the client
+    offered. Called by OpenSSL during the handshake, in the reactor thread.
+
+    @param offered: the protocols the client offered, in its order.
+    @return: the protocol chosen; L{NO_OVERLAPPING_PROTOCOLS} if the site
+        names none, so that the handshake goes on without ALPN.
+    @raise OpenSSL.SSL.Error: if the client offered none of the site's, so
+        that OpenSSL ends the handshake with the C{no_application_protocol}
+        alert RFC 7301 asks for: an C{h2}-only client is told plainly.
+        Twisted's own chooser returns an empty name there, which OpenSSL
+        answers with C{internal_error}, an alert that reads as a server bug.
+    """
+    site = connection.get_app_data().factory.wrappedFactory
+    negotiation = IProtocolNegotiationFactory(site, None)
+    if negotiation is None:
+        return NO_OVERLAPPING_PROTOCOLS
+    for each in negotiation.acceptableProtocols():
+        if each in offered:
+            chosen: bytes = each
+            return chosen
+    # In the shape of OpenSSL's own errors (a queue of library, function
+    # and reason), which Twisted reads when the handshake fails.
+    raise TLSError([("SSL routines", "", "no application protocol")])
 
 
 def context_factory(endpoint: IStreamServerEndpoint) -> Any:

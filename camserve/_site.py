@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_site -*-
+# -*- test-case-name: tests.test_site,tests.test_http2 -*-
 """
 camserve's HTTP server: a twisted.web L{Site} hardened against clients that
 hold connections without asking for anything, send what no route takes, or
@@ -496,7 +496,25 @@ class CamserveSite(Site):
 
     def acceptableProtocols(self) -> list[bytes]:
         """
-        HTTP/1.1 only: the limits are those of L{CamserveChannel}.
+        The protocols offered to TLS clients by ALPN: HTTP/1.1 only, even
+        where Twisted could speak HTTP/2 (the C{h2} package installed), for
+        which L{twisted.web.server.Site} offers C{h2} first.
+
+        L{CamserveChannel} cannot speak HTTP/2 (it would answer the HTTP/2
+        preface C{400}); Twisted's switching channel, which C{Site} uses,
+        runs Twisted's own C{H2Connection} in its place once C{h2} is
+        chosen, so none of this site's checks apply (C{Host},
+        C{421}, head and body limits, the C{Server} header and the pages'
+        security headers), the channel's header timer still fires and
+        writes an HTTP/1.1 C{408} into the HTTP/2 connection, and the
+        connection never frees its place under the limits. Streams lose
+        their bound on what waits for a slow viewer: a stream is paused
+        only when the client's flow-control window is spent, which the
+        client sizes (Chromium: 6 MB), so a viewer is sent every frame until
+        then, and one that stops reading its socket is never paused, never
+        dropped by the stall watchdog and grows the server's memory by the
+        stream's bitrate. One connection also carries up to 100 streams,
+        past the per-client limit. The measurements: docs/http.md.
         """
         return [b"http/1.1"]
 
