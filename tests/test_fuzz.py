@@ -15,6 +15,8 @@ import time
 import tomllib
 from typing import TYPE_CHECKING, Any, cast
 
+import bcrypt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import LogRecorder, reactor_test, read_head, send_get, wait_until
@@ -457,6 +459,135 @@ def _config_text(draw: Callable[..., Any]) -> str:
     if draw(st.integers(0, 4)) == 0:
         lines.insert(draw(st.integers(0, len(lines))), draw(st.text(max_size=40)))
     return "\n".join(lines) + "\n"
+
+
+_USER_NAMES = st.sampled_from(["alice", "bob", "mallory", "", "a.b", "é"])
+
+
+@st.composite
+def _auth_text(draw: Callable[..., Any], files: dict[str, str]) -> str:
+    """
+    An C{[auth]} table and C{[auth.users.<name>]} tables of known keys,
+    mostly with values that fit and otherwise random ones, naming one of
+    C{files} (an htpasswd file of alice and bob, a file that is not one,
+    one that is missing, key files) or anything else.
+    """
+    lines = [
+        draw(_mostly(st.just("[auth]"), st.sampled_from(["[[auth]]", "[auth.x]"])))
+    ]
+    paths = st.sampled_from(list(files.values()))
+    table = draw(
+        st.fixed_dictionaries(
+            {
+                "htpasswd": _mostly(
+                    st.just(files["htpasswd"]), st.one_of(paths, _VALUES)
+                )
+            },
+            optional={
+                "public": _mostly(
+                    st.lists(st.sampled_from(["/healthz", "/static/", "x", ""])),
+                    _VALUES,
+                ),
+                "token_secret_file": _mostly(paths, _VALUES),
+            },
+        )
+    )
+    if draw(st.integers(0, 9)) == 0:
+        table["other"] = draw(_VALUES)
+    lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
+    # The users of the htpasswd file, mostly: then the file may be taken.
+    users = _mostly(
+        st.permutations(["alice", "bob"]),
+        st.lists(_USER_NAMES, max_size=3, unique=True),
+    )
+    for name in draw(users):
+        lines.append(f"[auth.users.{json.dumps(name)}]")
+        user = draw(
+            st.fixed_dictionaries(
+                {
+                    "role": _mostly(
+                        st.sampled_from(["admin", "viewer"]),
+                        st.one_of(st.just("root"), _VALUES),
+                    )
+                },
+                optional={
+                    "cameras": _mostly(
+                        st.lists(st.sampled_from(["porch", "porch", "nothing", ""])),
+                        _VALUES,
+                    ),
+                },
+            )
+        )
+        if draw(st.integers(0, 9)) == 0:
+            user["other"] = draw(_VALUES)
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in user.items())
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def auth_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """
+    Files an C{[auth]} table may name, by what they are.
+    """
+    folder = tmp_path_factory.mktemp("auth")
+    hashed = bcrypt.hashpw(b"x", bcrypt.gensalt(4)).decode("ascii")
+    files = {
+        "htpasswd": f"alice:{hashed}\nbob:{hashed}\n",
+        "not-htpasswd": "alice:$apr1$abc\nnot a line\n",
+        "key": "k" * 40,
+        "short-key": "k",
+    }
+    for name, content in files.items():
+        (folder / name).write_text(content)
+    return {**{name: str(folder / name) for name in files}, "missing": "missing"}
+
+
+@_FUZZ
+@given(data=st.data())
+def test_auth_tables_are_refused_only_with_config_errors(
+    auth_files: dict[str, str], data: st.DataObject
+) -> None:
+    """
+    A config file whose C{[auth]} has random values (users, roles, camera
+    lists, files of every kind) is taken or refused with a one-line
+    L{ConfigError}, and nothing else.
+    """
+    # A camera that is right, so that the tables after it are checked.
+    camera = '[[cameras]]\nname = "porch"\ndriver = "emulated"\n'
+    text = camera + data.draw(_auth_text(auth_files))
+
+    def parse_and_check() -> None:
+        config = parse_config(text, "fuzz.toml")
+        check_config(config, MemoryReactor())
+
+    _refused_in_one_line(parse_and_check)
+
+
+def test_the_auth_generator_makes_valid_tables_too(
+    auth_files: dict[str, str],
+) -> None:
+    """
+    The C{[auth]} fuzzer's generator writes tables that are taken now and
+    then: its examples reach the checks of users and files, not only the
+    first mistake.
+    """
+    taken = 0
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(text=_auth_text(auth_files))
+    def count(text: str) -> None:
+        nonlocal taken
+        camera = '[[cameras]]\nname = "porch"\ndriver = "emulated"\n'
+        try:
+            checked = check_config(
+                parse_config(camera + text, "f.toml"), MemoryReactor()
+            )
+        except ConfigError:
+            return
+        taken += checked.accounts is not None
+
+    count()
+    assert taken > 0
 
 
 def _refused_in_one_line(action: Callable[[], object]) -> None:
