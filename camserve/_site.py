@@ -16,7 +16,8 @@ of another site that points its own name at camserve's address (DNS
 rebinding) is refused, while camserve reached by address needs no setting.
 Every answer goes without a C{Server}
 header and with C{X-Content-Type-Options: nosniff}; HTML pages also carry a
-Content-Security-Policy and C{X-Frame-Options: DENY}.
+Content-Security-Policy, C{X-Frame-Options: DENY} and
+C{Referrer-Policy: no-referrer}.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ _SECURITY_HEADERS = ((b"X-Content-Type-Options", b"nosniff"),)
 _HTML_HEADERS = (
     (b"Content-Security-Policy", CONTENT_SECURITY_POLICY),
     (b"X-Frame-Options", b"DENY"),
+    # A page opened with an API token has it in its address: no request
+    # of the page tells anyone that address.
+    (b"Referrer-Policy", b"no-referrer"),
 )
 _REASONS = {
     400: b"Bad Request",
@@ -355,7 +359,7 @@ class CamserveChannel(_Answering, HTTPChannel):
         """
         Write a response's headers without C{Server}, with
         C{X-Content-Type-Options}, and for HTML with the page's
-        Content-Security-Policy and C{X-Frame-Options}.
+        Content-Security-Policy, C{X-Frame-Options} and C{Referrer-Policy}.
         """
         headers.removeHeader(b"server")
         added: tuple[tuple[bytes, bytes], ...] = _SECURITY_HEADERS

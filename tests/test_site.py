@@ -594,7 +594,8 @@ def pages() -> CamserveSite:
 def test_html_pages_carry_the_policy(pages: CamserveSite, path: bytes) -> None:
     """
     camserve's HTML pages carry the Content-Security-Policy,
-    C{X-Frame-Options: DENY} and C{nosniff}, and no C{Server} header.
+    C{X-Frame-Options: DENY}, C{Referrer-Policy: no-referrer} and
+    C{nosniff}, and no C{Server} header.
     """
     client = Client(pages)
     client.send(b"GET " + path + b" HTTP/1.1\r\nHost: camserve\r\n\r\n")
@@ -602,6 +603,7 @@ def test_html_pages_carry_the_policy(pages: CamserveSite, path: bytes) -> None:
     assert answer.status == b"HTTP/1.1 200 OK"
     assert answer.headers[b"content-security-policy"] == [CONTENT_SECURITY_POLICY]
     assert answer.headers[b"x-frame-options"] == [b"DENY"]
+    assert answer.headers[b"referrer-policy"] == [b"no-referrer"]
     assert answer.headers[b"x-content-type-options"] == [b"nosniff"]
     assert b"server" not in answer.headers
 
