@@ -33,7 +33,7 @@ from test_running import TWISTD_CAMSERVE, endpoint, environment, running
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, HttpCredentials, Page
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
@@ -599,7 +599,7 @@ def login_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(port, folder)
 
 
-BOB = {"username": "bob", "password": "builder"}
+BOB: HttpCredentials = {"username": "bob", "password": "builder"}
 
 
 def test_grid_with_a_login_shows_the_users_cameras(
