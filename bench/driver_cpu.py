@@ -58,7 +58,7 @@ class Viewer(threading.Thread):
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True)
         self.sock = socket.create_connection(("127.0.0.1", port), 10)
-        self.sock.sendall(b"GET /video_feed HTTP/1.1\r\nHost: bench\r\n\r\n")
+        self.sock.sendall(b"GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.arrivals: list[float] = []
         self.error: str | None = None
 

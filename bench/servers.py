@@ -149,7 +149,7 @@ def first_frame_ms(port: int, timeout: float = 10.0) -> float | None:
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
     with socket.create_connection(("127.0.0.1", port), timeout) as sock:
-        sock.sendall(b"GET /video_feed HTTP/1.1\r\nHost: bench\r\n\r\n")
+        sock.sendall(b"GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         data = b""
         while time.monotonic() < deadline:
             chunk = sock.recv(1 << 17)

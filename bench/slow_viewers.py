@@ -325,7 +325,7 @@ def stalled_figures(port: int, pid: int, count: int, settle: float) -> dict[str,
     stalled = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port))
-        sock.sendall(b"GET /video_feed HTTP/1.1\r\nHost: bench\r\n\r\n")
+        sock.sendall(b"GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         stalled.append(sock)
     time.sleep(settle)
     queued = queued_bytes(port)
