@@ -236,6 +236,22 @@ def test_htpasswd_without_bcrypt_is_refused(tmp_path: Path) -> None:
 # The checker and the realm
 
 
+@pytest.fixture
+def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
+    """
+    The passwords bcrypt is asked to check, each with the hash, in order.
+    """
+    checked: list[tuple[bytes, bytes]] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        checked.append((password, hashed))
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
+    return checked
+
+
 Run = tuple["Callable[[], bool]", Deferred[bool]]
 """A bcrypt check handed to the checker's thread runner, and its answer."""
 
@@ -321,26 +337,19 @@ def test_wrong_password_fails_after_the_delay(log: LogRecorder) -> None:
 
 
 def test_unknown_user_is_checked_like_a_known_one(
-    log: LogRecorder, monkeypatch: pytest.MonkeyPatch
+    log: LogRecorder, bcrypt_checks: list[tuple[bytes, bytes]]
 ) -> None:
     """
     An unknown user's password is checked with bcrypt too (against a hash
     of the same cost), fails after the same delay and is logged alike.
     """
-    checked: list[bytes] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        checked.append(hashed)
-        return real(password, hashed)
-
-    monkeypatch.setattr(bcrypt, "checkpw", counting)
     checker, clock = make_checker()
     checking = checker.requestAvatarId(
         PeerCredentials(b"mallory", b"hunter2", "192.0.2.1")
     )
-    assert len(checked) == 1
-    assert checked[0].startswith(b"$2b$04$")
+    ((password, hashed),) = bcrypt_checks
+    assert password == b"hunter2"
+    assert hashed.startswith(b"$2b$04$")
     clock.advance(0.49)
     assertNoResult(checking)
     clock.advance(0.01)
@@ -373,24 +382,8 @@ def test_checker_runs_bcrypt_in_another_thread() -> None:
     assert successResultOf(checking) == b"bob"
 
 
-@pytest.fixture
-def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """
-    The passwords bcrypt is asked to check, in order.
-    """
-    checked: list[bytes] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        checked.append(password)
-        return real(password, hashed)
-
-    monkeypatch.setattr(bcrypt, "checkpw", counting)
-    return checked
-
-
 def test_a_right_password_is_remembered_for_five_minutes(
-    bcrypt_checks: list[bytes],
+    bcrypt_checks: list[tuple[bytes, bytes]],
 ) -> None:
     """
     A password found right is not checked with bcrypt again for five
@@ -405,14 +398,18 @@ def test_a_right_password_is_remembered_for_five_minutes(
     assert successResultOf(login(b"builder")) == b"bob"
     clock.advance(299)
     assert successResultOf(login(b"builder")) == b"bob"
-    assert bcrypt_checks == [b"builder"]
+    assert [password for password, _ in bcrypt_checks] == [b"builder"]
     wrong = login(b"builder!")
     clock.advance(0.5)
     failureResultOf(wrong, UnauthorizedLogin)
-    assert bcrypt_checks == [b"builder", b"builder!"]
+    assert [password for password, _ in bcrypt_checks] == [b"builder", b"builder!"]
     clock.advance(1)
     assert successResultOf(login(b"builder")) == b"bob"
-    assert bcrypt_checks == [b"builder", b"builder!", b"builder"]
+    assert [password for password, _ in bcrypt_checks] == [
+        b"builder",
+        b"builder!",
+        b"builder",
+    ]
     checker.update(accounts_with(PASSWORDS))
     assert successResultOf(login(b"builder")) == b"bob"
     assert len(bcrypt_checks) == 4
@@ -457,7 +454,7 @@ def test_logins_from_one_address_are_checked_one_after_another() -> None:
 
 
 def test_a_right_password_waiting_behind_another_is_not_checked_again(
-    bcrypt_checks: list[bytes],
+    bcrypt_checks: list[tuple[bytes, bytes]],
 ) -> None:
     """
     A browser's first requests, sent at once with the same login, cost one
@@ -471,7 +468,7 @@ def test_a_right_password_waiting_behind_another_is_not_checked_again(
     ]
     finish(runs)
     assert [successResultOf(each) for each in logins] == [b"bob"] * 6
-    assert bcrypt_checks == [b"builder"]
+    assert [password for password, _ in bcrypt_checks] == [b"builder"]
 
 
 def test_too_many_logins_waiting_from_one_address_are_refused_unchecked(

@@ -197,6 +197,23 @@ def wait_for(page: Page, check: Callable[[], bool], what: str) -> None:
         page.wait_for_timeout(200)
 
 
+def wait_for_changing_picture(page: Page, what: str) -> None:
+    """
+    Let a camera page run until its picture shows, then changes.
+    """
+    wait_for(
+        page,
+        lambda: bool(page.evaluate("document.getElementById('stream').naturalWidth")),
+        f"the camera page shows {what}",
+    )
+    first = page.locator("#stream").screenshot()
+    wait_for(
+        page,
+        lambda: page.locator("#stream").screenshot() != first,
+        f"the camera page's {what} changes",
+    )
+
+
 def test_grid_shows_every_camera_live_over_few_connections(
     server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
 ) -> None:
@@ -354,19 +371,7 @@ def test_snapshot_mode_refreshes_snapshots(
             "a tile's snapshot changes",
         )
         page.goto(server.url + "cameras/cam5/?mode=snapshot")
-        wait_for(
-            page,
-            lambda: bool(
-                page.evaluate("document.getElementById('stream').naturalWidth")
-            ),
-            "the camera page shows a snapshot",
-        )
-        first = page.locator("#stream").screenshot()
-        wait_for(
-            page,
-            lambda: page.locator("#stream").screenshot() != first,
-            "the camera page's snapshot changes",
-        )
+        wait_for_changing_picture(page, "a snapshot")
         page.close()
         return asked
 
@@ -473,19 +478,7 @@ def test_camera_page_shows_the_picture(
         page.goto(server.url)
         page.locator('.tile[data-camera="cam2"] .name').click()
         page.wait_for_url(re.compile(r"/cameras/cam2/$"))
-        wait_for(
-            page,
-            lambda: bool(
-                page.evaluate("document.getElementById('stream').naturalWidth")
-            ),
-            "the camera page shows a picture",
-        )
-        first = page.locator("#stream").screenshot()
-        wait_for(
-            page,
-            lambda: page.locator("#stream").screenshot() != first,
-            "the camera page's picture changes",
-        )
+        wait_for_changing_picture(page, "a picture")
         facts = {
             "title": page.title(),
             "heading": page.locator("h1").inner_text(),
@@ -675,19 +668,7 @@ def test_page_opened_with_a_token_works_without_a_login(
             ),
         )
         page.goto(page_url)
-        wait_for(
-            page,
-            lambda: bool(
-                page.evaluate("document.getElementById('stream').naturalWidth")
-            ),
-            "the page shows a picture",
-        )
-        first = page.locator("#stream").screenshot()
-        wait_for(
-            page,
-            lambda: page.locator("#stream").screenshot() != first,
-            "the picture changes",
-        )
+        wait_for_changing_picture(page, "a picture")
         wait_for(
             page,
             lambda: page.locator("#state").inner_text().lower() == "live",
