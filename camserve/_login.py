@@ -192,20 +192,6 @@ class LoginResource(Resource):
         return answer
 
 
-def login_resource(
-    service: CameraService,
-    reactor: Any,
-    accounts: Accounts,
-    *,
-    throttle: LoginThrottle | None = None,
-    tokens: Tokens | None = None,
-) -> LoginResource:
-    """
-    A L{LoginResource} serving C{service} to the users of C{accounts}.
-    """
-    return LoginResource(service, reactor, accounts, throttle=throttle, tokens=tokens)
-
-
 def _users(accounts: Accounts) -> dict[str, User]:
     return {name: account.user for name, account in accounts.users.items()}
 

@@ -39,7 +39,7 @@ from camserve._auth import (
     User,
 )
 from camserve._config_file import check_config, load_config
-from camserve._login import _Realm, login_resource
+from camserve._login import LoginResource, _Realm
 from camserve.tap import _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 
@@ -503,7 +503,7 @@ async def test_checker_uses_the_reactors_thread_pool(tmp_path: Path) -> None:
     C{Deferred} has not fired when it returns, and gives the user later.
     """
     accounts = accounts_of(write_config(tmp_path))
-    resource = login_resource(CameraService(reactor), reactor, accounts)
+    resource = LoginResource(CameraService(reactor), reactor, accounts)
     portal = resource._guard._portal
     (checker,) = portal.checkers.values()
     checking = checker.requestAvatarId(UsernamePassword(b"alice", b"wonderland"))
@@ -604,7 +604,7 @@ class Served:
         accounts = accounts_of(write_config(tmp_path, extra=extra))
         # Short delays, that the tests need not wait for.
         throttle = LoginThrottle(reactor, first=0.01, longest=0.01)
-        self.resource = login_resource(
+        self.resource = LoginResource(
             self.service, reactor, accounts, throttle=throttle
         )
         self.port: IListeningPort = reactor.listenTCP(

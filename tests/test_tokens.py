@@ -23,7 +23,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from camserve import CameraService, CamserveSite, ConfigError
 from camserve._auth import LoginThrottle, User
 from camserve._config_file import load_config
-from camserve._login import login_resource
+from camserve._login import LoginResource
 from camserve._tokens import Tokens, scrub, token_camera
 from camserve.tap import TOKEN_BODY_SIZE, _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
@@ -61,7 +61,7 @@ class TokenServer:
         self.clock.advance(1_700_000_000)
         tokens = Tokens(KEY, self.users, self.clock)
         throttle = LoginThrottle(reactor, first=0.01, longest=0.01)
-        resource = login_resource(
+        resource = LoginResource(
             self.service, reactor, accounts, throttle=throttle, tokens=tokens
         )
         site = CamserveSite(resource, reactor, max_body_size=TOKEN_BODY_SIZE)

@@ -197,6 +197,21 @@ def wait_for(page: Page, check: Callable[[], bool], what: str) -> None:
         page.wait_for_timeout(200)
 
 
+def refusals(page: Page) -> list[str]:
+    """
+    The addresses of the page's requests answered with an error, from now
+    on, as they come.
+    """
+    refused: list[str] = []
+    page.on(
+        "response",
+        lambda response: (
+            refused.append(response.url) if response.status >= 400 else None
+        ),
+    )
+    return refused
+
+
 def wait_for_changing_picture(page: Page, what: str) -> None:
     """
     Let a camera page run until its picture shows, then changes.
@@ -607,13 +622,7 @@ def test_grid_with_a_login_shows_the_users_cameras(
     def work(browser: Browser) -> dict[str, Any]:
         context = browser.new_context(http_credentials=BOB)
         page = context.new_page()
-        refused: list[str] = []
-        page.on(
-            "response",
-            lambda response: (
-                refused.append(response.url) if response.status >= 400 else None
-            ),
-        )
+        refused = refusals(page)
         page.goto(login_server.url)
         tiles = page.locator(".tile").evaluate_all(
             "(tiles) => tiles.map((tile) => tile.dataset.camera)"
@@ -660,13 +669,7 @@ def test_page_opened_with_a_token_works_without_a_login(
     def work(browser: Browser) -> dict[str, Any]:
         context = browser.new_context()
         page = context.new_page()
-        refused: list[str] = []
-        page.on(
-            "response",
-            lambda response: (
-                refused.append(response.url) if response.status >= 400 else None
-            ),
-        )
+        refused = refusals(page)
         page.goto(page_url)
         wait_for_changing_picture(page, "a picture")
         wait_for(
