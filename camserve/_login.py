@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_auth -*-
+# -*- test-case-name: tests.test_login,tests.test_auth -*-
 """
 The login in front of a service's routes: public paths for everyone,
 requests with an API token by the token, the browser's Basic login for the
