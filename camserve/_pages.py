@@ -139,6 +139,7 @@ class CameraPage(Element):
         in_grid: bool = False,
         snapshots: bool = False,
         token: str | None = None,
+        share: bool = False,
     ) -> None:
         """
         @param in_grid: whether the page sits under a grid of cameras, two
@@ -148,12 +149,14 @@ class CameraPage(Element):
         @param token: the API token the page was asked with, which its
             links then carry (and it links to no grid, which a token does
             not open).
+        @param share: whether to offer to make a link with an API token.
         """
         super().__init__()
         self._hub = hub
         self._in_grid = in_grid
         self._snapshots = snapshots
         self._token = token
+        self._share = share and token is None
 
     @renderer
     def camera(self, _request: IRequest | None, tag: Tag) -> Tag:
@@ -177,3 +180,11 @@ class CameraPage(Element):
         A link to the grid, if the page is in one.
         """
         return tag if self._in_grid and self._token is None else ""
+
+    @renderer
+    def share(self, _request: IRequest | None, tag: Tag) -> Tag | str:
+        """
+        The control that makes a link to the page with an API token, for a
+        user who may mint one.
+        """
+        return tag if self._share else ""

@@ -351,7 +351,11 @@ class ServerApp:
         made = self._camera_apps.get(hub.name)
         if made is None or made[0] is not hub:
             app = CameraApp(
-                hub, self._clock, stall_timeout=hub.stall_timeout, in_grid=True
+                hub,
+                self._clock,
+                stall_timeout=hub.stall_timeout,
+                in_grid=True,
+                share=self._tokens is not None and self.user is not None,
             )
             made = self._camera_apps[hub.name] = (hub, app, app.app.resource())
         return made[1], made[2]

@@ -54,10 +54,14 @@ class CameraApp:
         *,
         stall_timeout: float = 30.0,
         in_grid: bool = False,
+        share: bool = False,
     ) -> None:
         """
         @param stall_timeout: seconds a viewer's connection may stay full
             before the viewer is presumed gone and disconnected.
+        @param share: whether the camera's page offers to make a link with
+            an API token, for a logged-in user who may mint one at
+            C{../../api/tokens}.
         @param in_grid: whether the camera is served two levels under a
             grid of cameras, which its page then links to.
         """
@@ -65,6 +69,7 @@ class CameraApp:
         self._clock = clock
         self._stall_timeout = stall_timeout
         self._in_grid = in_grid
+        self._share = share
 
     @app.route("/", methods=["GET"])
     def index(self, request: Request) -> CameraPage:
@@ -80,6 +85,7 @@ class CameraApp:
             self._hub,
             in_grid=self._in_grid,
             snapshots=snapshots,
+            share=self._share,
             token=token_of(request),
         )
 

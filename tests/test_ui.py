@@ -19,6 +19,7 @@ import shutil
 import textwrap
 import threading
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -700,3 +701,60 @@ def test_page_opened_with_a_token_works_without_a_login(
         "up": 0,
         "refused": [],
     }
+
+
+def test_share_makes_a_link_that_opens_the_page_without_a_login(
+    login_server: Server,
+    server: Server,
+    browser: Callable[[Callable[[Browser], Any]], Any],
+) -> None:
+    """
+    On a camera's page, a logged-in user's Share makes a link with an API
+    token for the time chosen, which opens the page, live, in a browser
+    with no login. Without logins there is nothing to share with.
+    """
+
+    def work(browser: Browser) -> dict[str, Any]:
+        context = browser.new_context(http_credentials=BOB)
+        page = context.new_page()
+        page.goto(login_server.url + "cameras/porch/")
+        page.locator("#share").click()
+        page.locator("#share-seconds").select_option(label="a day")
+        page.locator("#share-make").click()
+        wait_for(
+            page,
+            lambda: bool(page.locator("#share-link").input_value()),
+            "the link is made",
+        )
+        link = page.locator("#share-link").input_value()
+        expiry = page.locator("#share-expiry").inner_text()
+        context.close()
+        stranger = browser.new_context()
+        page = stranger.new_page()
+        refused = refusals(page)
+        page.goto(link)
+        wait_for_changing_picture(page, "a picture")
+        heading = page.locator("h1").inner_text()
+        page.goto(server.url + "cameras/cam1/")
+        without_logins = page.locator("#share").count()
+        stranger.close()
+        return {
+            "link": link,
+            "expiry": expiry,
+            "heading": heading,
+            "refused": refused,
+            "share without logins": without_logins,
+        }
+
+    made = browser(work)
+    assert re.fullmatch(
+        re.escape(login_server.url) + r"cameras/porch/\?token=[\w%.-]+", made["link"]
+    ), made["link"]
+    assert made["expiry"].startswith("valid until ")
+    assert made["heading"] == "porch"
+    assert made["refused"] == []
+    assert made["share without logins"] == 0
+    token = urllib.parse.unquote(made["link"].split("token=")[1])
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert payload[:2] == ["bob", "porch"]
+    assert 86400 - 60 < payload[2] - time.time() <= 86400

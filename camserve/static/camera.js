@@ -97,6 +97,38 @@
     }
   });
 
+  const share = document.getElementById("share");
+  if (share) {
+    const panel = document.getElementById("share-panel");
+    const link = document.getElementById("share-link");
+    const expiry = document.getElementById("share-expiry");
+    share.addEventListener("click", () => {
+      panel.hidden = !panel.hidden;
+      share.setAttribute("aria-expanded", String(!panel.hidden));
+    });
+    panel.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      // The camera's name as its page's address has it, decoded.
+      const camera = decodeURIComponent(location.pathname.split("/").at(-2));
+      const seconds = Number(document.getElementById("share-seconds").value);
+      try {
+        const response = await fetch("../../api/tokens", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ camera, seconds }),
+        });
+        const answer = await response.json();
+        if (!response.ok) throw new Error(answer.error);
+        link.value = new URL(`?token=${encodeURIComponent(answer.token)}`, location.href).href;
+        expiry.textContent = `valid until ${new Date(answer.expires * 1000).toLocaleString()}`;
+        link.select();
+      } catch (error) {
+        link.value = "";
+        expiry.textContent = `no link: ${error.message}`;
+      }
+    });
+  }
+
   fullscreen.addEventListener("click", () => {
     if (document.fullscreenElement) document.exitFullscreen();
     else picture.requestFullscreen?.();
