@@ -38,6 +38,10 @@ use self-signed ones), finishes the handshake under epoll and reads the
 decrypted stream through the same parser. The kernel's receive time does not
 apply to decrypted bytes, so arrival is the time the poll returned.
 
+C{--header 'Authorization: Basic ...'} (repeatable) adds a header to every
+viewer's request, for a server that asks for a login; a token goes in the
+URL's query.
+
 Standard library only:
 
     python bench/mjpeg_load.py --url http://127.0.0.1:8080/video_feed \\
@@ -185,9 +189,10 @@ class Worker:
         default_port = 443 if url.scheme == "https" else 80
         self.address = (url.hostname or "127.0.0.1", url.port or default_port)
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        extra = "".join(f"{line}\r\n" for line in config.get("headers", []))
         self.request = (
             f"GET {target} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-            "User-Agent: camserve-bench/1\r\nAccept: */*\r\n\r\n"
+            f"User-Agent: camserve-bench/1\r\nAccept: */*\r\n{extra}\r\n"
         ).encode()
         self.epoll = select.epoll()
         self.by_fd: dict[int, Viewer] = {}
@@ -929,6 +934,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--tls", action="store_true", help="speak TLS (no certificate check)"
     )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header for every viewer's request (repeatable), e.g. a login's"
+        " Authorization",
+    )
     parser.add_argument("--json", help="write the full result here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -949,6 +962,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seed": args.seed,
         "kernel_timestamps": not args.no_kernel_timestamps,
         "tls": args.tls,
+        "headers": args.header,
     }
     started = os.times()
     result = run_load(config)

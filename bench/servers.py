@@ -175,7 +175,8 @@ def first_frame_ms(port: int, timeout: float = 10.0) -> float | None:
 
 class Sampler(threading.Thread):
     """
-    Samples a process's CPU time, RSS and the machine's busy time.
+    Samples a process's CPU time, RSS, minor page faults and the machine's
+    busy time.
 
     CPU time is the process's CPU-time clock (C{clock_getcpuclockid}): the
     kernel's utime + stime of all its threads in nanoseconds, the sum that
@@ -188,21 +189,22 @@ class Sampler(threading.Thread):
         self.pid = pid
         self.clock = cpu_clock(pid)
         self.interval = interval
-        self.samples: list[tuple[float, float, float, int, int, int]] = []
+        self.samples: list[tuple[float, float, float, int, int, int, int]] = []
         self._done = threading.Event()
 
-    def sample(self) -> tuple[float, float, float, int, int, int] | None:
+    def sample(self) -> tuple[float, float, float, int, int, int, int] | None:
         try:
             now = time.time()
             cpu = time.clock_gettime(self.clock)
             fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1]
             parts = fields.split()
             ticks = (int(parts[11]) + int(parts[12])) / TICKS
+            faults = int(parts[7])
             rss = int(Path(f"/proc/{self.pid}/statm").read_text().split()[1]) * PAGE
         except (OSError, ValueError, IndexError):
             return None
         busy, total = host_times()
-        return (now, cpu, ticks, rss, busy, total)
+        return (now, cpu, ticks, rss, busy, total, faults)
 
     def run(self) -> None:
         deadline = time.monotonic() + 3600
@@ -241,6 +243,7 @@ class Sampler(threading.Thread):
             "rss_start_mb": self.at(start, 3) / 2**20,
             "rss_end_mb": self.at(end, 3) / 2**20,
             "host_busy_pct": 100 * busy / total if total else 0.0,
+            "minor_faults": self.at(end, 6) - self.at(start, 6),
             "samples": len(inside),
         }
 

@@ -45,7 +45,6 @@ from make_frames import make_frames
 from scenarios import ramp_for
 from servers import BENCH, FPS, ROOT, SHARED, VENV, Sampler, free_port, log
 
-KINDS = ("plain", "tls", "floor")
 MAX_CONNECTIONS = 5000
 
 
@@ -85,27 +84,51 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 class Process:
-    """One server on a free port of 127.0.0.1: camserve (plain or TLS), or the floor."""
+    """
+    One server on a free port of 127.0.0.1: camserve (over plain TCP or TLS,
+    from this checkout or another) or the floor.
+    """
 
     def __init__(
         self,
         kind: str,
         frames: Path,
         floor: Path | None,
-        tls: tuple[Path, Path],
+        tls: tuple[Path, Path] | None,
         logs: Path,
+        *,
+        root: Path | None = None,
+        config: str = "",
+        name: str | None = None,
+        query: str = "",
+        headers: tuple[str, ...] = (),
     ) -> None:
+        """
+        @param kind: C{"floor"}, or the camserve kind this server stands for
+            (C{"plain"}, C{"tls"}, ...).
+        @param tls: the key and certificate to serve TLS with; L{None} for
+            plain TCP.
+        @param root: the checkout whose camserve runs (default this one).
+        @param config: more of the config file, after C{[server]}'s keys.
+        @param name: how the tables name it (default C{kind}).
+        @param query: added to the stream's URL (C{token=...}).
+        @param headers: sent by every viewer (C{Authorization: ...}).
+        """
         self.kind = kind
+        self.name = name or kind
+        self.query = query
+        self.headers = headers
+        self.tls = tls if kind != "floor" else None
         self.port = free_port()
         logs.mkdir(parents=True, exist_ok=True)
-        self.log_path = logs / f"tls-{kind}-{self.port}.log"
+        self.log_path = logs / f"{self.name}-{self.port}.log"
         if kind == "floor":
             if floor is None:
                 raise ValueError("no floor binary")
             command = [str(floor), str(self.port), str(frames), str(FPS)]
         else:
-            if kind == "tls":
-                key, cert = tls
+            if self.tls is not None:
+                key, cert = self.tls
                 endpoint = (
                     f"ssl:{self.port}:privateKey={key}:certKey={cert}"
                     ":interface=127.0.0.1"
@@ -114,13 +137,13 @@ class Process:
                 endpoint = f"tcp:{self.port}:interface=127.0.0.1"
             # A config file, not --endpoint and --source: the viewers all come
             # from 127.0.0.1, beyond the default max_connections_per_client.
-            config = logs / f"tls-{kind}-{self.port}.toml"
-            config.write_text(
+            config_path = logs / f"{self.name}-{self.port}.toml"
+            config_path.write_text(
                 f"[server]\nendpoints = [{json.dumps(endpoint)}]\n"
                 f"max_connections = {MAX_CONNECTIONS}\n"
                 f"max_connections_per_client = {MAX_CONNECTIONS}\n\n"
                 f'[[cameras]]\nname = "cam"\ndriver = "emulated"\n'
-                f"source = {json.dumps(str(frames))}\nfps = {FPS}\n"
+                f"source = {json.dumps(str(frames))}\nfps = {FPS}\n\n{config}"
             )
             command = [
                 str(VENV / "twistd"),
@@ -128,9 +151,11 @@ class Process:
                 "-n",
                 "camserve",
                 "--config",
-                str(config),
+                str(config_path),
             ]
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+        env = dict(
+            os.environ, PYTHONPATH=str(root or ROOT), PYTHONDONTWRITEBYTECODE="1"
+        )
         with self.log_path.open("wb") as output:
             self.process = subprocess.Popen(
                 command,
@@ -145,9 +170,10 @@ class Process:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.kind == "tls" else "http"
+        scheme = "https" if self.tls is not None else "http"
         path = "/video_feed" if self.kind == "floor" else "/cameras/cam/video_feed"
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        query = f"?{self.query}" if self.query else ""
+        return f"{scheme}://127.0.0.1:{self.port}{path}{query}"
 
     def _probe(self) -> bool:
         """A whole response head from C{/healthz} (the floor: a connection)."""
@@ -155,7 +181,7 @@ class Process:
             if self.kind == "floor":
                 return True
             sock: socket.socket = raw
-            if self.kind == "tls":
+            if self.tls is not None:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
@@ -175,7 +201,7 @@ class Process:
             time.sleep(0.1)
         self.stop()
         tail = self.log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"{self.kind} did not start; its log ends:\n{tail}")
+        raise RuntimeError(f"{self.name} did not start; its log ends:\n{tail}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -223,7 +249,8 @@ def measure(
         "--json",
         str(json_path),
         "--quiet",
-        *(["--tls"] if server.kind == "tls" else []),
+        *(["--tls"] if server.tls is not None else []),
+        *[arg for header in server.headers for arg in ("--header", header)],
     ]
     sampler = Sampler(server.pid)
     sampler.start()
@@ -245,6 +272,7 @@ def measure(
     frames_delivered = a["frames_window"]
     return {
         "kind": server.kind,
+        "name": server.name,
         "label": label,
         "clients": clients,
         "seconds": seconds,
@@ -264,6 +292,9 @@ def measure(
         "loadgen_cpu_pct": a["loadgen_cpu_pct"],
         "host_busy_pct": cpu["host_busy_pct"],
         "rss_peak_mb": cpu["rss_peak_mb"],
+        "faults_per_frame": (
+            cpu["minor_faults"] / frames_delivered if frames_delivered else None
+        ),
         "alive": server.process.poll() is None,
     }
 
@@ -292,17 +323,18 @@ def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def table(records: list[dict[str, Any]]) -> str:
-    names = {"plain": "camserve tcp", "tls": "camserve ssl", "floor": "floor"}
+def table(records: list[dict[str, Any]], names: dict[str, str]) -> str:
+    """Each run's figures, a line per server."""
     head = (
-        "| run | server | CPU µs/frame | server CPU % | fps median | fps min"
-        " | MB/s | bad | load gen CPU % | host busy % |"
+        "| run | server | CPU µs/frame | page faults/frame | server CPU % | fps median"
+        " | fps min | MB/s | bad | load gen CPU % | host busy % |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         bad = r["malformed"] + sum(r["errors"].values())
         lines.append(
-            f"| {r['run']} | {names[r['kind']]} | {_f(r['cpu_us_per_frame'])}"
+            f"| {r['run']} | {names.get(r['name'], r['name'])}"
+            f" | {_f(r['cpu_us_per_frame'])} | {_f(r['faults_per_frame'], '.2f')}"
             f" | {_f(r['server_cpu_pct'])} | {_f(r['fps_median'], '.2f')}"
             f" | {_f(r['fps_min'], '.2f')} | {_f(r['MBps'], '.0f')} | {bad}"
             f" | {_f(r['loadgen_cpu_pct'], '.0f')} | {_f(r['host_busy_pct'], '.0f')} |"
@@ -310,34 +342,108 @@ def table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def ratios(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per run: TLS / plain, plain / floor, TLS / floor of CPU µs per frame."""
+Pair = tuple[str, str]
+
+
+def ratios(records: list[dict[str, Any]], pairs: list[Pair]) -> list[dict[str, Any]]:
+    """Per run, each pair's ratio of CPU µs per frame: C{a / b} under C{"a/b"}."""
     result = []
     for run in sorted({r["run"] for r in records}):
-        by = {r["kind"]: r["cpu_us_per_frame"] for r in records if r["run"] == run}
-
-        def over(a: str, b: str, by: dict[str, Any] = by) -> float | None:
-            return by[a] / by[b] if by.get(a) and by.get(b) else None
-
-        result.append(
-            {
-                "run": run,
-                "tls_over_plain": over("tls", "plain"),
-                "plain_over_floor": over("plain", "floor"),
-                "tls_over_floor": over("tls", "floor"),
-            }
-        )
+        by = {r["name"]: r["cpu_us_per_frame"] for r in records if r["run"] == run}
+        row: dict[str, Any] = {"run": run}
+        for a, b in pairs:
+            row[f"{a}/{b}"] = by[a] / by[b] if by.get(a) and by.get(b) else None
+        result.append(row)
     return result
 
 
-def ratio_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| run | TLS / plain | plain / floor | TLS / floor |", "|---|---|---|---|"]
+def ratio_table(rows: list[dict[str, Any]], pairs: list[Pair]) -> str:
+    """The ratios per run, then their mean and spread (lowest to highest)."""
+    keys = [f"{a}/{b}" for a, b in pairs]
+    lines = [
+        "| run | " + " | ".join(k.replace("/", " / ") for k in keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
     lines.extend(
-        f"| {row['run']} | {_x(row['tls_over_plain'])} | {_x(row['plain_over_floor'])}"
-        f" | {_x(row['tls_over_floor'])} |"
+        f"| {row['run']} | " + " | ".join(_x(row[k]) for k in keys) + " |"
         for row in rows
     )
+    if len(rows) > 1:
+        cells = []
+        for k in keys:
+            values = [row[k] for row in rows if row[k]]
+            cells.append(
+                f"{statistics.fmean(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+                if values
+                else "-"
+            )
+        lines.append("| mean (range) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def run_interleaved(
+    servers: list[tuple[str, dict[str, Any]]],
+    frames: Path,
+    floor: Path | None,
+    out: Path,
+    *,
+    runs: int,
+    clients: int,
+    seconds: float,
+    prefix: str,
+) -> list[dict[str, Any]]:
+    """
+    C{runs} runs of each server, a fresh process for each measurement, in an
+    order that turns round each run: C{servers} is a list of (name, options):
+    C{kind} (default the name), C{process} (L{Process} or a subclass) and
+    L{Process}'s keyword arguments.
+    """
+    records = []
+    for run in range(1, runs + 1):
+        order = servers if run % 2 else list(reversed(servers))
+        for name, options in order:
+            make = options.get("process", Process)
+            server = make(
+                options.get("kind", name),
+                frames,
+                floor,
+                options.get("tls"),
+                out / "logs",
+                root=options.get("root"),
+                config=options.get("config", ""),
+                name=name,
+                query=options.get("query", ""),
+                headers=options.get("headers", ()),
+            )
+            try:
+                record = measure(
+                    server,
+                    frames,
+                    clients=clients,
+                    seconds=seconds,
+                    out=out / "load",
+                    label=f"{prefix}-{name}-{clients}-{run}",
+                )
+            finally:
+                server.stop()
+            record["run"] = run
+            records.append(record)
+            log(
+                f"run {run} {name}: {_f(record['cpu_us_per_frame'])} µs/frame,"
+                f" {_f(record['faults_per_frame'], '.2f')} page faults/frame,"
+                f" CPU {record['server_cpu_pct']:.1f}%, fps median"
+                f" {_f(record['fps_median'], '.2f')} min {_f(record['fps_min'], '.2f')},"
+                f" load gen {record['loadgen_cpu_pct']:.0f}%"
+            )
+    return records
+
+
+NAMES = {
+    "plain": "camserve tcp",
+    "tls": "camserve ssl",
+    "tls-before": "camserve ssl, --before",
+    "floor": "floor",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout (a git worktree of an earlier commit) whose"
+        " camserve is measured over TLS too, in the same runs",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "out")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
@@ -357,52 +469,44 @@ def main(argv: list[str] | None = None) -> int:
     log(f"frames: {frames} ({info['kb_mean']} KB mean)")
     floor = None if args.no_floor else build_floor(out)
     tls = self_signed(out / "tls")
-    load_dir = out / "load"
-    load_dir.mkdir(parents=True, exist_ok=True)
-    kinds = [k for k in KINDS if k != "floor" or floor is not None]
-    records = []
-    for run in range(1, args.runs + 1):
-        # Interleaved; the order turns round each run.
-        order = kinds if run % 2 else list(reversed(kinds))
-        for kind in order:
-            server = Process(kind, frames, floor, tls, out / "logs")
-            try:
-                record = measure(
-                    server,
-                    frames,
-                    clients=args.clients,
-                    seconds=args.seconds,
-                    out=load_dir,
-                    label=f"tls-{kind}-{args.clients}-{run}",
-                )
-            finally:
-                server.stop()
-            record["run"] = run
-            records.append(record)
-            log(
-                f"run {run} {kind}: {_f(record['cpu_us_per_frame'])} µs/frame,"
-                f" CPU {record['server_cpu_pct']:.1f}%, fps median"
-                f" {_f(record['fps_median'], '.2f')} min {_f(record['fps_min'], '.2f')},"
-                f" load gen {record['loadgen_cpu_pct']:.0f}%"
-            )
-    rows = ratios(records)
+    (out / "load").mkdir(parents=True, exist_ok=True)
+    servers: list[tuple[str, dict[str, Any]]] = [
+        ("plain", {}),
+        ("tls", {"tls": tls}),
+    ]
+    pairs: list[Pair] = [("tls", "plain"), ("plain", "floor"), ("tls", "floor")]
+    if args.before is not None:
+        servers.append(
+            ("tls-before", {"kind": "tls", "tls": tls, "root": args.before.resolve()})
+        )
+        pairs += [
+            ("tls-before", "plain"),
+            ("tls-before", "floor"),
+            ("tls", "tls-before"),
+        ]
+    if floor is not None:
+        servers.append(("floor", {"kind": "floor"}))
+    records = run_interleaved(
+        servers,
+        frames,
+        floor,
+        out,
+        runs=args.runs,
+        clients=args.clients,
+        seconds=args.seconds,
+        prefix="tls",
+    )
+    rows = ratios(records, pairs)
     print()
     print(f"{args.clients} viewers, {args.seconds:g} s windows, {args.runs} run(s)")
-    print(table(records))
+    if args.before is not None:
+        print(f"--before: {args.before}")
+    print(table(records, NAMES))
     print()
-    print(ratio_table(rows))
-    mean = {
-        key: statistics.fmean(r[key] for r in rows if r[key])
-        for key in ("tls_over_plain", "plain_over_floor", "tls_over_floor")
-        if any(r[key] for r in rows)
-    }
-    print("mean of runs: " + ", ".join(f"{k} {v:.2f}x" for k, v in mean.items()))
+    print(ratio_table(rows, pairs))
     if args.json:
         args.json.write_text(
-            json.dumps(
-                {"records": records, "ratios": rows, "mean": mean, "frames": info},
-                indent=1,
-            )
+            json.dumps({"records": records, "ratios": rows, "frames": info}, indent=1)
         )
     return 0
 
