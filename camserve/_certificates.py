@@ -3,15 +3,10 @@
 TLS certificates read again without a restart: on C{SIGHUP}, or when asked;
 and the ALPN answer RFC 7301 asks for when a client offers no protocol the
 site speaks.
-
-Also: the memory a TLS listener's connections free, kept for reuse
-(L{keep_freed_memory}).
 """
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from typing import TYPE_CHECKING, Any
 
 from OpenSSL.SSL import NO_OVERLAPPING_PROTOCOLS
@@ -172,61 +167,14 @@ def reloadable(
     Make an C{ssl:} endpoint's certificate reloadable: its settings are
     replaced with a L{ReloadableCertificates} around them, which is
     returned. Any other endpoint is left alone, and L{None} returned.
-
-    As the process will serve TLS, it also keeps the memory its connections
-    free (L{keep_freed_memory}).
     """
     if not isinstance(endpoint, SSL4ServerEndpoint):
         return None
-    keep_freed_memory()
     certificates = ReloadableCertificates(
         description, context_factory(endpoint), reactor
     )
     endpoint._sslContextFactory = certificates  # noqa: SLF001 - see context_factory
     return certificates
-
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-TRIM_THRESHOLD = 64 << 20
-"""Free memory glibc keeps at the top of its heap rather than giving back."""
-MMAP_THRESHOLD = 16 << 20
-"""Allocations from this size up get pages of their own from the system."""
-
-
-def keep_freed_memory() -> bool:
-    """
-    Keep the memory that TLS connections free for reuse, rather than give it
-    back to the system after every frame. Only where the C library is glibc;
-    it applies to the whole process.
-
-    Over TLS every viewer encrypts every frame into memory of its own
-    (pyOpenSSL's record buffers and the bytes Twisted queues for the
-    socket: about a frame per viewer), freed once sent. glibc gives the top
-    of its heap back to the system whenever more than 128 KiB there is free
-    (C{M_TRIM_THRESHOLD}), so with 100 viewers its heap shrank and grew
-    again several times a frame, and each page it grew by was faulted in
-    and zeroed once more: about 10 page faults and a fifth of camserve's CPU
-    per TLS frame (C{bench/README.md}, TLS). With a trim threshold of
-    L{TRIM_THRESHOLD} up to that much stays free in the heap for the next
-    frame. Setting it also fixes glibc's threshold for separate mappings
-    (else raised as large blocks are freed) at 128 KiB, which would give
-    every frame larger than that a mapping of its own per viewer, so that
-    is set too, to L{MMAP_THRESHOLD}.
-
-    @return: whether glibc took the settings.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    mapped = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    trimmed = mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    return bool(mapped and trimmed)
 
 
 class CertificateReloader(HangupService):

@@ -30,6 +30,7 @@ from ._config_file import (
 )
 from ._exposure import exposure_warning
 from ._login import LoginResource
+from ._memory import keep_freed_memory
 from ._registry import describe_drivers, make_camera
 from ._reload import ConfigReloader, serve_camera
 from ._server_app import service_resource
@@ -233,6 +234,8 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         certificate = reloadable(each.description, each.endpoint, reactor)
         if certificate is not None:
             certificates.append(certificate)
+            # This process will serve TLS: see keep_freed_memory.
+            keep_freed_memory()
         _Listener(
             each.description, each.endpoint, site, login=checked.accounts is not None
         ).setServiceParent(top)

@@ -7,12 +7,9 @@ restart.
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -41,12 +38,7 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel
 from zope.interface.verify import verifyObject
 
-from camserve import _certificates
-from camserve._certificates import (
-    ReloadableCertificates,
-    keep_freed_memory,
-    reloadable,
-)
+from camserve._certificates import ReloadableCertificates, reloadable
 from camserve._config import ServerConfig
 from camserve._reload import ConfigReloader
 from camserve.tap import _Listener, build_service
@@ -172,71 +164,6 @@ def test_other_endpoints_are_left_alone() -> None:
     Only C{ssl:} endpoints have certificates to reload.
     """
     assert reloadable("tcp:0", TCP4ServerEndpoint(reactor, 0), reactor) is None
-
-
-def test_ssl_endpoints_keep_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """
-    Making an C{ssl:} endpoint reloadable also keeps the memory its
-    connections free; any other endpoint changes nothing.
-    """
-    calls: list[None] = []
-
-    def keep() -> bool:
-        calls.append(None)
-        return True
-
-    monkeypatch.setattr(_certificates, "keep_freed_memory", keep)
-    reloadable("tcp:0", TCP4ServerEndpoint(reactor, 0), reactor)
-    assert calls == []
-    reloadable("ssl:0", SSL4ServerEndpoint(reactor, 0, self_signed_tls()), reactor)
-    assert calls == [None]
-
-
-FREE_AND_TAKE_AGAIN = """
-import resource, sys
-from camserve._certificates import keep_freed_memory
-if sys.argv[1] == "keep":
-    assert keep_freed_memory()
-def frame_for_each_viewer():
-    held = [b"x" * 51_000 for _ in range(100)]
-    del held
-frame_for_each_viewer()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):
-    frame_for_each_viewer()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
-def test_freed_memory_is_taken_again_without_page_faults() -> None:
-    """
-    After L{keep_freed_memory}, memory freed and taken again at the rate of
-    a frame for each of 100 TLS viewers costs no page faults; glibc as it
-    comes gives it back to the system each time and faults every page in
-    again.
-    """
-    faults = {}
-    for how in ("keep", "default"):
-        completed = subprocess.run(
-            [sys.executable, "-c", FREE_AND_TAKE_AGAIN, how],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        faults[how] = int(completed.stdout)
-    # 20 times 100 parts of 51 KB is 25,000 pages.
-    assert faults["keep"] < 1000
-    assert faults["default"] > 10_000
-
-
-def test_keep_freed_memory_elsewhere() -> None:
-    """
-    L{keep_freed_memory} says whether the C library took the settings: on
-    glibc it does.
-    """
-    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
 
 
 def test_interfaces() -> None:
