@@ -17,15 +17,20 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
-from attrs import frozen
+from attrs import define, frozen
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from twisted.internet import reactor as _global_reactor
 from twisted.internet import ssl
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import deferLater
+from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.logger import ILogObserver, LogLevel, formatEvent
+from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel
 from zope.interface import implementer
 
 from camserve import IFrameSource, make_camera
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from twisted.logger import LogEvent
+    from twisted.web.server import Site
 
     from camserve import ICamera
     from camserve.testing import Part
@@ -172,6 +178,80 @@ def split_response(raw: bytes) -> Response:
         assert colon, f"malformed header line {line!r}"
         headers.setdefault(name.strip().lower(), []).append(value.strip())
     return Response(status, headers, body)
+
+
+@define
+class SiteConnection:
+    """
+    One client connection to a L{Site}, as the server sees it: over a
+    L{StringTransportWithDisconnection}, paused and resumed by hand.
+    """
+
+    transport: StringTransportWithDisconnection
+    channel: HTTPChannel
+
+    @classmethod
+    def open(cls, site: Site, request: bytes, **more: Any) -> Any:
+        """
+        Open a connection to C{site} and send C{request} on it; C{more} are
+        the fields of a subclass.
+        """
+        protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        assert protocol is not None
+        transport = StringTransportWithDisconnection()
+        transport.protocol = protocol
+        protocol.makeConnection(transport)
+        channel = transport.producer
+        assert isinstance(channel, HTTPChannel)
+        protocol.dataReceived(request)
+        return cls(transport, channel, **more)
+
+    def raw(self) -> bytes:
+        """
+        Everything the server wrote.
+        """
+        return bytes(self.transport.value())
+
+    def response(self) -> Response:
+        """
+        The response so far, split.
+        """
+        return split_response(self.raw())
+
+    def parts(self) -> list[Part]:
+        """
+        The stream's parts so far, parsed strictly; the body must end exactly
+        after a part's closing boundary.
+        """
+        parser = MultipartParser()
+        parts = parser.feed(self.response().body)
+        assert parser._buffer == b"", "the stream ends inside a part"
+        return parts
+
+    def pause(self) -> None:
+        """
+        The connection's send buffer fills up.
+        """
+        self.channel.pauseProducing()
+
+    def resume(self) -> None:
+        """
+        The connection's send buffer drains.
+        """
+        self.channel.resumeProducing()
+
+    def leave(self) -> None:
+        """
+        The client closes the connection.
+        """
+        self.channel.connectionLost(Failure(ConnectionDone()))
+
+    @property
+    def closed(self) -> bool:
+        """
+        Whether the server closed (or aborted) the connection.
+        """
+        return not self.transport.connected
 
 
 def receive(sock: socket.socket, deadline: float) -> bytes:

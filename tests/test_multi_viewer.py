@@ -16,15 +16,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 from attrs import define, field
-from support import split_response
+from support import SiteConnection
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
-from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel
+from twisted.internet.testing import StringTransport
 from twisted.web.server import Request, Site
 from zope.interface.verify import verifyObject
 
@@ -39,12 +36,13 @@ from camserve import (
 )
 from camserve._multi_viewer import _Channel
 from camserve._multipart import PREAMBLE
-from camserve.testing import MultipartParser, Part, PushSource, make_jpeg
+from camserve.testing import PushSource, make_jpeg
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from support import LogRecorder, Response
+    from support import LogRecorder
+    from twisted.python.failure import Failure
 
 BASE_TIME = 1_700_000_000.0
 """Capture times are C{BASE_TIME + key / 4}: exact in binary, realistic."""
@@ -98,36 +96,12 @@ def labelled_part(camera: bytes, frame_key: int, captured: int | None = None) ->
 
 
 @define
-class Connection:
+class Connection(SiteConnection):
     """
     One client connection to the service's Site, as the server sees it.
     """
 
-    transport: StringTransportWithDisconnection
-    channel: HTTPChannel
     names: tuple[str, ...]
-
-    def raw(self) -> bytes:
-        """
-        Everything the server wrote.
-        """
-        return bytes(self.transport.value())
-
-    def response(self) -> Response:
-        """
-        The response so far, split.
-        """
-        return split_response(self.raw())
-
-    def parts(self) -> list[Part]:
-        """
-        The stream's parts so far, parsed strictly; the body must end exactly
-        after a part's closing boundary.
-        """
-        parser = MultipartParser()
-        parts = parser.feed(self.response().body)
-        assert parser._buffer == b"", "the stream ends inside a part"
-        return parts
 
     def sent(self) -> list[Sent]:
         """
@@ -145,31 +119,6 @@ class Connection:
             assert part.headers["x-timestamp"] == f"{BASE_TIME + frame_key / 4:.6f}"
             sent.append((name, number))
         return sent
-
-    def pause(self) -> None:
-        """
-        The connection's send buffer fills up.
-        """
-        self.channel.pauseProducing()
-
-    def resume(self) -> None:
-        """
-        The connection's send buffer drains.
-        """
-        self.channel.resumeProducing()
-
-    def leave(self) -> None:
-        """
-        The client closes the connection.
-        """
-        self.channel.connectionLost(Failure(ConnectionDone()))
-
-    @property
-    def closed(self) -> bool:
-        """
-        Whether the server closed (or aborted) the connection.
-        """
-        return not self.transport.connected
 
 
 class EagerSource(PushSource):
@@ -232,15 +181,9 @@ class Cameras:
         """
         Open a connection and ask it for C{/streams} with C{query}.
         """
-        protocol = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
-        assert protocol is not None
-        transport = StringTransportWithDisconnection()
-        transport.protocol = protocol
-        protocol.makeConnection(transport)
-        channel = transport.producer
-        assert isinstance(channel, HTTPChannel)
-        protocol.dataReceived(b"GET /streams%s HTTP/1.1\r\nHost: x\r\n\r\n" % query)
-        return Connection(transport, channel, self.names)
+        request = b"GET /streams%s HTTP/1.1\r\nHost: x\r\n\r\n" % query
+        connection: Connection = Connection.open(self.site, request, names=self.names)
+        return connection
 
     def hub(self, name: str) -> CameraHub:
         """

@@ -17,27 +17,22 @@ from typing import TYPE_CHECKING
 
 import pytest
 from attrs import define, field
-from support import split_response
-from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone
+from support import SiteConnection
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.logger import LogLevel
-from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 from zope.interface.verify import verifyObject
 
 import camserve._stream
 from camserve import CameraHub, IFrameSink, StreamViewer, camera_resource
 from camserve._multipart import PREAMBLE
-from camserve.testing import MultipartParser, Part, PushSource, make_jpeg
+from camserve.testing import PushSource, make_jpeg
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from support import LogRecorder, Response
+    from support import LogRecorder
     from twisted.web.server import Request
 
 GET_FEED = b"GET /video_feed HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -102,67 +97,16 @@ def dechunk(body: bytes) -> bytes:
 
 
 @define
-class Connection:
+class Connection(SiteConnection):
     """
     One client connection to the camera's Site, as the server sees it.
     """
-
-    transport: StringTransportWithDisconnection
-    channel: HTTPChannel
-
-    def raw(self) -> bytes:
-        """
-        Everything the server wrote.
-        """
-        return bytes(self.transport.value())
-
-    def response(self) -> Response:
-        """
-        The response so far, split.
-        """
-        return split_response(self.raw())
-
-    def parts(self) -> list[Part]:
-        """
-        The stream's parts so far, parsed strictly; the body must end exactly
-        after a part's closing boundary.
-        """
-        body = self.response().body
-        parser = MultipartParser()
-        parts = parser.feed(body)
-        assert parser._buffer == b"", "the stream ends inside a part"
-        return parts
 
     def sent(self) -> list[int]:
         """
         The numbers of the frames sent so far, in order, repeats included.
         """
         return [number_of(part.body) for part in self.parts()]
-
-    def pause(self) -> None:
-        """
-        The connection's send buffer fills up.
-        """
-        self.channel.pauseProducing()
-
-    def resume(self) -> None:
-        """
-        The connection's send buffer drains.
-        """
-        self.channel.resumeProducing()
-
-    def leave(self) -> None:
-        """
-        The client closes the connection.
-        """
-        self.channel.connectionLost(Failure(ConnectionDone()))
-
-    @property
-    def closed(self) -> bool:
-        """
-        Whether the server closed (or aborted) the connection.
-        """
-        return not self.transport.connected
 
 
 @define
@@ -192,15 +136,8 @@ class Camera:
         """
         Open a connection and send C{request} on it.
         """
-        protocol = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
-        assert protocol is not None
-        transport = StringTransportWithDisconnection()
-        transport.protocol = protocol
-        protocol.makeConnection(transport)
-        channel = transport.producer
-        assert isinstance(channel, HTTPChannel)
-        protocol.dataReceived(request)
-        return Connection(transport, channel)
+        connection: Connection = Connection.open(self.site, request)
+        return connection
 
     def push(self) -> int:
         """
