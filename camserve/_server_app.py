@@ -353,7 +353,6 @@ class ServerApp:
             app = CameraApp(
                 hub,
                 self._clock,
-                stall_timeout=hub.stall_timeout,
                 in_grid=True,
                 share=self._tokens is not None and self.user is not None,
             )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ._direct import body_writer
+from ._direct import Write, body_writer
 from ._multipart import CONTENT_TYPE
 from ._send_queue import bound_send_queue
 from ._unchunked import start_close_delimited
@@ -43,6 +43,8 @@ class StreamResponse:
     """
 
     _log = Logger()
+    _write: Write
+    """Writes a part; made by L{_start_response}, once the headers are out."""
 
     def __init__(
         self, request: Request, clock: IReactorTime, *, stall_timeout: float = 30.0
@@ -60,7 +62,6 @@ class StreamResponse:
         self._paused_since = 0.0
         self._stall_call: IDelayedCall | None = None
         self._ended = False
-        self._write = body_writer(request)
         self._done: Deferred[None] = Deferred(self._cancelled)
 
     def _start_response(self, preamble: bytes, part_size: int) -> None:

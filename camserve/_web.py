@@ -52,13 +52,14 @@ class CameraApp:
         hub: CameraHub,
         clock: IReactorTime,
         *,
-        stall_timeout: float = 30.0,
+        stall_timeout: float | None = None,
         in_grid: bool = False,
         share: bool = False,
     ) -> None:
         """
         @param stall_timeout: seconds a viewer's connection may stay full
-            before the viewer is presumed gone and disconnected.
+            before the viewer is presumed gone and disconnected; the hub's
+            setting by default.
         @param share: whether the camera's page offers to make a link with
             an API token, for a logged-in user who may mint one at
             C{../../api/tokens}.
@@ -67,7 +68,9 @@ class CameraApp:
         """
         self._hub = hub
         self._clock = clock
-        self._stall_timeout = stall_timeout
+        self._stall_timeout = (
+            hub.stall_timeout if stall_timeout is None else stall_timeout
+        )
         self._in_grid = in_grid
         self._share = share
 
@@ -206,7 +209,7 @@ def camera_resource(
     return CameraApp(
         hub,
         clock,
-        stall_timeout=hub.stall_timeout if stall_timeout is None else stall_timeout,
+        stall_timeout=stall_timeout,
         in_grid=in_grid,
     ).app.resource()
 
