@@ -24,7 +24,6 @@ share; then the ratios TLS / plain, plain / floor and TLS / floor per run.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import socket
@@ -33,17 +32,15 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from make_frames import make_frames
 from scenarios import ramp_for
 from servers import BENCH, FPS, ROOT, SHARED, VENV, Sampler, free_port, log
+
+sys.path.insert(0, str(ROOT))
+from camserve.testing import self_signed_pem
 
 MAX_CONNECTIONS = 5000
 
@@ -51,35 +48,11 @@ MAX_CONNECTIONS = 5000
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """Write a fresh self-signed key and certificate for 127.0.0.1."""
     folder.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    key, certificate = self_signed_pem("127.0.0.1")
     key_path = folder / "key.pem"
     cert_path = folder / "cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key)
+    cert_path.write_bytes(certificate)
     return key_path, cert_path
 
 

@@ -42,6 +42,49 @@ def make_jpeg(number: int = 0, width: int = 32, height: int = 24) -> bytes:
     return bytes(encoded.tobytes())
 
 
+def self_signed_pem(name: str = "127.0.0.1") -> tuple[bytes, bytes]:
+    """
+    A fresh P-256 key and a self-signed certificate for C{name} (its common
+    name, and its subject alternative name: an IP address or a host name),
+    valid from yesterday to tomorrow, both in PEM: for serving TLS in tests
+    (C{ssl:...:privateKey=...:certKey=...}).
+
+    @return: the key and the certificate.
+    """
+    import ipaddress  # noqa: PLC0415 - only this helper needs these
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    try:
+        alternative: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        alternative = x509.DNSName(name)
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([alternative]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem, certificate.public_bytes(serialization.Encoding.PEM)
+
+
 @implementer(ICamera)
 class ScriptedCamera:
     """

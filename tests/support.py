@@ -7,21 +7,15 @@ reading streams on raw sockets.
 from __future__ import annotations
 
 import importlib.machinery
-import ipaddress
 import socket
 import time
 import types
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 from attrs import define, frozen
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from twisted.internet import reactor as _global_reactor
 from twisted.internet import ssl
 from twisted.internet.address import IPv4Address
@@ -34,7 +28,7 @@ from twisted.web.http import HTTPChannel
 from zope.interface import implementer
 
 from camserve import IFrameSource, make_camera
-from camserve.testing import MultipartParser
+from camserve.testing import MultipartParser, self_signed_pem
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -316,31 +310,10 @@ def self_signed_tls() -> ssl.CertificateOptions:
     """
     TLS server settings with a fresh self-signed certificate for 127.0.0.1.
     """
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    pem = certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    options: ssl.CertificateOptions = ssl.PrivateCertificate.loadPEM(pem).options()
+    key, certificate = self_signed_pem()
+    options: ssl.CertificateOptions = ssl.PrivateCertificate.loadPEM(
+        certificate + key
+    ).options()
     return options
 
 

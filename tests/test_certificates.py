@@ -11,12 +11,11 @@ import signal
 import socket
 import ssl
 import time
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from support import (
@@ -42,6 +41,7 @@ from camserve._certificates import ReloadableCertificates, reloadable
 from camserve._config import ServerConfig
 from camserve._reload import ConfigReloader
 from camserve.tap import _Listener, build_service
+from camserve.testing import self_signed_pem
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,29 +56,9 @@ def write_pair(directory: Path, name: str) -> None:
     Write a fresh self-signed certificate whose subject is C{CN=name} to
     C{cert.pem}, and its key to C{key.pem}, in C{directory}.
     """
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (directory / "cert.pem").write_bytes(
-        certificate.public_bytes(serialization.Encoding.PEM)
-    )
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key, certificate = self_signed_pem(name)
+    (directory / "cert.pem").write_bytes(certificate)
+    (directory / "key.pem").write_bytes(key)
 
 
 def description(directory: Path, port: int) -> str:

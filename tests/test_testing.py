@@ -4,12 +4,19 @@ Tests for L{camserve.testing}'s cameras and sources.
 
 from __future__ import annotations
 
+import ssl
+from typing import TYPE_CHECKING
+
 import pytest
+from cryptography import x509
 from zope.interface.verify import verifyObject
 
 from camserve import ICamera, IFrameSource
 from camserve._jpeg import jpeg_size
-from camserve.testing import PushSource, ScriptedCamera, make_jpeg
+from camserve.testing import PushSource, ScriptedCamera, make_jpeg, self_signed_pem
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_make_jpeg_is_distinct_per_number() -> None:
@@ -55,3 +62,27 @@ def test_push_source_reports_to_its_hub_callbacks() -> None:
     assert not source.running
     with pytest.raises(RuntimeError):
         source.push(b"y")
+
+
+@pytest.mark.parametrize(
+    ("name", "alternative"),
+    [("127.0.0.1", "IP:127.0.0.1"), ("cams.example", "DNS:cams.example")],
+)
+def test_self_signed_pem_serves_tls_for_its_name(
+    tmp_path: Path, name: str, alternative: str
+) -> None:
+    """
+    L{self_signed_pem} gives a key and a certificate that a TLS server
+    takes as a pair, for C{name}: its common name and its alternative name.
+    """
+    key, certificate = self_signed_pem(name)
+    (tmp_path / "key.pem").write_bytes(key)
+    (tmp_path / "cert.pem").write_bytes(certificate)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    loaded = x509.load_pem_x509_certificate(certificate)
+    assert loaded.subject.rfc4514_string() == f"CN={name}"
+    names = loaded.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    (value,) = list(names.value)
+    kind = "IP" if isinstance(value, x509.IPAddress) else "DNS"
+    assert f"{kind}:{value.value}" == alternative
