@@ -6,6 +6,7 @@ reading streams on raw sockets.
 
 from __future__ import annotations
 
+import gc
 import importlib.machinery
 import socket
 import time
@@ -133,6 +134,17 @@ def _at_least(event: LogEvent, level: LogLevel) -> bool:
     """
     logged = event.get("log_level")
     return logged is not None and bool(logged >= level)
+
+
+def assert_no_trouble(log: LogRecorder) -> None:
+    """
+    Nothing was logged at warning level or above, no failure was logged
+    (unhandled errors in garbage Deferreds included), and twisted.web never
+    complained about a producer left registered (it logs that as a failure,
+    C{RuntimeError("Producer was not unregistered for ...")}).
+    """
+    gc.collect()
+    assert log.troubles() == []
 
 
 def free_port() -> int:

@@ -10,13 +10,12 @@ the tests read the exact bytes that would have gone to the wire.
 
 from __future__ import annotations
 
-import gc
 from functools import cache, partial
 from typing import TYPE_CHECKING
 
 import pytest
 from attrs import define, field
-from support import SiteConnection
+from support import SiteConnection, assert_no_trouble
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -235,17 +234,6 @@ def cameras() -> Cameras:
     Cameras C{a}, C{b} and C{c} with default settings.
     """
     return Cameras()
-
-
-def assert_no_trouble(log: LogRecorder) -> None:
-    """
-    Nothing was logged at warning level or above, no failure was logged
-    (unhandled errors in garbage Deferreds included), and twisted.web never
-    complained about a producer left registered (it logs that as a failure,
-    C{RuntimeError("Producer was not unregistered for ...")}).
-    """
-    gc.collect()
-    assert log.troubles() == []
 
 
 def streaming(cameras: Cameras) -> Connection:

@@ -10,14 +10,13 @@ bytes that would have gone to the wire.
 
 from __future__ import annotations
 
-import gc
 from functools import cache
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import pytest
 from attrs import define, field
-from support import SiteConnection
+from support import SiteConnection, assert_no_trouble
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel
@@ -168,17 +167,6 @@ def camera() -> Camera:
     A camera with default settings.
     """
     return Camera()
-
-
-def assert_no_trouble(log: LogRecorder) -> None:
-    """
-    Nothing was logged at warning level or above, no failure was logged
-    (unhandled errors in garbage Deferreds included), and twisted.web never
-    complained about a producer left registered (it logs that as a failure,
-    C{RuntimeError("Producer was not unregistered for ...")}).
-    """
-    gc.collect()
-    assert log.troubles() == []
 
 
 def streaming(camera: Camera) -> Connection:
