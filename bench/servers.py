@@ -57,7 +57,69 @@ def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-class Server:
+class ServerProcess:
+    """
+    A server process on C{self.port}, started with L{_launch}, ready once
+    L{_probe} says so, and stopped with L{stop}.
+    """
+
+    name: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes]
+    pid: int
+
+    def _launch(self, command: list[str], cwd: Path, root: Path = ROOT) -> None:
+        """
+        Run C{command} with camserve from C{root}, its output to
+        C{self.log_path}, and wait until it is ready.
+        """
+        env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
+        with self.log_path.open("wb") as output:
+            self.process = subprocess.Popen(
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                env=env,
+            )
+        self.pid = self.process.pid
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Wait until L{_probe} says the server answers; else stop it."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if self._probe():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{self.name} did not start; its log ends:\n{tail}")
+
+    def _probe(self) -> bool:
+        """Whether the server answers (the floor: takes a connection)."""
+        with socket.create_connection(("127.0.0.1", self.port), 2):
+            return True
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+class Server(ServerProcess):
     """One server process: camserve from this checkout, or the floor."""
 
     def __init__(
@@ -67,7 +129,7 @@ class Server:
         Start it and wait until it answers; C{frames} L{None} runs camserve
         on its test pattern instead of the folder.
         """
-        self.kind = kind
+        self.kind = self.name = kind
         self.frames = frames
         self.port = free_port()
         logs.mkdir(parents=True, exist_ok=True)
@@ -93,55 +155,18 @@ class Server:
             if floor is None:
                 raise ValueError("no floor binary")
             command = [str(floor), str(self.port), str(frames), str(FPS)]
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-        with self.log_path.open("wb") as output:
-            self.process = subprocess.Popen(
-                command,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=logs,
-                env=env,
-            )
-        self.pid = self.process.pid
-        self._wait_ready()
+        self._launch(command, logs)
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if self.kind == "camserve":
-                    if http_get(self.port, "/healthz", 2)[0] == 200:
-                        return
-                else:
-                    with socket.create_connection(("127.0.0.1", self.port), 2):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        tail = self.log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"{self.kind} did not start; its log ends:\n{tail}")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
+    def _probe(self) -> bool:
+        if self.kind == "camserve":
+            return http_get(self.port, "/healthz", 2)[0] == 200
+        return super()._probe()
 
     def health(self) -> dict[str, Any]:
         """The health of the server's one camera."""
         result: dict[str, Any] = json.loads(http_get(self.port, "/healthz")[1])
         camera: dict[str, Any] = result["cameras"][0]
         return camera
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def first_frame_ms(port: int, timeout: float = 10.0) -> float | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import ssl
 import statistics
@@ -37,7 +36,17 @@ from typing import Any
 
 from make_frames import make_frames
 from scenarios import ramp_for
-from servers import BENCH, FPS, ROOT, SHARED, VENV, Sampler, free_port, log
+from servers import (
+    BENCH,
+    FPS,
+    ROOT,
+    SHARED,
+    VENV,
+    Sampler,
+    ServerProcess,
+    free_port,
+    log,
+)
 
 sys.path.insert(0, str(ROOT))
 from camserve.testing import self_signed_pem
@@ -56,7 +65,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     return key_path, cert_path
 
 
-class Process:
+class Process(ServerProcess):
     """
     One server on a free port of 127.0.0.1: camserve (over plain TCP or TLS,
     from this checkout or another) or the floor.
@@ -126,20 +135,7 @@ class Process:
                 "--config",
                 str(config_path),
             ]
-        env = dict(
-            os.environ, PYTHONPATH=str(root or ROOT), PYTHONDONTWRITEBYTECODE="1"
-        )
-        with self.log_path.open("wb") as output:
-            self.process = subprocess.Popen(
-                command,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=logs,
-                env=env,
-            )
-        self.pid = self.process.pid
-        self._wait_ready()
+        self._launch(command, logs, root or ROOT)
 
     @property
     def url(self) -> str:
@@ -150,9 +146,9 @@ class Process:
 
     def _probe(self) -> bool:
         """A whole response head from C{/healthz} (the floor: a connection)."""
+        if self.kind == "floor":
+            return super()._probe()
         with socket.create_connection(("127.0.0.1", self.port), 2) as raw:
-            if self.kind == "floor":
-                return True
             sock: socket.socket = raw
             if self.tls is not None:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -162,28 +158,6 @@ class Process:
             host = f"127.0.0.1:{self.port}"
             sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
             return sock.recv(4096).startswith(b"HTTP/1.1 200")
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if self._probe():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        tail = self.log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"{self.name} did not start; its log ends:\n{tail}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def measure(
