@@ -21,6 +21,7 @@ from twisted.internet import reactor as _global_reactor
 from twisted.internet import ssl
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.logger import ILogObserver, LogLevel, formatEvent
@@ -145,6 +146,25 @@ def assert_no_trouble(log: LogRecorder) -> None:
     """
     gc.collect()
     assert log.troubles() == []
+
+
+async def loopback_connection() -> tuple[Any, socket.socket, Any]:
+    """
+    The server's transport of a fresh loopback connection, the client's
+    socket, and the listening port.
+    """
+    protocols: list[Protocol] = []
+
+    class Remember(Protocol):
+        def connectionMade(self) -> None:
+            protocols.append(self)
+
+    port: Any = reactor.listenTCP(
+        0, Factory.forProtocol(Remember), interface="127.0.0.1"
+    )
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    await wait_until(lambda: bool(protocols), "the server has the connection")
+    return protocols[0].transport, client, port
 
 
 def free_port() -> int:

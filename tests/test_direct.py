@@ -13,9 +13,9 @@ import select
 import socket
 from typing import TYPE_CHECKING, Any
 
-from support import reactor, reactor_test
+from support import loopback_connection, reactor, reactor_test
 from twisted.internet.defer import Deferred
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransport
 from twisted.web.http import HTTPChannel
@@ -122,20 +122,9 @@ async def test_queue_attributes_mean_what_the_direct_path_assumes() -> None:
     when nothing is queued, counts a C{write} in C{_tempDataLen} until the
     reactor sends it, and empties both again once it is sent.
     """
-    protocols: list[Protocol] = []
-
-    class Remember(Protocol):
-        def connectionMade(self) -> None:
-            protocols.append(self)
-
-    port: Any = reactor.listenTCP(
-        0, Factory.forProtocol(Remember), interface="127.0.0.1"
-    )
-    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    transport, client, port = await loopback_connection()
     client.setblocking(False)
     try:
-        await until(lambda: bool(protocols))
-        transport: Any = protocols[0].transport
         assert transport.dataBuffer == b""
         assert transport._tempDataLen == 0
         transport.write(b"queued")

@@ -9,8 +9,7 @@ import socket
 from typing import Any
 
 import pytest
-from support import reactor, reactor_test, wait_until
-from twisted.internet.protocol import Factory, Protocol
+from support import loopback_connection, reactor_test
 from twisted.internet.testing import StringTransport
 
 from camserve import _send_queue
@@ -30,25 +29,6 @@ class Wrapper:
         self.transport = transport
 
 
-async def server_side() -> tuple[Any, socket.socket, Any]:
-    """
-    The server's transport of a fresh loopback connection, the client's
-    socket, and the listening port.
-    """
-    protocols: list[Protocol] = []
-
-    class Remember(Protocol):
-        def connectionMade(self) -> None:
-            protocols.append(self)
-
-    port: Any = reactor.listenTCP(
-        0, Factory.forProtocol(Remember), interface="127.0.0.1"
-    )
-    client = socket.create_connection(("127.0.0.1", port.getHost().port))
-    await wait_until(lambda: bool(protocols), "the server has the connection")
-    return protocols[0].transport, client, port
-
-
 def lowat(connection: Any) -> int:
     """
     The socket's C{TCP_NOTSENT_LOWAT}.
@@ -66,7 +46,7 @@ async def test_bounds_twisted_and_the_kernel() -> None:
     On a TCP connection, Twisted pauses the producer at the first byte
     buffered, and the kernel holds at most the given bytes unsent.
     """
-    transport, client, port = await server_side()
+    transport, client, port = await loopback_connection()
     try:
         assert bound_send_queue(transport, 40_000)
         assert transport.bufferSize == 0
@@ -83,7 +63,7 @@ async def test_finds_the_connection_under_a_layer() -> None:
     The TCP connection under a layered transport, such as TLS, is the one
     bounded.
     """
-    transport, client, port = await server_side()
+    transport, client, port = await loopback_connection()
     try:
         assert bound_send_queue(Wrapper(transport), 5000)
         assert transport.bufferSize == 0
@@ -103,7 +83,7 @@ async def test_without_the_option_only_twisted_is_bounded(
     Where the system lacks C{TCP_NOTSENT_LOWAT}, Twisted's buffer is still
     bounded, the socket is left as it was, and the answer says so.
     """
-    transport, client, port = await server_side()
+    transport, client, port = await loopback_connection()
     before = lowat(transport)
     monkeypatch.setattr(_send_queue, "NOTSENT_LOWAT", None)
     try:
