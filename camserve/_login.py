@@ -8,14 +8,16 @@ whose access changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from weakref import WeakSet
 
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.web.guard import HTTPAuthSessionWrapper
-from twisted.web.resource import IResource, Resource
+from twisted.web.resource import IResource, Resource, getChildForRequest
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.util import DeferredResource
 from zope.interface import implementer
 
 from ._auth import BcryptChecker, PeerBasicCredentialFactory, User
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
 
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
+    from twisted.python.failure import Failure
     from twisted.web.iweb import IRequest
+    from twisted.web.server import Request
 
     from ._auth import Accounts, LoginThrottle
     from ._server_app import Reload
@@ -182,6 +186,8 @@ class LoginResource(Resource):
             request.postpath.insert(0, request.prepath.pop())
             return by_token
         child: IResource = self._guard.getChildWithDefault(path, request)
+        if isinstance(child, DeferredResource):
+            return _LoggingIn(child.d)
         return child
 
     def render(self, request: IRequest) -> bytes:
@@ -219,6 +225,46 @@ class _Tracked(Resource):
         """
         self._served.add(request)
         return self._resource.render(request)
+
+
+class _LoggingIn(Resource):
+    """
+    Serves a request with the resource its login gives, once checked; or
+    not at all if its client has left meanwhile, as one may while a failed
+    login waits out the L{LoginThrottle}'s delay.
+    """
+
+    isLeaf = True
+    _log = Logger()
+
+    def __init__(self, login: Deferred[IResource]) -> None:
+        """
+        @param login: fires with the resource for the request: the user's,
+            or one that refuses the login.
+        """
+        super().__init__()
+        self._login = login
+
+    def render(self, request: IRequest) -> object:
+        """
+        Serve C{request} once its login is checked.
+        """
+        served = cast("Request", request)
+        gone: list[Failure] = []
+        served.notifyFinish().addErrback(gone.append)
+
+        def checked(resource: IResource) -> None:
+            if not gone:
+                served.render(getChildForRequest(resource, served))
+
+        def failed(reason: Failure) -> None:
+            if gone:
+                self._log.failure("camserve: serving a login failed", reason)
+            else:
+                served.processingFailed(reason)
+
+        self._login.addCallback(checked).addErrback(failed)
+        return NOT_DONE_YET
 
 
 @implementer(IRealm)

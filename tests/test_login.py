@@ -7,7 +7,9 @@ C{POST /api/reload}.
 
 from __future__ import annotations
 
+import gc
 import json
+import socket
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,6 +32,8 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
 from camserve import CameraService, service_resource
+from camserve._auth import LoginThrottle
+from camserve._login import LoginResource
 from camserve._reload import Reloaded
 from camserve.tap import _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
@@ -342,3 +346,49 @@ async def test_reload_without_logins_or_a_file(tmp_path: Path) -> None:
     finally:
         await port.stopListening()  # type: ignore[misc]  # a TCP port's is a Deferred
         await server.close()
+
+
+@reactor_test
+async def test_a_client_gone_before_its_failed_login_is_answered(
+    served: Served, tmp_path: Path, log: LogRecorder
+) -> None:
+    """
+    A client that sends a wrong password and closes its connection at once
+    is gone when the failure is answered, after the throttle's delay: that
+    answer is dropped without a traceback. The next login from the same
+    address, which waits for that answer, is served.
+    """
+    # A delay long enough that the server sees the connection closed first.
+    throttle = LoginThrottle(reactor, first=0.2, longest=0.2)
+    resource = LoginResource(
+        served.service,
+        reactor,
+        accounts_of(tmp_path / "camserve.toml"),
+        throttle=throttle,
+    )
+    port: IListeningPort = reactor.listenTCP(0, Site(resource), interface="127.0.0.1")
+    try:
+        address = port.getHost()
+        assert isinstance(address, IPv4Address)
+        authorization = basic("bob", "not-the-password")[b"authorization"][0]
+        assert isinstance(authorization, bytes)
+        with socket.create_connection(("127.0.0.1", address.port)) as sock:
+            sock.sendall(
+                b"GET /api/cameras HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Authorization: " + authorization + b"\r\n\r\n"
+            )
+        await wait_until(
+            lambda: any("failed login" in line for line in log.formatted()),
+            "the login is checked",
+        )
+        # Checked after the failure is answered, the throttle's delay later.
+        response = await served.client.get(
+            f"http://127.0.0.1:{address.port}/api/cameras",
+            headers=basic("alice", PASSWORDS["alice"]),
+        )
+        assert response.code == 200
+        await response.content()
+    finally:
+        await port.stopListening()  # type: ignore[misc]  # a TCP port's is a Deferred
+    gc.collect()
+    assert [line for line in log.troubles() if "failed login" not in line] == []
