@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 JPEG_START = b"\xff\xd8"
+TIMEOUT = 10
+"""Seconds a request may take before the test fails."""
 
 # Each route, and what it answers: to alice (an admin of every camera), bob
 # (a viewer of porch), someone with no login, and bob's token for porch.
@@ -106,7 +108,7 @@ async def answer(
         sent[b"content-type"] = [b"application/json"]
         data = json.dumps(body).encode()
     response = await served.client.request(
-        method, served.url + path, headers=sent, data=data
+        method, served.url + path, headers=sent, data=data, timeout=TIMEOUT
     )
     await response.content()
     code: int = response.code
@@ -160,12 +162,22 @@ async def watch(served: Served, path: str, user: str | None = None) -> _Watching
     first JPEG.
     """
     headers = None if user is None else basic(user, PASSWORDS[user])
-    response = await served.client.get(served.url + path, headers=headers)
+    response = await served.client.get(
+        served.url + path, headers=headers, timeout=TIMEOUT
+    )
     assert response.code == 200, path
     watching = _Watching()
     response.deliverBody(watching)
     await wait_until(lambda: JPEG_START in watching.data, f"a frame of {path}")
     return watching
+
+
+async def ended(watching: _Watching) -> None:
+    """
+    Wait for C{watching}'s stream to end; fail the test if it does not
+    within L{wait_until}'s bound.
+    """
+    await wait_until(lambda: watching.ended.called, "the stream ends")
 
 
 async def still_streaming(watching: _Watching) -> bool:
@@ -200,15 +212,19 @@ async def test_a_changed_user_is_let_in_as_changed_at_once(
     (alice, _) = htpasswd.read_text().splitlines()
     htpasswd.write_text(alice + "\n" + htpasswd_line("bob", "new-password"))
     assert served.resource.update(accounts_of(path)) == ["bob"]
-    await bobs.ended
+    await ended(bobs)
     assert await still_streaming(alices)
     assert (await served.get("/api/cameras", "bob"))[0].code == 401
     headers = basic("bob", "new-password")
-    cameras = await served.client.get(served.url + "/api/cameras", headers=headers)
+    cameras = await served.client.get(
+        served.url + "/api/cameras", headers=headers, timeout=TIMEOUT
+    )
     assert [each["name"] for each in json.loads(await cameras.content())] == ["garage"]
     for camera, code in [("porch", 404), ("garage", 200)]:
         response = await served.client.get(
-            f"{served.url}/cameras/{camera}/snapshot.jpg", headers=headers
+            f"{served.url}/cameras/{camera}/snapshot.jpg",
+            headers=headers,
+            timeout=TIMEOUT,
         )
         await response.content()
         assert response.code == code, camera
@@ -236,13 +252,13 @@ async def test_tokens_of_a_removed_user_or_an_old_key_end(
     htpasswd = tmp_path / "users.htpasswd"
     htpasswd.write_text(htpasswd.read_text().splitlines()[0] + "\n")
     assert served.resource.update(accounts_of(path)) == ["bob"]
-    await bobs_stream.ended
+    await ended(bobs_stream)
     assert (await served.get("/" + minted["snapshot"]))[0].code == 401
     assert await still_streaming(alices_stream)
     (tmp_path / "key").write_bytes(b"k" * 32)
     path.write_text(without_bob.replace("[auth]", '[auth]\ntoken_secret_file = "key"'))
     assert served.resource.update(accounts_of(path)) == []
-    await alices_stream.ended
+    await ended(alices_stream)
     assert (await served.get("/" + alices["snapshot"]))[0].code == 401
 
 
@@ -275,7 +291,9 @@ async def test_reload_answers_what_it_did(tmp_path: Path) -> None:
                 **basic(user, PASSWORDS[user]),
                 **(headers or {}),
             }
-            response = await client.post(url + "/api/reload", data=data, headers=sent)
+            response = await client.post(
+                url + "/api/reload", data=data, headers=sent, timeout=TIMEOUT
+            )
             return response.code, json.loads(await response.content())
 
         assert await reload("bob") == (403, {"error": "only an admin may reload"})
@@ -336,6 +354,7 @@ async def test_reload_without_logins_or_a_file(tmp_path: Path) -> None:
             f"http://127.0.0.1:{address.port}/api/reload",
             data=b"{}",
             headers=json_type,
+            timeout=TIMEOUT,
         )
         assert response.code == 403
         assert json.loads(await response.content()) == {
@@ -385,6 +404,7 @@ async def test_a_client_gone_before_its_failed_login_is_answered(
         response = await served.client.get(
             f"http://127.0.0.1:{address.port}/api/cameras",
             headers=basic("alice", PASSWORDS["alice"]),
+            timeout=TIMEOUT,
         )
         assert response.code == 200
         await response.content()

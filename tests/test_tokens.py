@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 _Headers = dict[bytes | str, list[bytes | str]]
 KEY = b"k" * 32
 JPEG_START = b"\xff\xd8"
+TIMEOUT = 10
+"""Seconds a request, or a stream's first frame, may take before the test
+fails."""
 
 
 class TokenServer:
@@ -88,7 +91,7 @@ class TokenServer:
         }
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         response = await self.client.post(
-            self.url + "/api/tokens", data=data, headers=sent
+            self.url + "/api/tokens", data=data, headers=sent, timeout=TIMEOUT
         )
         return response.code, json.loads(await response.content())
 
@@ -104,7 +107,7 @@ class TokenServer:
         """
         GET C{path} with no login; the response and its body.
         """
-        response = await self.client.get(self.url + path)
+        response = await self.client.get(self.url + path, timeout=TIMEOUT)
         return response, await response.content()
 
     async def first_frame(self, path: str) -> tuple[IResponse, bytes]:
@@ -112,12 +115,12 @@ class TokenServer:
         GET the stream at C{path} with no login, reading until a JPEG has
         begun, then drop the connection.
         """
-        response = await self.client.get(self.url + path)
+        response = await self.client.get(self.url + path, timeout=TIMEOUT)
         if response.code != 200:
             return response, await response.content()
         got: Deferred[bytes] = Deferred()
         response.deliverBody(_UntilJpeg(got))
-        return response, await got
+        return response, await got.addTimeout(TIMEOUT, reactor)
 
     async def close(self) -> None:
         """
@@ -292,11 +295,16 @@ async def test_minting_needs_a_login_and_post(server: TokenServer) -> None:
     """
     json_type: _Headers = {b"content-type": [b"application/json"]}
     response = await server.client.post(
-        server.url + "/api/tokens", data=b'{"camera": "porch"}', headers=json_type
+        server.url + "/api/tokens",
+        data=b'{"camera": "porch"}',
+        headers=json_type,
+        timeout=TIMEOUT,
     )
     assert response.code == 401
     response = await server.client.get(
-        server.url + "/api/tokens", headers=basic("bob", PASSWORDS["bob"])
+        server.url + "/api/tokens",
+        headers=basic("bob", PASSWORDS["bob"]),
+        timeout=TIMEOUT,
     )
     assert response.code == 405
     await response.content()
@@ -315,7 +323,7 @@ async def test_tokens_are_never_logged(server: TokenServer, log: LogRecorder) ->
         b"referer": [f"{server.url}/cameras/porch/?token={token}".encode()]
     }
     response = await server.client.get(
-        server.url + "/static/camserve.css", headers=referer
+        server.url + "/static/camserve.css", headers=referer, timeout=TIMEOUT
     )
     await response.content()
     texts = [formatEvent(event) + repr(event) for event in log.events]
@@ -380,6 +388,7 @@ async def test_build_service_takes_token_bodies_and_key(tmp_path: Path) -> None:
             url + "/api/tokens",
             data=b'{"camera": "porch", "seconds": 5}',
             headers=headers,
+            timeout=TIMEOUT,
         )
         assert response.code == 200
         token = json.loads(await response.content())["token"]
