@@ -562,7 +562,8 @@ def _json_body(request: IRequest) -> dict[str, Any]:
     cannot send JSON, and a script of another site sends its C{Origin}.
 
     @raise _RefusedError: for a request from another origin, of another
-        content type than JSON, or whose body is not a JSON object.
+        content type than JSON, or whose body is not a JSON object (or is
+        nested too deeply to read).
     """
     if not _same_origin(request):
         raise _RefusedError(403, "cross-origin request")
@@ -572,6 +573,9 @@ def _json_body(request: IRequest) -> dict[str, Any]:
         asked = json.loads((request.content or BytesIO()).read())
     except ValueError:
         raise _RefusedError(400, "the body is not JSON") from None
+    except RecursionError:
+        # A few kilobytes of brackets nest deeper than the parser goes.
+        raise _RefusedError(400, "the body is nested too deeply") from None
     if not isinstance(asked, dict):
         raise _RefusedError(400, "the body must be a JSON object")
     return asked

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
-from support import reactor, reactor_test
+from support import assert_no_trouble, reactor, reactor_test
 from test_auth import PASSWORDS, accounts_of, basic, write_config
 from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
@@ -417,3 +417,28 @@ def test_token_key_mistakes(
         (tmp_path / "token.key").write_bytes(key)
     with pytest.raises(ConfigError, match=message):
         accounts_of(write_config(tmp_path, extra=extra))
+
+
+@reactor_test
+async def test_deeply_nested_json_is_refused(
+    server: TokenServer, log: LogRecorder
+) -> None:
+    """
+    A body of JSON nested deeper than the parser goes, small as it is, is
+    answered C{400} with a short JSON error by C{/api/tokens} and
+    C{/api/reload}, and logs no traceback.
+    """
+    nested = b"[" * 2040 + b"]" * 2040
+    assert len(nested) <= TOKEN_BODY_SIZE
+    deep = {"error": "the body is nested too deeply"}
+    assert await server.mint(nested) == (400, deep)
+    headers: _Headers = {
+        b"content-type": [b"application/json"],
+        **basic("alice", PASSWORDS["alice"]),
+    }
+    response = await server.client.post(
+        server.url + "/api/reload", data=nested, headers=headers, timeout=TIMEOUT
+    )
+    assert response.code == 400
+    assert json.loads(await response.content()) == deep
+    assert_no_trouble(log)
