@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_certificates,tests.test_http2 -*-
+# -*- test-case-name: tests.test_certificates,tests.test_http2,tests.test_reload_certificates -*-
 """
 TLS certificates read again without a restart: on C{SIGHUP}, or when asked;
 and the ALPN answer RFC 7301 asks for when a client offers no protocol the
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from OpenSSL.crypto import Error as CryptoError
 from OpenSSL.SSL import NO_OVERLAPPING_PROTOCOLS
 from OpenSSL.SSL import Error as TLSError
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
@@ -91,7 +92,8 @@ class ReloadableCertificates:
         """
         Read the key and certificate files again. If they cannot be used
         (missing, unreadable, or a key that does not match), the certificate
-        in use stays, and one error is logged.
+        in use stays, and one error is logged: a line naming the endpoint
+        and why.
 
         @return: whether the new files are in use.
         """
@@ -106,7 +108,7 @@ class ReloadableCertificates:
                 "camserve: cannot read the TLS certificate for {description}"
                 " again, keeping the one in use: {error}",
                 description=self._description,
-                error=f"{type(error).__name__}: {error}",
+                error=_reason(error),
             )
             return False
         self._current = options
@@ -115,6 +117,24 @@ class ReloadableCertificates:
             description=self._description,
         )
         return True
+
+
+def _reason(error: Exception) -> str:
+    """
+    Why TLS files could not be used, in one line: OpenSSL's reasons, each
+    after its library, rather than the list of tuples its errors show.
+    """
+    queue = error.args[0] if isinstance(error, CryptoError | TLSError) else None
+    if isinstance(queue, list) and queue:
+        text = "; ".join(
+            f"{library}: {reason}" if library else reason
+            for library, _, reason in queue
+        )
+    elif isinstance(error, OSError) and error.strerror and error.filename:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
 
 
 def select_protocol(

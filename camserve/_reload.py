@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_reload -*-
+# -*- test-case-name: tests.test_reload,tests.test_reload_certificates -*-
 """
 Reloading a config file without a restart: on C{SIGHUP}, or when asked.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ._auth import Accounts
     from ._certificates import ReloadableCertificates
-    from ._config_file import CheckedConfig, MadeCamera, Timeouts
+    from ._config_file import CheckedConfig, FileConfig, MadeCamera, Timeouts
     from ._login import LoginResource
     from ._service import CameraService
 
@@ -74,7 +74,9 @@ class ConfigReloader(HangupService):
     (see L{LoginResource.update}); turning logins on or off waits for a
     restart, as a change to the endpoints does, which are listened on once:
     either is logged. Each reload also reads the endpoints' TLS
-    certificates again, whatever the file holds.
+    certificates again, whatever the file holds; neither depends on the
+    other: a certificate that cannot be used is kept, with one line
+    logged, and the file is applied or refused as it would be otherwise.
 
     While running, it reloads on C{SIGHUP}.
     """
@@ -128,7 +130,10 @@ class ConfigReloader(HangupService):
             self._again = True
             return _copy(self._reloading)
         try:
-            checked = check_config(load_config(self._path), self._reactor)
+            config = load_config(self._path)
+            checked = check_config(
+                _not_listened_on(config, self._endpoints), self._reactor
+            )
         except ConfigError as error:
             self._log.error(
                 "camserve: not reloading {path}, the cameras stay as they were: {error}",
@@ -136,7 +141,7 @@ class ConfigReloader(HangupService):
                 error=str(error),
             )
             return succeed(Reloaded(error=str(error)))
-        done = self._apply(checked)
+        done = self._apply(checked, config.server.endpoints)
         self._reloading = done
 
         def finished(outcome: Reloaded) -> Reloaded:
@@ -165,7 +170,13 @@ class ConfigReloader(HangupService):
             return ()
         return tuple(self._logins.update(accounts))
 
-    def _apply(self, checked: CheckedConfig) -> Deferred[Reloaded]:
+    def _apply(
+        self, checked: CheckedConfig, endpoints: tuple[str, ...]
+    ) -> Deferred[Reloaded]:
+        """
+        Serve C{checked}'s cameras and users; C{endpoints} are those the
+        file lists.
+        """
         wanted = {made.config.name: made for made in checked.cameras}
         serving = self._serving
         removed = [name for name in serving if name not in wanted]
@@ -175,7 +186,7 @@ class ConfigReloader(HangupService):
             if name in serving and serving[name] != _running(made)
         ]
         added = [name for name in wanted if name not in serving]
-        if checked.config.server.endpoints != self._endpoints:
+        if endpoints != self._endpoints:
             self._log.warn(
                 "camserve: {path} lists other endpoints; camserve listens on"
                 " {endpoints} until it is restarted",
@@ -216,6 +227,19 @@ class ConfigReloader(HangupService):
             DeferredList(releases).addCallback(add).addErrback(failed)
         )
         return applied
+
+
+def _not_listened_on(config: FileConfig, listening: Sequence[str]) -> FileConfig:
+    """
+    C{config} without the endpoints of C{listening}, for L{check_config}.
+
+    Those are listened on already, and not made again: checking an C{ssl:}
+    one would read its certificate files, whose trouble is the
+    certificates' reload's (it keeps the certificate in use), not a
+    mistake of the file's.
+    """
+    endpoints = tuple(each for each in config.server.endpoints if each not in listening)
+    return evolve(config, server=evolve(config.server, endpoints=endpoints))
 
 
 def serve_camera(cameras: CameraService, made: MadeCamera) -> None:

@@ -11,12 +11,14 @@ import signal
 import socket
 import ssl
 import time
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import dh, dsa, ec
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 from support import (
     LogRecorder,
@@ -201,10 +203,18 @@ async def test_sighup_reloads_the_certificate(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "spoil",
+    ("spoil", "reason"),
     [
-        pytest.param(lambda d: (d / "cert.pem").write_text("not PEM"), id="garbage"),
-        pytest.param(lambda d: (d / "key.pem").unlink(), id="missing"),
+        pytest.param(
+            lambda d: (d / "cert.pem").write_text("not PEM"),
+            "PEM routines: no start line",
+            id="garbage",
+        ),
+        pytest.param(
+            lambda d: (d / "key.pem").unlink(),
+            "key.pem: No such file or directory",
+            id="missing",
+        ),
         pytest.param(
             lambda d: (d / "key.pem").write_bytes(
                 ec.generate_private_key(ec.SECP256R1()).private_bytes(
@@ -213,17 +223,18 @@ async def test_sighup_reloads_the_certificate(tmp_path: Path) -> None:
                     serialization.NoEncryption(),
                 )
             ),
+            "Certificate public and private keys do not match.",
             id="mismatched-key",
         ),
     ],
 )
 @reactor_test
 async def test_bad_files_keep_the_certificate(
-    tmp_path: Path, log: LogRecorder, spoil: object
+    tmp_path: Path, log: LogRecorder, spoil: object, reason: str
 ) -> None:
     """
     Files that cannot be used leave the certificate in use as it was, with
-    one error logged.
+    one error logged: a line naming the endpoint and why.
     """
     top, port = await one_camera(tmp_path)
     try:
@@ -232,8 +243,62 @@ async def test_bad_files_keep_the_certificate(
         assert certificates_of(top).reload() is False
         assert await served_name(port) == "first"
         (error,) = log.formatted(LogLevel.error)
-        assert "cannot read the TLS certificate" in error
-        assert "keeping the one in use" in error
+        assert error.startswith(
+            "camserve: cannot read the TLS certificate for"
+            f" {description(tmp_path, port)} again, keeping the one in use: "
+        )
+        assert error.endswith(reason)
+        assert log.troubles() == [error]
+    finally:
+        await top.stopService()
+
+
+def write_dh_parameters(path: Path) -> None:
+    """
+    Write Diffie-Hellman parameters, as C{ssl:}'s C{dhParameters} option
+    reads them, to C{path}: DSA's, made in a fraction of the time a safe
+    prime takes.
+    """
+    numbers = dsa.generate_parameters(2048).parameter_numbers()
+    with warnings.catch_warnings():
+        # cryptography deprecates finite-field Diffie-Hellman, which
+        # Twisted's option still takes.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        parameters = dh.DHParameterNumbers(numbers.p, numbers.g, numbers.q)
+        pem = parameters.parameters().parameter_bytes(
+            serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3
+        )
+    path.write_bytes(pem)
+
+
+@reactor_test
+async def test_bad_dh_parameters_keep_the_settings(
+    tmp_path: Path, log: LogRecorder
+) -> None:
+    """
+    A Diffie-Hellman parameters file that cannot be used (which shows only
+    once OpenSSL is given it, not when the description is parsed) leaves
+    the settings in use as they were, certificate and all: new handshakes
+    still succeed with them.
+    """
+    write_pair(tmp_path, "first")
+    write_dh_parameters(tmp_path / "dh.pem")
+    port = free_port()
+    endpoint = description(tmp_path, port) + f":dhParameters={tmp_path / 'dh.pem'}"
+    top = build_service(ServerConfig(endpoint=endpoint), reactor)
+    top.startService()
+    try:
+        assert await served_name(port) == "first"
+        write_pair(tmp_path, "second")
+        (tmp_path / "dh.pem").write_text("not PEM")
+        reloaded = certificates_of(top).reload()
+        assert await served_name(port) == "first"
+        assert reloaded is False
+        (error,) = log.troubles()
+        assert error.startswith(
+            f"camserve: cannot read the TLS certificate for {endpoint} again"
+        )
+        assert "PEM routines: no start line" in error
     finally:
         await top.stopService()
 
