@@ -50,8 +50,9 @@ class LoginResource(Resource):
     A request of a camera's page, stream, snapshot or health (or of
     C{/video_feed} and C{/snapshot.jpg}, for the first camera) with a
     C{token} query argument is served by the token alone: a valid token of
-    that camera serves it as its user would see it, any other is answered
-    C{401}. Logged-in users mint tokens with C{POST /api/tokens}.
+    that camera serves it as its user would see it, until the token
+    expires (a stream then ends), any other is answered C{401}. Logged-in
+    users mint tokens with C{POST /api/tokens}.
 
     @ivar reload: what C{POST /api/reload} calls, for an admin; L{None}
         (the default) to answer it C{409}, as for a server that was not
@@ -354,9 +355,10 @@ class _TokenDoor:
         camera = token_camera(request.path or b"", first)
         if camera is None:
             return None
-        user = self._tokens.user_of(token, camera)
-        if user is None:
+        grant = self._tokens.grant(token, camera)
+        if grant is None:
             return _Unauthorized()
+        user = grant.user
         resource = self._resources.get((user.name, camera))
         if resource is None:
             # Seeing only the token's camera, which /video_feed and
@@ -365,7 +367,51 @@ class _TokenDoor:
             app = ServerApp(self._service, self._clock, user=only)
             resource = self._tracked(f"?{user.name}", app.app.resource())
             self._resources[user.name, camera] = resource
-        return resource
+        return _UntilExpiry(resource, self._tokens.clock, grant.expires)
+
+
+class _UntilExpiry(Resource):
+    """
+    A leaf resource served as it is, each request it serves ended at the
+    expiry of the token that lets it in, if it lasts that long (a stream).
+    """
+
+    isLeaf = True
+    _log = Logger()
+
+    def __init__(self, resource: IResource, clock: IReactorTime, expires: int) -> None:
+        """
+        @param expires: when to end the request, in the seconds of C{clock}.
+        """
+        super().__init__()
+        self._resource = resource
+        self._clock = clock
+        self._expires = expires
+
+    def render(self, request: IRequest) -> Any:
+        """
+        Serve C{request} as the resource does, until the expiry.
+        """
+        served = cast("Request", request)
+        ending = self._clock.callLater(
+            max(0.0, self._expires - self._clock.seconds()), self._expire, served
+        )
+
+        def done(_: object) -> None:
+            if ending.active():
+                ending.cancel()
+
+        served.notifyFinish().addBoth(done)
+        return self._resource.render(request)
+
+    def _expire(self, request: Request) -> None:
+        if request.finished:
+            return
+        self._log.info(
+            "camserve: a token expired; its request of {path} ended",
+            path=request.path.decode("utf-8", "replace"),
+        )
+        request.loseConnection()
 
 
 class _Unauthorized(Resource):

@@ -7,7 +7,8 @@ where none can be sent, as in an C{<img>} of another page
 A token is the url-safe base64 of C{[user, camera, expiry]} (JSON, the
 expiry in Unix time) and of its HMAC-SHA256 under the server's key. It is
 taken only for its own camera's routes, before its expiry, and while its
-user still exists and still sees the camera, looked up at each use.
+user still exists and still sees the camera, looked up at each use; a
+request it serves is ended at its expiry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
+
+from attrs import frozen
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,9 +54,23 @@ def _decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@frozen
+class Grant:
+    """
+    What a valid token stands for: its user, until its expiry.
+
+    @ivar expires: the token's expiry, in the seconds of L{Tokens.clock}.
+    """
+
+    user: User
+    expires: int
+
+
 class Tokens:
     """
     Mints and checks the tokens of one server.
+
+    @ivar clock: tells the time tokens expire by.
     """
 
     def __init__(
@@ -73,7 +90,7 @@ class Tokens:
         """
         self._key = key
         self._users = users
-        self._clock = clock
+        self.clock = clock
         self.longest = longest
 
     def update(self, users: Mapping[str, User], key: bytes | None) -> None:
@@ -95,7 +112,7 @@ class Tokens:
         A token letting C{user}'s scripts and pages watch C{camera} for
         C{seconds}, and its expiry in Unix time.
         """
-        expires = int(self._clock.seconds()) + seconds
+        expires = int(self.clock.seconds()) + seconds
         payload = _encode(
             json.dumps([user.name, camera, expires], separators=(",", ":")).encode(
                 "utf-8"
@@ -106,7 +123,15 @@ class Tokens:
     def user_of(self, token: str, camera: str) -> User | None:
         """
         The user a C{token} for C{camera} stands for, or L{None} if it is
-        not one: badly formed, not signed with this key, for another camera,
+        not one (see L{grant}).
+        """
+        grant = self.grant(token, camera)
+        return None if grant is None else grant.user
+
+    def grant(self, token: str, camera: str) -> Grant | None:
+        """
+        What a C{token} for C{camera} stands for, or L{None} if it is not
+        one: badly formed, not signed with this key, for another camera,
         expired, or of a user who no longer exists or no longer sees the
         camera.
         """
@@ -123,13 +148,13 @@ class Tokens:
             not isinstance(name, str)
             or for_camera != camera
             or not isinstance(expires, int)
-            or self._clock.seconds() >= expires
+            or self.clock.seconds() >= expires
         ):
             return None
         user = self._users.get(name)
         if user is None or not user.sees(camera):
             return None
-        return user
+        return Grant(user, expires)
 
 
 def token_of(request: IRequest) -> str | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
-from support import reactor, reactor_test, wait_until
+from support import assert_no_trouble, reactor, reactor_test, wait_until
 from test_auth import (
     PASSWORDS,
     Served,
@@ -260,6 +260,27 @@ async def test_tokens_of_a_removed_user_or_an_old_key_end(
     assert served.resource.update(accounts_of(path)) == []
     await ended(alices_stream)
     assert (await served.get("/" + alices["snapshot"]))[0].code == 401
+
+
+@reactor_test
+async def test_a_token_stream_ends_when_the_token_expires(
+    served: Served, log: LogRecorder
+) -> None:
+    """
+    A stream opened with a token that lasts a second ends when the token
+    expires, with a line in the log saying so and no trouble.
+    """
+    _, minted = await served.post_json(
+        "/api/tokens", {"camera": "porch", "seconds": 1}, "bob"
+    )
+    watching = await watch(served, "/" + minted["stream"])
+    await ended(watching)
+    assert reactor.seconds() >= minted["expires"]
+    assert (
+        "camserve: a token expired; its request of /cameras/porch/video_feed ended"
+        in log.formatted(LogLevel.info)
+    )
+    assert_no_trouble(log)
 
 
 @reactor_test

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
-from support import assert_no_trouble, reactor, reactor_test
+from support import assert_no_trouble, reactor, reactor_test, wait_until
 from test_auth import PASSWORDS, accounts_of, basic, write_config
 from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
@@ -218,6 +218,50 @@ async def test_expired_token_is_refused(server: TokenServer) -> None:
     server.clock.advance(1)
     response, body = await server.get("/" + answer["snapshot"])
     assert (response.code, body) == (401, b"unauthorized\n")
+
+
+class _Stream(Protocol):
+    """
+    Keeps what a stream sends; L{ended} once it ends.
+    """
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.ended = False
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: Failure | None = None) -> None:  # noqa: ARG002 - IProtocol's
+        self.ended = True
+
+
+@reactor_test
+async def test_a_token_ends_its_stream_at_its_expiry(
+    server: TokenServer, log: LogRecorder
+) -> None:
+    """
+    A stream opened with a token goes on until just before the token's
+    expiry, and ends at it, logging no trouble.
+    """
+    answer = await server.token(seconds=2)
+    response = await server.client.get(
+        server.url + "/" + answer["stream"], timeout=TIMEOUT
+    )
+    assert response.code == 200
+    stream = _Stream()
+    response.deliverBody(stream)
+    await wait_until(lambda: JPEG_START in stream.data, "the first frame")
+    server.clock.advance(1.9)
+    seen = stream.data.count(JPEG_START)
+    await wait_until(
+        lambda: stream.data.count(JPEG_START) > seen or stream.ended,
+        "another frame",
+    )
+    assert not stream.ended
+    server.clock.advance(0.1)
+    await wait_until(lambda: stream.ended, "the stream ends")
+    assert_no_trouble(log)
 
 
 @reactor_test
