@@ -1,37 +1,52 @@
-# -*- test-case-name: tests.test_site,tests.test_http2 -*-
+# -*- test-case-name: tests.test_site,tests.test_site_tls,tests.test_nginx -*-
 """
 camserve's HTTP server: a twisted.web L{Site} hardened against clients that
 hold connections without asking for anything, send what no route takes, or
 send what the application should never see.
 
-A connection must send its whole request head (the request line and the
-headers) within the header timeout, however slowly its bytes trickle in.
-Connections are limited in total and per client address: a connection over
-a limit is answered C{503} with C{Retry-After} and closed, so that viewers
-already watching are never closed to make room. Bodies, heads too large,
-HTTP/1.1 requests without C{Host}, targets other than a path and paths that
-are not UTF-8 are answered before the application sees them, and so is a C{Host} that is neither an IP
-address, C{localhost} nor one of the site's allowed names (C{421}): a page
-of another site that points its own name at camserve's address (DNS
-rebinding) is refused, while camserve reached by address needs no setting.
-Every answer goes without a C{Server}
+A connection must send its whole request (the request line, the headers
+and any body) within the request timeout, however slowly its bytes trickle
+in; over TLS, the handshake counts too. Connections are limited in total
+and per client address: a connection over a limit is answered C{503} with
+C{Retry-After} and closed, so that viewers already watching are never
+closed to make room. Bodies too large, heads too large, HTTP/1.1 requests
+without C{Host}, ambiguous requests (a method not in upper case, two
+C{Host} or two C{Authorization} headers), targets other than a path and
+paths that are not UTF-8 are answered before the application sees them,
+and so is a C{Host} that is neither an IP address, C{localhost} nor one of
+the site's allowed names (C{421}): a page of another site that points its
+own name at camserve's address (DNS rebinding) is refused, while camserve
+reached by address needs no setting. Every answer goes without a C{Server}
 header and with C{X-Content-Type-Options: nosniff}; HTML pages also carry a
 Content-Security-Policy, C{X-Frame-Options: DENY} and
 C{Referrer-Policy: no-referrer}.
+
+Behind a reverse proxy every connection comes from the proxy: for a
+connection from one of the site's trusted proxies, a request's client is
+the one named by C{X-Forwarded-For} (and its scheme C{X-Forwarded-Proto}'s),
+which the logs, the login throttle and the per-client limit then use.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import re
 from collections import Counter
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.protocol import Protocol
-from twisted.web.http import HTTPChannel, combinedLogFormatter
+from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
-from ._tokens import scrub
+from ._access_log import access_log_line
+from ._answers import SECURITY_HEADERS, Answering, Refusal
+from ._host_names import answers_to
+from ._proxies import (
+    CamserveRequest,
+    ForwardedForError,
+    TrustedProxies,
+    take_forwarded,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,12 +63,6 @@ CONTENT_SECURITY_POLICY = (
 """The policy of camserve's HTML pages: only their own scripts, styles and
 fetches; images also from C{blob:} and C{data:} URLs; never framed."""
 
-LINGER = 2.0
-"""Seconds a connection answered with an error stays open to read (and
-drop) what its client is still sending, so that closing it does not reset
-the connection before the client reads the answer."""
-
-_SECURITY_HEADERS = ((b"X-Content-Type-Options", b"nosniff"),)
 _HTML_HEADERS = (
     (b"Content-Security-Policy", CONTENT_SECURITY_POLICY),
     (b"X-Frame-Options", b"DENY"),
@@ -61,171 +70,31 @@ _HTML_HEADERS = (
     # of the page tells anyone that address.
     (b"Referrer-Policy", b"no-referrer"),
 )
-_REASONS = {
-    400: b"Bad Request",
-    408: b"Request Timeout",
-    413: b"Content Too Large",
-    414: b"URI Too Long",
-    421: b"Misdirected Request",
-    431: b"Request Header Fields Too Large",
-    503: b"Service Unavailable",
-}
-_MESSAGES = {
-    400: b"bad request",
-    408: b"the request took too long to arrive",
-    413: b"this server takes no request body here",
-    414: b"the request line is too long",
-    421: b"this server does not answer to that host name",
-    431: b"the request's headers are too large",
-    503: b"too many connections; try again later",
-}
+_METHOD = re.compile(rb"[A-Z][A-Z0-9_-]*")
+"""A method as clients send it: upper case (methods are case-sensitive, and
+C{get} would be served as C{GET} by some routes and refused by others)."""
+_SINGLE_HEADERS = (b"host", b"authorization")
+"""Headers a request may send once at most: with two, one check could read
+one and the application the other."""
 
 
-def error_answer(code: int, extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
-    """
-    A complete HTTP/1.1 answer with status C{code} and a fixed short body
-    that echoes nothing of the request, saying the connection closes.
-    """
-    body = _MESSAGES[code] + b"\n"
-    headers = (
-        (b"Content-Type", b"text/plain; charset=utf-8"),
-        (b"Content-Length", str(len(body)).encode("ascii")),
-        (b"Connection", b"close"),
-        (b"Cache-Control", b"no-store"),
-        *_SECURITY_HEADERS,
-        *extra,
-    )
-    lines = [b"HTTP/1.1 %d %s" % (code, _REASONS[code])]
-    lines.extend(name + b": " + value for name, value in headers)
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-def _host_name(host: bytes) -> str | None:
-    """
-    The name or address in the C{Host} header value C{host}, lowercased and
-    without its port (an IPv6 address keeps its brackets); C{None} if
-    C{host} is not a host with an optional port.
-    """
-    try:
-        text = host.decode("ascii").strip().lower()
-    except UnicodeDecodeError:
-        return None
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            return None
-        name, rest = text[: end + 1], text[end + 1 :]
-        if rest and not rest.startswith(":"):
-            return None
-        port = rest[1:]
-    else:
-        name, _, port = text.partition(":")
-    if not name or not (port == "" or port.isdigit()):
-        return None
-    return name
-
-
-def _is_ip_literal(name: str) -> bool:
-    """
-    Whether the host C{name} is an IPv4 address, or an IPv6 address in
-    brackets.
-    """
-    bracketed = name.startswith("[") and name.endswith("]")
-    try:
-        address = ipaddress.ip_address(name[1:-1] if bracketed else name)
-    except ValueError:
-        return False
-    return address.version == (6 if bracketed else 4)
-
-
-class _Answering:
-    """
-    Answers a connection with an error and closes it after a linger: the
-    write side at once (where the transport can half-close), the whole
-    connection when the client closes its side or after L{LINGER} seconds.
-    Whatever the client sends meanwhile is dropped unread by the protocol.
-    """
-
-    transport: Any
-    _clock: IReactorTime
-    answered = False
-    _linger_call: IDelayedCall | None = None
-
-    def answer_and_close(
-        self, code: int, extra: tuple[tuple[bytes, bytes], ...] = ()
-    ) -> None:
-        """
-        Write the answer C{code} and close the connection.
-        """
-        if self.answered:
-            return
-        self.answered = True
-        self.transport.write(error_answer(code, extra))
-        close_writing = getattr(self.transport, "loseWriteConnection", None)
-        if close_writing is None:
-            self._close()
-            return
-        close_writing()
-        self._linger_call = self._clock.callLater(LINGER, self._close)
-
-    def _close(self) -> None:
-        self._linger_call = None
-        self.transport.loseConnection()
-
-    def stop_lingering(self) -> None:
-        """
-        Forget the linger: the connection is gone.
-        """
-        if self._linger_call is not None and self._linger_call.active():
-            self._linger_call.cancel()
-        self._linger_call = None
-
-
-class _Refusal(_Answering, Protocol):
-    """
-    A connection over one of the site's limits: answered C{503} with
-    C{Retry-After} at once, whatever it asks, and closed.
-    """
-
-    def __init__(self, clock: IReactorTime, retry_after: int) -> None:
-        self._clock = clock
-        self._retry_after = retry_after
-
-    def connectionMade(self) -> None:
-        """
-        Refuse the connection.
-        """
-        retry = str(self._retry_after).encode("ascii")
-        self.answer_and_close(503, ((b"Retry-After", retry),))
-
-    def dataReceived(self, data: bytes) -> None:
-        """
-        Drop what the client sends.
-        """
-
-    def connectionLost(self, reason: Failure | None = None) -> None:  # noqa: ARG002 - IProtocol's signature
-        """
-        Forget the linger.
-        """
-        self.stop_lingering()
-
-
-class CamserveChannel(_Answering, HTTPChannel):
+class CamserveChannel(Answering, HTTPChannel):
     """
     An HTTP/1.1 connection of a L{CamserveSite}, which enforces its limits
-    on each request head before the request reaches the application.
+    on each request before the request reaches the application.
     """
 
     factory: CamserveSite
-    _head_call: IDelayedCall | None = None
+    _request_call: IDelayedCall | None = None
     _client: str | None = None
+    _forwarded: str | None = None
     _in_request_line = True
     _head_size = 0
     _head_lines = 0
 
     def connectionMade(self) -> None:
         """
-        Start waiting for the first request head.
+        Start waiting for the first request.
         """
         self._clock = self.factory.reactor
         # Lines longer than either limit are refused by lineLengthExceeded,
@@ -233,7 +102,7 @@ class CamserveChannel(_Answering, HTTPChannel):
         self.MAX_LENGTH = max(self.factory.max_request_line, self.factory.max_head_size)
         self.totalHeadersSize = self.factory.max_head_size
         super().connectionMade()
-        self._wait_for_head()
+        self._wait_for_request()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """
@@ -241,6 +110,7 @@ class CamserveChannel(_Answering, HTTPChannel):
         """
         self._stop_waiting()
         self.stop_lingering()
+        self._forget_forwarded()
         self.factory.closed(self._client)
         super().connectionLost(reason)
 
@@ -297,48 +167,89 @@ class CamserveChannel(_Answering, HTTPChannel):
 
     def allHeadersReceived(self) -> None:
         """
-        The head is complete in time: stop its timer, and answer here what
-        the application must not see: a body larger than the site allows
-        (C{413}, before any of it is read), an HTTP/1.1 request without one
-        C{Host} (C{400}), a path whose percent-encoding is not UTF-8
-        (C{400}).
+        The head is complete: answer here what the application must not
+        see: a body larger than the site allows (C{413}, before any of it
+        is read), an HTTP/1.1 request without one C{Host}, an ambiguous
+        request, a path whose percent-encoding is not UTF-8 (C{400}), a
+        C{Host} of another site (C{421}), a forwarded client over the
+        per-client limit (C{503}). The body, if any, must still arrive
+        before the request timeout.
         """
-        self._stop_waiting()
         request = self.requests[-1]
         headers = request.requestHeaders
+        code = self._refusal(headers)
+        if code is None:
+            code = self._take_forwarded(request)
+        if code is not None:
+            retry = str(self.factory.retry_after).encode("ascii")
+            busy = code == HTTPStatus.SERVICE_UNAVAILABLE
+            self.answer_and_close(code, ((b"Retry-After", retry),) if busy else ())
+            return
+        super().allHeadersReceived()
+
+    def _refusal(self, headers: Headers) -> int | None:
+        """
+        The code a request with C{headers} is refused with, before it
+        reaches the application; L{None} to serve it.
+        """
         if self.length is None or self.length > self.factory.max_body_size:
-            self.answer_and_close(413)
-            return
-        if (
-            self._version == b"HTTP/1.1"
-            and len(headers.getRawHeaders(b"host", [])) != 1
-        ):
-            self.answer_and_close(400)
-            return
+            return 413
         hosts = headers.getRawHeaders(b"host", [])
-        if hosts and not self.factory.answers_to(hosts[0]):
-            self.answer_and_close(421)
-            return
+        if (
+            not _METHOD.fullmatch(self._command)
+            or any(len(headers.getRawHeaders(name, [])) > 1 for name in _SINGLE_HEADERS)
+            or (self._version == b"HTTP/1.1" and not hosts)
+        ):
+            return 400
+        if hosts and not answers_to(hosts[0], self.factory.allowed_hosts):
+            return 421
         path = self._path.split(b"?", 1)[0]
         if not path.startswith(b"/"):
             # twisted.web takes a path's first byte for its slash: the rest
             # of C{*}, C{http://host/path} or C{%C3%A9} would be misread.
-            self.answer_and_close(400)
-            return
+            return 400
         try:
             unquote_to_bytes(path).decode("utf-8")
         except UnicodeDecodeError:
-            self.answer_and_close(400)
-            return
-        super().allHeadersReceived()
+            return 400
+        return None
+
+    def _take_forwarded(self, request: Any) -> int | None:
+        """
+        From a trusted proxy, make the client and scheme of C{request} those
+        it forwards, and count the client under the per-client limit while
+        the request lasts; the code to refuse the request with, if any.
+        """
+        try:
+            client = take_forwarded(
+                request, self.factory.trusted_proxies, self._peer_host
+            )
+        except ForwardedForError:
+            return 400
+        if client is None:
+            return None
+        if not self.factory.take_client(client):
+            return 503
+        self._forwarded = client
+        return None
+
+    @property
+    def _peer_host(self) -> str | None:
+        return getattr(self.transport.getPeer(), "host", None)
+
+    def _forget_forwarded(self) -> None:
+        if self._forwarded is not None:
+            self.factory.closed_client(self._forwarded)
+            self._forwarded = None
 
     def allContentReceived(self) -> None:
         """
-        The request is complete: the next line is the next request's. A
-        request answered with an error is not handed on.
+        The request is complete and in time: the next line is the next
+        request's. A request answered with an error is not handed on.
         """
         if self.answered:
             return
+        self._stop_waiting()
         self._in_request_line = True
         self._head_size = 0
         self._head_lines = 0
@@ -346,11 +257,13 @@ class CamserveChannel(_Answering, HTTPChannel):
 
     def requestDone(self, request: Any) -> None:
         """
-        A request is answered: on a persistent connection, the next request
-        head must arrive within the header timeout too.
+        A request is answered: its forwarded client no longer counts, and
+        on a persistent connection the next request must arrive within the
+        request timeout too.
         """
+        self._forget_forwarded()
         if self.persistent:
-            self._wait_for_head()
+            self._wait_for_request()
         super().requestDone(request)
 
     def writeHeaders(
@@ -362,7 +275,7 @@ class CamserveChannel(_Answering, HTTPChannel):
         Content-Security-Policy, C{X-Frame-Options} and C{Referrer-Policy}.
         """
         headers.removeHeader(b"server")
-        added: tuple[tuple[bytes, bytes], ...] = _SECURITY_HEADERS
+        added: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS
         content_type = headers.getRawHeaders(b"content-type", [b""])[0]
         if content_type.lower().startswith(b"text/html"):
             added += _HTML_HEADERS
@@ -370,82 +283,62 @@ class CamserveChannel(_Answering, HTTPChannel):
             headers.setRawHeaders(name, [value])
         super().writeHeaders(version, code, reason, headers)
 
-    def _wait_for_head(self) -> None:
+    def _wait_for_request(self) -> None:
         self._stop_waiting()
-        self._head_call = self._clock.callLater(
-            self.factory.header_timeout, self._head_too_slow
+        self._request_call = self._clock.callLater(
+            self.factory.header_timeout, self._request_too_slow
         )
 
     def _stop_waiting(self) -> None:
-        if self._head_call is not None and self._head_call.active():
-            self._head_call.cancel()
-        self._head_call = None
+        if self._request_call is not None and self._request_call.active():
+            self._request_call.cancel()
+        self._request_call = None
 
-    def _head_too_slow(self) -> None:
-        self._head_call = None
+    def _request_too_slow(self) -> None:
+        self._request_call = None
+        if self.over_tls and not self.handshake_done:
+            # Not even the handshake came: no answer could reach the client.
+            self.answered = True
+            self.transport.abortConnection()
+            return
         self.answer_and_close(408)
-
-
-class _Scrubbed:
-    """
-    A request as the access log sees it: its URI and C{Referer} without the
-    value of any C{token} query argument, which stands for a login.
-    """
-
-    def __init__(self, request: Any) -> None:
-        self._request = request
-        self.uri = scrub(request.uri)
-
-    def getHeader(self, name: bytes) -> bytes | None:
-        """
-        The request's header C{name}, a C{Referer} scrubbed.
-        """
-        value: bytes | None = self._request.getHeader(name)
-        if value is not None and name.lower() == b"referer":
-            return scrub(value)
-        return value
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._request, name)
-
-
-def access_log_line(timestamp: str, request: Any) -> str:
-    """
-    The access log's line for C{request}, in the combined log format, with
-    no token in it.
-    """
-    line: str = combinedLogFormatter(timestamp, _Scrubbed(request))
-    return line
 
 
 class CamserveSite(Site):
     """
     A L{Site} whose connections are L{CamserveChannel}s, with limits on
-    connections and on each request's head and body.
+    connections and on each request.
 
-    @ivar header_timeout: seconds from a connection's start, or from the end
-        of its previous answer, within which a whole request head must
-        arrive; a connection too slow is answered C{408} and closed. It also
-        bounds how long a persistent connection may sit idle.
+    @ivar header_timeout: seconds from a connection's start (its TLS
+        handshake included), or from the end of its previous answer, within
+        which a whole request (head and body) must arrive; a connection too
+        slow is answered C{408} and closed (over TLS, closed at once if its
+        handshake is not done). It also bounds how long a persistent
+        connection may sit idle.
     @ivar max_connections: connections open at once; more are refused.
     @ivar max_connections_per_client: connections open at once from one
-        client address; more from it are refused.
+        client address; more from it are refused. Connections from a trusted
+        proxy count in total only, and each request they carry counts for
+        its forwarded client.
     @ivar max_body_size: the largest request body taken, in bytes; a larger
         or chunked body is answered C{413} before it is read.
     @ivar max_request_line: the longest request line, in bytes.
     @ivar max_head_size: the largest request head (request line and
         headers), in bytes.
     @ivar retry_after: seconds a refused client is told to wait.
-
-    The access log leaves out the value of any C{token} query argument
-    (an API token), in the URI and in C{Referer}.
     @ivar allowed_hosts: the host names, besides C{localhost} and IP
         addresses, that requests may name in C{Host}, lowercased; a request
         naming another is answered C{421}. Requests without C{Host} (HTTP/1.0)
         are served: browsers always send it.
+    @ivar trusted_proxies: the reverse proxies whose C{X-Forwarded-For} and
+        C{X-Forwarded-Proto} are believed.
+
+    The access log leaves out the value of any C{token} query argument
+    (an API token), in the URI and in C{Referer}.
     """
 
     protocol = CamserveChannel  # type: ignore[assignment]  # Site's is a factory function
+    requestFactory = CamserveRequest
     reactor: Any
 
     def __init__(
@@ -461,6 +354,7 @@ class CamserveSite(Site):
         max_head_size: int = 16384,
         retry_after: int = 5,
         allowed_hosts: Sequence[str] = (),
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         super().__init__(resource, reactor=reactor, logFormatter=access_log_line)
         self.header_timeout = header_timeout
@@ -473,7 +367,8 @@ class CamserveSite(Site):
         self.allowed_hosts = frozenset(
             name.lower().rstrip(".") for name in allowed_hosts
         )
-        self._per_client: Counter[str | None] = Counter()
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
+        self._per_client: Counter[str] = Counter()
         self._open = 0
 
     @property
@@ -490,13 +385,7 @@ class CamserveSite(Site):
         brackets, C{localhost}, or one of L{allowed_hosts} (in any case, with
         or without a final dot).
         """
-        name = _host_name(host)
-        if name is None:
-            return False
-        if _is_ip_literal(name):
-            return True
-        name = name.removesuffix(".")
-        return name == "localhost" or name in self.allowed_hosts
+        return answers_to(host, self.allowed_hosts)
 
     def acceptableProtocols(self) -> list[bytes]:
         """
@@ -524,30 +413,46 @@ class CamserveSite(Site):
 
     def buildProtocol(self, addr: IAddress | None) -> Any:
         """
-        A channel for a connection from C{addr}, or a L{_Refusal} if it
+        A channel for a connection from C{addr}, or a L{Refusal} if it
         would exceed a limit. A client address is an IP address; clients
-        without one (a Unix socket's) are limited only in total.
+        without one (a Unix socket's) and trusted proxies are limited only
+        in total.
         """
         client = getattr(addr, "host", None)
+        if self.trusted_proxies.trusts(client):
+            client = None
         if self._open >= self.max_connections or (
             client is not None
             and self._per_client[client] >= self.max_connections_per_client
         ):
-            refusal = _Refusal(self.reactor, self.retry_after)
+            refusal = Refusal(self.reactor, self.retry_after)
             refusal.factory = self
             return refusal
         channel = super().buildProtocol(addr)
         channel._client = client  # noqa: SLF001 - set by its own module
-        self._opened(client)
-        return channel
-
-    def _opened(self, client: str | None) -> None:
-        """
-        Count a new connection from C{client}.
-        """
         self._open += 1
         if client is not None:
             self._per_client[client] += 1
+        return channel
+
+    def take_client(self, client: str) -> bool:
+        """
+        Count a request a trusted proxy forwards for C{client} as one of its
+        connections, unless C{client} has as many as it may; whether it
+        was counted.
+        """
+        if self._per_client[client] >= self.max_connections_per_client:
+            return False
+        self._per_client[client] += 1
+        return True
+
+    def closed_client(self, client: str) -> None:
+        """
+        Free a place of C{client}'s.
+        """
+        self._per_client[client] -= 1
+        if not self._per_client[client]:
+            del self._per_client[client]
 
     def closed(self, client: str | None) -> None:
         """
@@ -555,6 +460,4 @@ class CamserveSite(Site):
         """
         self._open -= 1
         if client is not None:
-            self._per_client[client] -= 1
-            if not self._per_client[client]:
-                del self._per_client[client]
+            self.closed_client(client)

@@ -29,7 +29,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from camserve import CameraService, CamserveSite, service_resource
-from camserve._site import CONTENT_SECURITY_POLICY, LINGER
+from camserve._answers import LINGER
+from camserve._proxies import TrustedProxies, parse_networks
+from camserve._site import CONTENT_SECURITY_POLICY
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
 
 if TYPE_CHECKING:
@@ -99,8 +101,11 @@ class Client:
         host: str = "127.0.0.1",
         transport: StringTransportWithDisconnection | None = None,
     ) -> None:
-        protocol: IProtocol = site.buildProtocol(IPv4Address("TCP", host, 50000))
-        self.transport = transport or StringTransportWithDisconnection()
+        address = IPv4Address("TCP", host, 50000)
+        protocol: IProtocol = site.buildProtocol(address)
+        self.transport = transport or StringTransportWithDisconnection(
+            peerAddress=address
+        )
         self.transport.protocol = protocol
         self.protocol = protocol
         protocol.makeConnection(self.transport)
@@ -192,6 +197,73 @@ def test_the_next_head_must_arrive_in_time_too() -> None:
     clock.advance(0.1)
     assert not client.open
     assert b"408 Request Timeout" in client.transport.value()
+
+
+def test_a_trickled_body_is_cut_at_the_request_timeout() -> None:
+    """
+    A body trickled a byte every 3 s, each restarting twisted.web's idle
+    timer, is answered 408 and closed 10 s after the connection began: the
+    request timeout covers the body as well as the head. The application
+    never sees the request.
+    """
+    resource = Echo()
+    site = make_site(resource, max_body_size=4000)
+    clock = clock_of(site)
+    client = Client(site)
+    client.send(
+        b"POST / HTTP/1.1\r\nHost: camserve\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"
+    )
+    for _ in range(3):
+        clock.advance(3)
+        client.send(b" ")
+    clock.advance(0.9)
+    assert client.open
+    assert client.transport.value() == b""
+    clock.advance(0.1)
+    assert not client.open
+    assert client.code() == 408
+    assert resource.rendered == 0
+
+
+def test_a_promised_body_that_never_comes_is_cut() -> None:
+    """
+    A request that asks C{Expect: 100-continue} is told to go on, and is
+    answered 408 and closed at the request timeout if its body never comes.
+    """
+    resource = Echo()
+    site = make_site(resource, max_body_size=4000)
+    clock = clock_of(site)
+    client = Client(site)
+    client.send(
+        b"POST / HTTP/1.1\r\nHost: camserve\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 100\r\n\r\n"
+    )
+    assert client.transport.value() == b"HTTP/1.1 100 Continue\r\n\r\n"
+    clock.advance(9.9)
+    assert client.open
+    clock.advance(0.1)
+    assert not client.open
+    assert b"\r\n\r\nHTTP/1.1 408 Request Timeout\r\n" in client.transport.value()
+    assert resource.rendered == 0
+
+
+def test_a_body_in_time_is_served() -> None:
+    """
+    A body that arrives whole within the request timeout is served, and the
+    timeout no longer applies while the answer is made.
+    """
+    resource = Echo()
+    site = make_site(resource, max_body_size=100)
+    clock = clock_of(site)
+    client = Client(site)
+    client.send(b"POST / HTTP/1.1\r\nHost: camserve\r\nContent-Length: 4\r\n\r\n")
+    clock.advance(5)
+    client.send(b"abcd")
+    assert client.code() == 200
+    assert client.response().body == b"4"
+    clock.advance(9)
+    assert client.open
 
 
 def test_a_stream_is_not_cut_by_the_header_timeout() -> None:
@@ -374,6 +446,16 @@ def test_an_empty_body_is_no_body() -> None:
         (b"GET / HTTP/1.1\r\n" + (b"X-Long: " + b"a" * 200 + b"\r\n") * 100, 431),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nHost: camserve\r\nHost: evil\r\n\r\n", 400),
+        (b"get / HTTP/1.1\r\nHost: camserve\r\n\r\n", 400),
+        (b"Get / HTTP/1.1\r\nHost: camserve\r\n\r\n", 400),
+        (
+            (
+                b"GET / HTTP/1.1\r\nHost: camserve\r\n"
+                b"Authorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\n\r\n"
+            ),
+            400,
+        ),
         (b"GET /<script> HTTP/1.1 x\r\nHost: camserve\r\n\r\n", 400),
     ],
     ids=[
@@ -384,13 +466,19 @@ def test_an_empty_body_is_no_body() -> None:
         "large headers",
         "no Host",
         "two Hosts",
+        "two Hosts in HTTP/1.0",
+        "lowercase method",
+        "mixed-case method",
+        "two Authorizations",
         "unparsable",
     ],
 )
 def test_bad_heads_are_answered_and_closed(head: bytes, code: int) -> None:
     """
     A request line too long is answered 414, headers too large 431, an
-    HTTP/1.1 request without one C{Host} 400, each with a fixed body that
+    HTTP/1.1 request without one C{Host} 400, an ambiguous request (two
+    C{Host} or C{Authorization} headers in any version, a method not in
+    upper case) 400, each with a fixed body that
     echoes nothing of the request, and the connection is closed.
     """
     resource = Echo()
@@ -735,3 +823,132 @@ async def test_a_watching_viewer_outlives_slow_clients_and_refusals() -> None:
             await stopped
         await port.stopListening()
         await wait_until(lambda: site.open_connections == 0, "connections close")
+
+
+# Behind a reverse proxy
+
+
+class Peers(Resource):
+    """
+    Answers with the client address and scheme each request is served for,
+    and keeps every request it was asked, unanswered, with C{?hold}.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[Request] = []
+
+    def render_GET(self, request: Request) -> object:
+        address = request.getClientAddress()
+        scheme = b"https" if request.isSecure() else b"http"
+        if b"hold" in (request.args or {}):
+            self.held.append(request)
+            request.write(b"held")
+            return NOT_DONE_YET
+        return getattr(address, "host", "?").encode("ascii") + b" " + scheme
+
+
+def forwarded(client: str | None, extra: bytes = b"", path: bytes = b"/") -> bytes:
+    head = b"GET " + path + b" HTTP/1.1\r\nHost: camserve\r\n"
+    if client is not None:
+        head += b"X-Forwarded-For: " + client.encode("ascii") + b"\r\n"
+    return head + extra + b"\r\n"
+
+
+def proxied_site(resource: IResource, **limits: Any) -> CamserveSite:
+    proxies = TrustedProxies(parse_networks(["127.0.0.1", "10.1.0.0/16"]))
+    return make_site(resource, trusted_proxies=proxies, **limits)
+
+
+@pytest.mark.parametrize(
+    ("header", "client"),
+    [
+        (b"203.0.113.5", b"203.0.113.5"),
+        (b"198.51.100.1, 203.0.113.5", b"203.0.113.5"),
+        (b"198.51.100.1, 203.0.113.5, 10.1.2.3", b"203.0.113.5"),
+        (b"203.0.113.5:4711", b"203.0.113.5"),
+        (b"[2001:db8::1]:4711", b"2001:db8::1"),
+        (b"2001:db8::1", b"2001:db8::1"),
+        (b"10.1.2.3", b"127.0.0.1"),
+    ],
+)
+def test_a_trusted_proxy_names_the_client(header: bytes, client: bytes) -> None:
+    """
+    From a trusted proxy, a request's client is the last address of
+    C{X-Forwarded-For} that is not a trusted proxy's (the one the proxy
+    added; those before it could be anything the client sent), or the
+    proxy itself if there is none.
+    """
+    client_of = Client(proxied_site(Peers()))
+    client_of.send(forwarded(header.decode("ascii")))
+    assert client_of.response().body == client + b" http"
+
+
+def test_an_untrusted_peer_cannot_forward() -> None:
+    """
+    From any other address, C{X-Forwarded-For} and C{X-Forwarded-Proto} are
+    ignored: the client is the peer.
+    """
+    client = Client(proxied_site(Peers()), "192.0.2.7")
+    client.send(forwarded("203.0.113.5", b"X-Forwarded-Proto: https\r\n"))
+    assert client.response().body == b"192.0.2.7 http"
+
+
+def test_a_trusted_proxy_names_the_scheme() -> None:
+    """
+    A trusted proxy's C{X-Forwarded-Proto: https} makes the request secure,
+    as the client's request to the proxy was; a scheme that is neither
+    C{http} nor C{https} is refused 400.
+    """
+    site = proxied_site(Peers())
+    secure = Client(site)
+    secure.send(forwarded("203.0.113.5", b"X-Forwarded-Proto: https\r\n"))
+    assert secure.response().body == b"203.0.113.5 https"
+    odd = Client(site)
+    odd.send(forwarded("203.0.113.5", b"X-Forwarded-Proto: gopher\r\n"))
+    assert odd.code() == 400
+
+
+@pytest.mark.parametrize("header", ["unknown", "203.0.113.5, garbage", "_hidden"])
+def test_a_forwarded_client_that_is_not_an_address_is_refused(header: str) -> None:
+    """
+    A trusted proxy's C{X-Forwarded-For} whose client entry is not an IP
+    address is answered 400, not served as if from the proxy.
+    """
+    resource = Peers()
+    client = Client(proxied_site(resource))
+    client.send(forwarded(header))
+    assert client.code() == 400
+    assert not client.open
+
+
+def test_forwarded_clients_have_their_own_limits() -> None:
+    """
+    Connections from a trusted proxy are not limited as one client: each
+    request counts for its forwarded client while it lasts, a client over
+    its limit is answered 503, other clients through the same proxy are
+    served, and a finished request frees its client's place.
+    """
+    resource = Peers()
+    site = proxied_site(resource, max_connections_per_client=2)
+    held = [Client(site) for _ in range(3)]
+    for each in held[:2]:
+        each.send(forwarded("203.0.113.5", path=b"/?hold=1"))
+    assert len(resource.held) == 2
+    held[2].send(forwarded("203.0.113.5", path=b"/?hold=1"))
+    assert held[2].code() == 503
+    assert held[2].response().headers[b"retry-after"] == [b"5"]
+    other = Client(site)
+    other.send(forwarded("198.51.100.9"))
+    assert other.response().body == b"198.51.100.9 http"
+    resource.held[0].finish()
+    again = Client(site)
+    again.send(forwarded("203.0.113.5"))
+    assert again.response().body == b"203.0.113.5 http"
+    held[1].transport.loseConnection()
+    assert site.open_connections == 3
+    # Every place of the client's is free again.
+    assert site.take_client("203.0.113.5")
+    assert site.take_client("203.0.113.5")
