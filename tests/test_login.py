@@ -284,6 +284,42 @@ async def test_a_token_stream_ends_when_the_token_expires(
 
 
 @reactor_test
+async def test_a_user_of_no_camera_sees_none(served: Served, tmp_path: Path) -> None:
+    """
+    Carol, whose camera list is empty, sees no camera: none in the grid or
+    the API, C{404} on every camera's routes and the first camera's, and
+    no token for any camera.
+    """
+    carol = '[auth.users.carol]\nrole = "viewer"\ncameras = []\n'
+    path = write_config(tmp_path, extra=carol, users={**PASSWORDS, "carol": "hidden"})
+    assert "carol" in served.resource.update(accounts_of(path))
+    login = basic("carol", "hidden")
+    response, body = await served.get("/api/cameras", "carol", "hidden")
+    assert (response.code, json.loads(body)) == (200, [])
+    response, body = await served.get("/", "carol", "hidden")
+    assert response.code == 200
+    assert b"cameras/" not in body
+    for name in ["porch", "garage"]:
+        for route in [
+            "",
+            "video_feed",
+            "snapshot.jpg",
+            "healthz",
+            "static/camserve.css",
+        ]:
+            route_path = f"/cameras/{name}/{route}"
+            assert await answer(served, "GET", route_path, None, login) == 404, (
+                route_path
+            )
+        for other in [f"/api/cameras/{name}", f"/streams?cameras={name}"]:
+            assert await answer(served, "GET", other, None, login) == 404, other
+        minting = {"camera": name}
+        assert await answer(served, "POST", "/api/tokens", minting, login) == 404
+    for first in ["/video_feed", "/snapshot.jpg"]:
+        assert await answer(served, "GET", first, None, login) == 404, first
+
+
+@reactor_test
 async def test_reload_answers_what_it_did(tmp_path: Path) -> None:
     """
     C{POST /api/reload} by an admin reads the config file again and

@@ -52,7 +52,10 @@ class TokenServer:
     L{Clock} and its users a dict the tests change, on a port of 127.0.0.1.
     """
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, hosts: tuple[str, ...] = ()) -> None:
+        """
+        @param hosts: the host names its site answers to, beside addresses.
+        """
         self.service = CameraService(reactor)
         for name in ["porch", "garage"]:
             jpegs = [make_jpeg(number, 64, 48) for number in range(3)]
@@ -67,7 +70,9 @@ class TokenServer:
         resource = LoginResource(
             self.service, reactor, accounts, throttle=throttle, tokens=tokens
         )
-        site = CamserveSite(resource, reactor, max_body_size=TOKEN_BODY_SIZE)
+        site = CamserveSite(
+            resource, reactor, max_body_size=TOKEN_BODY_SIZE, allowed_hosts=hosts
+        )
         self.port: IListeningPort = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.url = f"http://127.0.0.1:{self.port.getHost().port}"
         self.client = HTTPClient(
@@ -330,6 +335,47 @@ async def test_minting_refusals(server: TokenServer) -> None:
         {"camera": "porch", "seconds": True},
     ]:
         assert (await server.mint(body))[0] == 400, body  # type: ignore[arg-type]  # wrong on purpose
+
+
+@reactor_test
+async def test_an_origin_that_only_begins_like_the_host_is_refused(
+    tmp_path: Path,
+) -> None:
+    """
+    A request to C{camserve.lan} from the origin
+    C{http://camserve.lan.evil.example}, another site whose name begins with
+    the host's, is refused C{403} by C{/api/tokens} and C{/api/reload}; the
+    same request from C{http://camserve.lan} is served.
+    """
+    server = TokenServer(tmp_path, hosts=("camserve.lan",))
+    try:
+
+        async def post(path: str, user: str, origin: bytes) -> int:
+            headers: _Headers = {
+                b"host": [b"camserve.lan"],
+                b"origin": [origin],
+                b"content-type": [b"application/json"],
+                **basic(user, PASSWORDS[user]),
+            }
+            response = await server.client.post(
+                server.url + path,
+                data=b'{"camera": "porch"}',
+                headers=headers,
+                timeout=TIMEOUT,
+            )
+            await response.content()
+            code: int = response.code
+            return code
+
+        evil = b"http://camserve.lan.evil.example"
+        assert await post("/api/tokens", "bob", evil) == 403
+        assert await post("/api/reload", "alice", evil) == 403
+        own = b"http://camserve.lan"
+        assert await post("/api/tokens", "bob", own) == 200
+        # Served, as far as a server started from no config file goes.
+        assert await post("/api/reload", "alice", own) == 409
+    finally:
+        await server.close()
 
 
 @reactor_test
