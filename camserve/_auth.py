@@ -23,7 +23,7 @@ import secrets
 from functools import partial
 from math import inf
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import bcrypt
 from attrs import field, frozen
@@ -33,6 +33,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.guard import BasicCredentialFactory
 from zope.interface import implementer
 
@@ -294,19 +295,22 @@ class BcryptChecker:
     0.25 s at cost 12) that the reactor must not wait for.
 
     A browser sends its login with every request (the grid's, every few
-    seconds): a password found right is remembered for C{remember} seconds,
-    as a hash under a key made at start, never as it is, so that those
-    requests cost a bcrypt check only once in a while.
+    seconds): a password found right is remembered for C{remember} seconds
+    from its latest use, as a hash under a key made at start, never as it
+    is, so that those requests cost a bcrypt check only once in a while. A
+    reload that leaves a user's hash as it was keeps their password
+    remembered; the same login sent several times at once is checked once.
 
     An unknown user's password is checked against a hash of a random
     password made with the accounts' highest cost, so that a failure takes
     as long for them as for a user who exists. Failures are logged with
     the address they came from and the user name asked for (never the
-    password), and answered after L{LoginThrottle}'s delay. The checks of
-    one address are made one after the other, each once the one before has
-    been answered (after its delay), so that guesses sent in parallel go no
-    faster than one by one; beyond C{most_waiting} waiting, an address's
-    logins are refused unchecked.
+    password), and answered after L{LoginThrottle}'s delay for their
+    address. The checks of one user from one address (of every unknown user
+    alike) are made one after the other, each once the one before has been
+    answered (after its delay), so that guesses sent in parallel go no faster than one by one,
+    while a flood of guesses at one user holds up no other user's login;
+    beyond C{most_waiting} waiting, more are refused unchecked.
     """
 
     credentialInterfaces = (IUsernamePassword,)
@@ -332,18 +336,20 @@ class BcryptChecker:
         self._most_waiting = most_waiting
         self._key = secrets.token_bytes(32)
         self._right: dict[str, tuple[bytes, float]] = {}
-        self._waiting: dict[str, list[Deferred[None]]] = {}
+        self._waiting: dict[tuple[str, str], list[Deferred[None]]] = {}
+        self._checking: dict[bytes, list[Deferred[bool]]] = {}
         self._hashes: dict[str, bytes] = {}
         self._dummy = b""
         self.update(accounts)
 
     def update(self, accounts: Accounts) -> None:
         """
-        Check the passwords of C{accounts} from now on, forgetting those
-        remembered.
+        Check the passwords of C{accounts} from now on. Passwords remembered
+        stay so for the users whose hash is unchanged.
         """
         self._hashes = {name: each.hashed for name, each in accounts.users.items()}
-        self._right.clear()
+        for name in self._right.keys() - self._hashes.keys():
+            del self._right[name]
         cost = max((int(_cost(hashed)) for hashed in self._hashes.values()), default=12)
         if not self._dummy or _cost(self._dummy) != f"{cost:02d}":
             random = secrets.token_urlsafe(16).encode("ascii")
@@ -360,79 +366,117 @@ class BcryptChecker:
         peer = str(getattr(credentials, "peer", "an unknown address"))
         hashed = self._hashes.get(name)
         password = credentials.password[:_PASSWORD_LIMIT]
-        if hashed is not None and self._remembered(name, password):
+        if hashed is not None and self._remembered(name, hashed, password):
             return succeed(name.encode("utf-8"))
-        queue = self._waiting.get(peer)
-        if queue is not None and len(queue) >= self._most_waiting:
+        right = self._shared_check(name, password, hashed, peer)
+        if right is None:
             self._log.warn(
                 "camserve: too many logins at once from {peer}; refused unchecked",
                 peer=peer,
             )
             return fail(UnauthorizedLogin())
-        turn: Deferred[None]
-        if queue is None:
-            self._waiting[peer] = []
-            turn = succeed(None)
-        else:
-            turn = Deferred()
-            queue.append(turn)
+
+        def answer(found: bool) -> bytes:
+            if not found:
+                raise UnauthorizedLogin
+            return name.encode("utf-8")
+
+        return right.addCallback(answer)
+
+    def _shared_check(
+        self, name: str, password: bytes, hashed: bytes | None, peer: str
+    ) -> Deferred[bool] | None:
+        """
+        Whether C{password} is user C{name}'s, answered after a failure's
+        delay: from the check of the same login already waiting or in
+        progress, if there is one, else from a check of its own that waits
+        its turn; L{None} if too many wait for their turn.
+        """
+        against = self._dummy if hashed is None else hashed
+        digest = self._digest(name, against, password)
+        answered: Deferred[bool] = Deferred()
+        sharing = self._checking.get(digest)
+        if sharing is not None:
+            sharing.append(answered)
+            return answered
+        line = (peer, "" if hashed is None else name)
+        turn = self._turn(line)
+        if turn is None:
+            return None
+        self._checking[digest] = [answered]
 
         def check(_: None) -> Deferred[bool]:
             # One checked before this one may have found the same password.
-            if hashed is not None and self._remembered(name, password):
+            if hashed is not None and self._remembered(name, hashed, password):
                 return succeed(True)
-            against = self._dummy if hashed is None else hashed
             return self._run(partial(bcrypt.checkpw, password, against))
 
-        def checked(right: bool) -> Deferred[bytes | tuple[()]]:
+        def paced(right: bool) -> Deferred[bool]:
             if right and hashed is not None:
                 self._throttle.succeeded(peer)
-                self._right[name] = (
-                    self._digest(name, password),
-                    self._clock.seconds() + self._remember,
-                )
-                return succeed(name.encode("utf-8"))
+                self._right[name] = (digest, self._clock.seconds() + self._remember)
+                return succeed(True)
             self._log.warn(
                 "camserve: failed login as {user!r} from {peer}", user=name, peer=peer
             )
-            return deferLater(self._clock, self._throttle.failed(peer), _refuse)
+            delay = self._throttle.failed(peer)
+            return deferLater(self._clock, delay, lambda: False)
 
-        def answered(result: object) -> object:
-            self._next(peer)
-            return result
+        def done(result: bool | Failure) -> None:
+            self._next(line)
+            for each in self._checking.pop(digest):
+                if isinstance(result, Failure):
+                    each.errback(result)
+                else:
+                    each.callback(result)
 
-        answer = turn.addCallback(check).addCallback(checked)
-        answer.addBoth(answered)
-        return answer
+        turn.addCallback(check).addCallback(paced).addBoth(done)
+        return answered
 
-    def _next(self, peer: str) -> None:
+    def _turn(self, line: tuple[str, str]) -> Deferred[None] | None:
         """
-        Let the next waiting login of C{peer} be checked.
+        Fires when a login of C{line} may be checked: at once if none is
+        waiting or being checked; L{None} if too many are waiting.
         """
-        queue = self._waiting[peer]
+        queue = self._waiting.get(line)
+        if queue is None:
+            self._waiting[line] = []
+            return succeed(None)
+        if len(queue) >= self._most_waiting:
+            return None
+        turn: Deferred[None] = Deferred()
+        queue.append(turn)
+        return turn
+
+    def _next(self, line: tuple[str, str]) -> None:
+        """
+        Let the next login waiting in C{line} be checked.
+        """
+        queue = self._waiting[line]
         if queue:
             queue.pop(0).callback(None)
         else:
-            del self._waiting[peer]
+            del self._waiting[line]
 
-    def _digest(self, name: str, password: bytes) -> bytes:
-        message = name.encode("utf-8") + b"\0" + password
+    def _digest(self, name: str, hashed: bytes, password: bytes) -> bytes:
+        message = name.encode("utf-8") + b"\0" + hashed + b"\0" + password
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def _remembered(self, name: str, password: bytes) -> bool:
+    def _remembered(self, name: str, hashed: bytes, password: bytes) -> bool:
         """
-        Whether C{password} was found right for user C{name} lately.
+        Whether C{password} was found right for user C{name}, whose hash is
+        C{hashed}, lately; if so, it is remembered for longer.
         """
         right = self._right.get(name)
-        if right is None or self._clock.seconds() >= right[1]:
+        now = self._clock.seconds()
+        if right is None or now >= right[1]:
             return False
-        return hmac.compare_digest(right[0], self._digest(name, password))
+        if not hmac.compare_digest(right[0], self._digest(name, hashed, password)):
+            return False
+        self._right[name] = (right[0], now + self._remember)
+        return True
 
 
 def _cost(hashed: bytes) -> str:
     match = _BCRYPT.fullmatch(hashed.decode("ascii"))
     return match["cost"] if match else "12"
-
-
-def _refuse() -> NoReturn:
-    raise UnauthorizedLogin

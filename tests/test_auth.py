@@ -20,7 +20,7 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
@@ -387,14 +387,19 @@ def test_a_right_password_is_remembered_for_five_minutes(
 ) -> None:
     """
     A password found right is not checked with bcrypt again for five
-    minutes: the browser sends it with every request. A wrong one always
-    is, and so is a right one after the accounts are updated.
+    minutes from its latest use: the browser sends it with every request.
+    A wrong one always is. An update of the accounts that keeps the user's
+    hash keeps the password remembered; one that changes it does not.
     """
-    checker, clock = make_checker()
+    accounts = accounts_with(PASSWORDS)
+    clock = Clock()
+    checker = BcryptChecker(accounts, clock, lambda check: succeed(check()))
 
     def login(password: bytes) -> Deferred[bytes | tuple[()]]:
         return checker.requestAvatarId(PeerCredentials(b"bob", password, "a"))
 
+    assert successResultOf(login(b"builder")) == b"bob"
+    clock.advance(299)
     assert successResultOf(login(b"builder")) == b"bob"
     clock.advance(299)
     assert successResultOf(login(b"builder")) == b"bob"
@@ -403,20 +408,22 @@ def test_a_right_password_is_remembered_for_five_minutes(
     clock.advance(0.5)
     failureResultOf(wrong, UnauthorizedLogin)
     assert [password for password, _ in bcrypt_checks] == [b"builder", b"builder!"]
-    clock.advance(1)
+    clock.advance(300)
     assert successResultOf(login(b"builder")) == b"bob"
     assert [password for password, _ in bcrypt_checks] == [
         b"builder",
         b"builder!",
         b"builder",
     ]
-    checker.update(accounts_with(PASSWORDS))
+    alice_changed = {**accounts.users, **accounts_with({"alice": "other"}).users}
+    checker.update(Accounts(alice_changed))
     assert successResultOf(login(b"builder")) == b"bob"
-    assert len(bcrypt_checks) == 4
+    assert len(bcrypt_checks) == 3
     checker.update(accounts_with({"bob": "renamed"}))
     changed = login(b"builder")
     clock.advance(0.5)
     failureResultOf(changed, UnauthorizedLogin)
+    assert len(bcrypt_checks) == 4
 
 
 def test_logins_from_one_address_are_checked_one_after_another() -> None:
@@ -475,25 +482,108 @@ def test_too_many_logins_waiting_from_one_address_are_refused_unchecked(
     log: LogRecorder,
 ) -> None:
     """
-    Beyond the logins that may wait per address, more are refused at once,
-    without a check, and logged; another address is not held up.
+    Beyond the logins of one user that may wait per address, more are
+    refused at once, without a check, and logged; another address is not
+    held up, and neither is another user from the same address.
     """
     runs: list[Run] = []
     checker, _ = make_checker(runs, most_waiting=2)
     waiting = [
-        checker.requestAvatarId(PeerCredentials(b"bob", b"x", "192.0.2.1"))
-        for _ in range(3)
+        checker.requestAvatarId(PeerCredentials(b"bob", b"x%d" % n, "192.0.2.1"))
+        for n in range(3)
     ]
-    refused = checker.requestAvatarId(PeerCredentials(b"bob", b"x", "192.0.2.1"))
+    refused = checker.requestAvatarId(PeerCredentials(b"bob", b"y", "192.0.2.1"))
     failureResultOf(refused, UnauthorizedLogin)
     for each in waiting:
         assertNoResult(each)
     assert len(runs) == 1
     checker.requestAvatarId(PeerCredentials(b"bob", b"builder", "192.0.2.2"))
     assert len(runs) == 2
-    assert log.formatted() == [
+    alice = checker.requestAvatarId(
+        PeerCredentials(b"alice", b"wonderland", "192.0.2.1")
+    )
+    assert len(runs) == 3
+    finish(runs)
+    finish(runs)
+    finish(runs)
+    assert successResultOf(alice) == b"alice"
+    assert log.formatted()[0] == (
         "camserve: too many logins at once from 192.0.2.1; refused unchecked"
+    )
+
+
+def test_unknown_users_wait_in_one_line() -> None:
+    """
+    Guesses at names that are no user's wait in one line per address, so
+    that inventing names gets a flood no further.
+    """
+    runs: list[Run] = []
+    checker, _ = make_checker(runs, most_waiting=2)
+    guesses = [
+        checker.requestAvatarId(PeerCredentials(b"nobody%d" % n, b"x", "192.0.2.1"))
+        for n in range(4)
     ]
+    assert len(runs) == 1
+    failureResultOf(guesses[3], UnauthorizedLogin)
+    for each in guesses[:3]:
+        assertNoResult(each)
+
+
+def test_the_same_login_sent_at_once_is_checked_once(
+    bcrypt_checks: list[tuple[bytes, bytes]],
+) -> None:
+    """
+    A right login sent many times at once (a browser's first page, after a
+    reload has made its server forget nothing but the pages' state) costs
+    one bcrypt check and is never refused as too many, however many wait.
+    A wrong one sent many times at once is refused alike, after one
+    check's delay.
+    """
+    runs: list[Run] = []
+    checker, clock = make_checker(runs, most_waiting=2)
+    logins = [
+        checker.requestAvatarId(PeerCredentials(b"bob", b"builder", "192.0.2.1"))
+        for _ in range(20)
+    ]
+    wrong = [
+        checker.requestAvatarId(PeerCredentials(b"alice", b"guess", "192.0.2.1"))
+        for _ in range(20)
+    ]
+    assert len(runs) == 2
+    finish(runs)
+    finish(runs)
+    assert [successResultOf(each) for each in logins] == [b"bob"] * 20
+    clock.advance(0.5)
+    for each in wrong:
+        failureResultOf(each, UnauthorizedLogin)
+    assert sorted(password for password, _ in bcrypt_checks) == [b"builder", b"guess"]
+
+
+def test_a_flood_of_guesses_holds_up_no_other_user(
+    log: LogRecorder,
+) -> None:
+    """
+    While guesses at one user from an address wait their turn, each after
+    the last one's growing delay, another user's right password from the
+    same address (every user's, behind a reverse proxy) is checked at once
+    and let in.
+    """
+    runs: list[Run] = []
+    checker, clock = make_checker(runs)
+    guesses = [
+        checker.requestAvatarId(PeerCredentials(b"alice", b"guess%d" % n, "proxy"))
+        for n in range(16)
+    ]
+    finish(runs)
+    clock.advance(0.5)
+    failureResultOf(guesses[0], UnauthorizedLogin)
+    finish(runs)
+    bob = checker.requestAvatarId(PeerCredentials(b"bob", b"builder", "proxy"))
+    assert len(runs) == 1
+    finish(runs)
+    assert successResultOf(bob) == b"bob"
+    assertNoResult(guesses[1])
+    assert len(log.formatted()) == 2
 
 
 @reactor_test
@@ -601,7 +691,8 @@ class Served:
             jpegs = [make_jpeg(number, 64, 48) for number in range(3)]
             self.service.add_camera(name, ScriptedCamera(jpegs, fps=20))
         self.service.startService()
-        accounts = accounts_of(write_config(tmp_path, extra=extra))
+        self.config = write_config(tmp_path, extra=extra)
+        accounts = accounts_of(self.config)
         # Short delays, that the tests need not wait for.
         throttle = LoginThrottle(reactor, first=0.01, longest=0.01)
         self.resource = LoginResource(
@@ -830,3 +921,40 @@ async def test_server_built_from_a_config_with_auth(tmp_path: Path) -> None:
         await response.content()
     finally:
         await top.stopService()
+
+
+@reactor_test
+async def test_a_right_password_is_let_in_after_a_reload(
+    served: Served, bcrypt_checks: list[tuple[bytes, bytes]]
+) -> None:
+    """
+    Over HTTP, after a reload that leaves the users as they were, twenty
+    requests sent at once with a right password from one address are all
+    served, with no new bcrypt check; after one that changes bob's password,
+    twenty at once with his new one are all served, for one check.
+    """
+    assert (await served.get("/api/cameras", "bob"))[0].code == 200
+    assert len(bcrypt_checks) == 1
+    config = served.config
+    served.resource.update(accounts_of(config))
+    answers = await gatherResults(
+        [Deferred.fromCoroutine(served.get("/api/cameras", "bob")) for _ in range(20)]
+    )
+    assert [response.code for response, _ in answers] == [200] * 20
+    assert len(bcrypt_checks) == 1
+    htpasswd = config.parent / "users.htpasswd"
+    lines = htpasswd.read_text().splitlines(keepends=True)
+    lines = [
+        htpasswd_line("bob", "rebuilt") if line.startswith("bob:") else line
+        for line in lines
+    ]
+    htpasswd.write_text("".join(lines))
+    served.resource.update(accounts_of(config))
+    answers = await gatherResults(
+        [
+            Deferred.fromCoroutine(served.get("/api/cameras", "bob", "rebuilt"))
+            for _ in range(20)
+        ]
+    )
+    assert [response.code for response, _ in answers] == [200] * 20
+    assert len(bcrypt_checks) == 2
