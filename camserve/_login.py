@@ -8,6 +8,7 @@ whose access changed.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, cast
 from weakref import WeakSet
 
@@ -21,7 +22,7 @@ from twisted.web.util import DeferredResource
 from zope.interface import implementer
 
 from ._auth import BcryptChecker, PeerBasicCredentialFactory, User
-from ._server_app import ServerApp, service_resource
+from ._server_app import ServerApp
 from ._tokens import Tokens, new_key, token_camera, token_of
 from ._web import _plain
 
@@ -38,14 +39,21 @@ if TYPE_CHECKING:
     from ._server_app import Reload
     from ._service import CameraService
 
+_CAMERA_HEALTH = re.compile(rb"/cameras/[^/]+/healthz")
+"""A camera's health, as sent."""
+
 
 class LoginResource(Resource):
     """
-    Serves a L{CameraService} as L{service_resource} does, to the users of
-    an L{Accounts} who log in with the browser's Basic login: each sees
-    only their cameras, the others answering C{404} as unknown cameras do.
+    Serves a L{CameraService} as L{camserve.service_resource} does, to the
+    users of an L{Accounts} who log in with the browser's Basic login: each
+    sees only their cameras, the others answering C{404} as unknown cameras
+    do.
     The public paths are served to everyone, without a login, as if there
-    were no C{[auth]}.
+    were no C{[auth]}; but health, which names cameras and their sources,
+    says only how many cameras there are and have failed (and a camera's
+    own, its state). A request of C{/healthz} with a Basic login, or of a
+    camera's health with a token, is served as its user's instead.
 
     A request of a camera's page, stream, snapshot or health (or of
     C{/video_feed} and C{/snapshot.jpg}, for the first camera) with a
@@ -101,7 +109,7 @@ class LoginResource(Resource):
             [PeerBasicCredentialFactory(b"camserve")],
         )
         self._door = _TokenDoor(service, reactor, tokens, self._tracked)
-        self._public = service_resource(service, reactor)
+        self._public = ServerApp(service, reactor, anonymous=True).app.resource()
         self._paths = _paths(accounts.public)
 
     def update(self, accounts: Accounts) -> list[str]:
@@ -178,7 +186,8 @@ class LoginResource(Resource):
         """
         The resource that serves C{request}, which is at the root.
         """
-        if _public(request.path or b"", self._paths):
+        sent = request.path or b""
+        if _public(sent, self._paths) and not _health_as_someone(request, sent):
             # Served as if mounted at the root, as the guard does.
             request.postpath.insert(0, request.prepath.pop())
             return self._public
@@ -426,6 +435,18 @@ class _Unauthorized(Resource):
         Answer C{401}.
         """
         return _plain(request, 401, "unauthorized")
+
+
+def _health_as_someone(request: IRequest, path: bytes) -> bool:
+    """
+    Whether C{request} asks for health as someone, who may be told more of
+    it than everyone: C{/healthz} with a Basic login, or a camera's health
+    with a login or a token.
+    """
+    camera = _CAMERA_HEALTH.fullmatch(path) is not None
+    if request.getHeader(b"authorization") is not None:
+        return camera or path == b"/healthz"
+    return camera and token_of(request) is not None
 
 
 def _public(path: bytes, paths: tuple[bytes, ...]) -> bool:

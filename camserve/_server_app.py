@@ -54,6 +54,11 @@ class ServerApp:
     sees: to them the others do not exist (left out of the grid, the API,
     C{/streams} and C{/healthz}; C{404} on their routes).
 
+    An app for those who did not log in, in front of logins, tells no
+    camera's name, driver or source in C{/healthz}: only whether all is
+    well and how many cameras there are and have failed; a camera's own
+    health only its name and state.
+
     @ivar user: who the app serves; L{None} for everyone.
     """
 
@@ -71,14 +76,18 @@ class ServerApp:
         user: User | None = None,
         tokens: Tokens | None = None,
         reload: Reload | None = None,
+        anonymous: bool = False,
     ) -> None:
         """
         @param user: who logged in; L{None} without logins.
         @param tokens: mints API tokens for C{user}; L{None} for none.
         @param reload: what C{POST /api/reload} calls for an admin.
+        @param anonymous: whether the app serves those who did not log in,
+            in front of logins, whose health then says little.
         """
         self._service = service
         self.user = user
+        self._anonymous = anonymous
         self._tokens = tokens
         self._reload = reload
         self._clock = clock
@@ -293,7 +302,21 @@ class ServerApp:
     def healthz(self, request: Request) -> bytes:
         """
         Every camera's health; C{503} naming the cameras that are failing.
+        For those who did not log in, in front of logins, only whether all
+        is well, how many cameras there are and how many are failing.
         """
+        if self._anonymous:
+            hubs = self._hubs()
+            down = sum(hub.state is HubState.FAILED for hub in hubs)
+            return _json(
+                request,
+                {
+                    "status": "failed" if down else "ok",
+                    "cameras": len(hubs),
+                    "failed": down,
+                },
+                503 if down else 200,
+            )
         cameras = [self._health(hub) for hub in self._hubs()]
         failed = [camera["name"] for camera in cameras if camera["state"] == "failed"]
         return _json(
@@ -355,6 +378,7 @@ class ServerApp:
                 self._clock,
                 in_grid=True,
                 share=self._tokens is not None and self.user is not None,
+                details=not self._anonymous,
             )
             made = self._camera_apps[hub.name] = (hub, app, app.app.resource())
         return made[1], made[2]

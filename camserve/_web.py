@@ -55,6 +55,7 @@ class CameraApp:
         stall_timeout: float | None = None,
         in_grid: bool = False,
         share: bool = False,
+        details: bool = True,
     ) -> None:
         """
         @param stall_timeout: seconds a viewer's connection may stay full
@@ -65,6 +66,9 @@ class CameraApp:
             C{../../api/tokens}.
         @param in_grid: whether the camera is served two levels under a
             grid of cameras, which its page then links to.
+        @param details: whether the camera's health tells all about it, or
+            (for those who did not log in, in front of logins) only its
+            name and state.
         """
         self._hub = hub
         self._clock = clock
@@ -73,6 +77,7 @@ class CameraApp:
         )
         self._in_grid = in_grid
         self._share = share
+        self._details = details
 
     @app.route("/", methods=["GET"])
     def index(self, request: Request) -> CameraPage:
@@ -160,7 +165,11 @@ class CameraApp:
         """
         The camera's state as JSON; C{503} while it is failing.
         """
-        health = self._hub.health()
+        health = (
+            self._hub.health()
+            if self._details
+            else {"name": self._hub.name, "state": self._hub.state.value}
+        )
         if self._hub.state is HubState.FAILED:
             request.setResponseCode(503)
         request.setHeader(b"content-type", b"application/json")
