@@ -126,7 +126,8 @@ class MultiViewer(StreamResponse):
                 channel.pending = channel.hub.fresh_frame()
         newest = [channel.hub.newest for channel in self._channels]
         sizes = [len(frame.labelled_part) for frame in newest if frame is not None]
-        self._start_response(PREAMBLE, max(sizes, default=_GUESSED_PART_SIZE))
+        if not self._start_response(PREAMBLE, max(sizes, default=_GUESSED_PART_SIZE)):
+            return self._done
         if not self._paused:
             self._resumed()
         self._log.info(

@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 
 def set_stream_headers(request: Request) -> None:
     """
-    Set the headers of a stream response (also the answer to C{HEAD}).
+    Set the headers of a stream response (also the answer to C{HEAD}); a
+    reverse proxy (nginx's C{X-Accel-Buffering}) is asked not to buffer it.
     """
     request.setHeader(b"content-type", CONTENT_TYPE)
     request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate")
     request.setHeader(b"pragma", b"no-cache")
     request.setHeader(b"x-content-type-options", b"nosniff")
+    request.setHeader(b"x-accel-buffering", b"no")
 
 
 class StreamResponse:
@@ -64,15 +66,20 @@ class StreamResponse:
         self._ended = False
         self._done: Deferred[None] = Deferred(self._cancelled)
 
-    def _start_response(self, preamble: bytes, part_size: int) -> None:
+    def _start_response(self, preamble: bytes, part_size: int) -> bool:
         """
         Send the response's headers and C{preamble}, and register as the
-        request's producer.
+        request's producer; unless the client has already left (while a
+        camera started or a login was checked), which ends the stream.
 
         @param part_size: about how large a part is: what the connection
             may hold unsent.
+        @return: whether the response started.
         """
         request = self._request
+        if request.channel is None:
+            self._end("the client left before it began")
+            return False
         set_stream_headers(request)
         start_close_delimited(request)
         request.write(preamble)
@@ -87,6 +94,7 @@ class StreamResponse:
         # After the headers are queued and the producer is registered, so
         # that the first part, queued behind them, pauses it.
         bound_send_queue(request.transport, part_size)
+        return True
 
     # IPushProducer
 

@@ -75,9 +75,9 @@ class StreamViewer(StreamResponse):
         @return: fires when the stream ends on the server's side; cancel it
             (as Klein does when the client goes away) to end the stream.
         """
-        self._start_response(
-            ADVANCE_PREAMBLE if self._advance_headers else PREAMBLE, len(first.part)
-        )
+        preamble = ADVANCE_PREAMBLE if self._advance_headers else PREAMBLE
+        if not self._start_response(preamble, len(first.part)):
+            return self._done
         self.send_frame(first)
         self._hub.subscribe(self)
         self._log.info(

@@ -185,8 +185,8 @@ def streaming(camera: Camera) -> Connection:
 def test_status_line_and_headers(camera: Camera) -> None:
     """
     The stream is a C{200} response announcing C{multipart/x-mixed-replace}
-    with boundary C{frame}, forbidding caching, not chunk-encoded and closing
-    the connection when it ends.
+    with boundary C{frame}, forbidding caching (and a reverse proxy's
+    buffering), not chunk-encoded and closing the connection when it ends.
     """
     connection = camera.connect()
     camera.push()
@@ -200,6 +200,7 @@ def test_status_line_and_headers(camera: Camera) -> None:
     ]
     assert response.headers[b"pragma"] == [b"no-cache"]
     assert response.headers[b"x-content-type-options"] == [b"nosniff"]
+    assert response.headers[b"x-accel-buffering"] == [b"no"]
     assert response.headers[b"connection"] == [b"close"]
     assert b"transfer-encoding" not in response.headers
     assert b"content-length" not in response.headers
