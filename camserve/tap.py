@@ -256,6 +256,33 @@ TOKEN_BODY_SIZE = 4096
 room for C{POST /api/tokens}'s JSON."""
 
 
+class ListenError(SystemExit, Exception):
+    """
+    The end of the program: an endpoint cannot be listened on. Its code is
+    the one line that says so.
+
+    A L{SystemExit}, so that the program ends with that line rather than a
+    traceback; and an L{Exception} too, because twistd, once it has
+    daemonized, tells the process waiting on the terminal of an
+    L{Exception} only (told nothing, that process waits for ever), and only
+    then removes its pid file.
+    """
+
+
+def listen_now(top: MultiService) -> None:
+    """
+    Listen on every endpoint of C{top}, a service L{build_service} made,
+    now rather than when it starts: a port that cannot be had ends the
+    program now, with L{ListenError}.
+
+    twistd makes its service before it daemonizes and starts it after, when
+    the terminal is no longer there to say why camserve could not start.
+    """
+    for child in top:
+        if isinstance(child, _Listener):
+            child.listen()
+
+
 class _Listener(Service):
     """
     Listens on one endpoint, and says where: a port that cannot be had ends
@@ -288,14 +315,14 @@ class _Listener(Service):
         with a one-line reason.
         """
         super().privilegedStartService()
-        self._listen()
+        self.listen()
 
     def startService(self) -> None:
         """
         Listen, if that was not done before privileges were dropped.
         """
         super().startService()
-        self._listen()
+        self.listen()
 
     def stopService(self) -> Any:
         """
@@ -305,7 +332,12 @@ class _Listener(Service):
         port, self._port = self._port, None
         return port.stopListening() if port is not None else None
 
-    def _listen(self) -> None:
+    def listen(self) -> None:
+        """
+        Listen, unless listening already.
+
+        @raise ListenError: for a port that cannot be had.
+        """
         if self._port is not None:
             return
         failures: list[Failure] = []
@@ -317,7 +349,7 @@ class _Listener(Service):
             if isinstance(error, CannotListenError):
                 reason = error.socketError or error
                 message = f"camserve: cannot listen on {self._description}: {reason}"
-                raise SystemExit(message) from None
+                raise ListenError(message) from None
             failures[0].raiseException()
 
     def _listening(self, port: IListeningPort) -> None:
@@ -364,9 +396,19 @@ def _reactor(reactor: Any) -> Any:
 
 def makeService(options: Options) -> IService:
     """
-    twistd's entry point: the service for the parsed C{options}.
+    twistd's entry point: the service for the parsed C{options}, listening
+    already (see L{listen_now}) unless twistd is to change its directory or
+    its root before starting it.
     """
     try:
-        return build_service(options["serve"])
+        top = build_service(options["serve"])
     except ConfigError as error:
         raise SystemExit(f"camserve: {error}") from None
+    twistd = options.parent
+    # Listening now would make a Unix socket's file relative to the
+    # directory or root twistd is about to leave.
+    if twistd is None or (
+        twistd.get("chroot") is None and twistd.get("rundir", ".") == "."
+    ):
+        listen_now(top)
+    return top

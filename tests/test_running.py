@@ -18,9 +18,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -225,35 +225,136 @@ def run_to_end(
     )
 
 
-def fail_with_one_line(
-    args: list[str], *, cwd: Path, env: dict[str, str], ignore: str | None = None
-) -> str:
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
     """
-    Run C{args}, which must exit non-zero having written exactly one line
-    (leaving out lines containing C{ignore}) and no traceback; return that
-    line.
+    The one line that a process which exited non-zero wrote, with no
+    traceback.
     """
-    result = run_to_end(args, cwd=cwd, env=env)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Traceback" not in output, output
-    lines = [
-        line
-        for line in output.splitlines()
-        if line.strip() and (ignore is None or ignore not in line)
-    ]
+    lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one line, got {len(lines)}:\n{output}"
     return lines[0]
 
 
-def twistd_camserve_fails(cwd: Path, *options: str, ignore: str | None = None) -> str:
+def fail_with_one_line(args: list[str], *, cwd: Path, env: dict[str, str]) -> str:
+    """
+    Run C{args}, which must exit non-zero having written exactly one line
+    and no traceback; return that line.
+    """
+    return one_line(run_to_end(args, cwd=cwd, env=env))
+
+
+def twistd_camserve_fails(cwd: Path, *options: str) -> str:
     """
     Run C{twistd -n camserve} with C{options} in C{cwd}: it must fail as
     L{fail_with_one_line} requires; return its one line.
     """
-    return fail_with_one_line(
-        [*TWISTD_CAMSERVE, *options], cwd=cwd, env=environment(), ignore=ignore
-    )
+    return fail_with_one_line([*TWISTD_CAMSERVE, *options], cwd=cwd, env=environment())
+
+
+class Daemonized(NamedTuple):
+    """
+    A C{twistd} run as a daemon: what the process started from the terminal
+    did, and where the daemon's pid file and log file are.
+    """
+
+    result: subprocess.CompletedProcess[str]
+    pidfile: Path
+    logfile: Path
+
+
+@contextmanager
+def daemonized(
+    tmp_path: Path, args: list[str], *, cwd: Path, env: dict[str, str]
+) -> Iterator[Daemonized]:
+    """
+    Run C{twistd} as a daemon (no C{-n}) with C{args}, its pid file and log
+    file in C{tmp_path}: the block runs once the process started from the
+    terminal has returned, which it must do within the start-up time limit
+    (for a daemon that starts, as for one that cannot). On leaving, a daemon
+    still running is stopped as L{stop_daemon} does.
+    """
+    pidfile, logfile = tmp_path / "twistd.pid", tmp_path / "twistd.log"
+    command = [TWISTD, "--pidfile", str(pidfile), "--logfile", str(logfile), *args]
+    try:
+        try:
+            result = subprocess.run(
+                command,
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=STARTUP_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            log = logfile.read_text(errors="replace") if logfile.exists() else ""
+            raise AssertionError(
+                f"twistd did not return within {STARTUP_TIMEOUT} s; its log:\n{log}"
+            ) from None
+        yield Daemonized(result, pidfile, logfile)
+    finally:
+        stop_daemon(pidfile)
+
+
+def daemons(pidfile: Path) -> list[int]:
+    """
+    The process ids of the twistd processes run with C{pidfile} that are
+    still running (neither gone nor zombies): the daemon, whether or not its
+    pid file is there yet or still. Each test's C{pidfile} is a path of its
+    own, so no other program's process is ever taken for one of these.
+    """
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            arguments = (proc / "cmdline").read_bytes().split(b"\0")
+            # The state follows the command name, which may hold ")".
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and os.fsencode(pidfile) in arguments:
+            found.append(int(proc.name))
+    return found
+
+
+def wait_for_exit(pidfile: Path, timeout: float = TIMEOUT) -> bool:
+    """
+    Wait up to C{timeout} seconds for every process of L{daemons} to exit;
+    whether they did.
+    """
+    deadline = time.monotonic() + timeout
+    while daemons(pidfile):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def stop_daemon(pidfile: Path) -> None:
+    """
+    Stop the processes of L{daemons}, if any: SIGTERM, then SIGKILL for
+    those that have not exited within the time limit.
+    """
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        for pid in daemons(pidfile):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal_number)
+        if wait_for_exit(pidfile):
+            return
+
+
+def assert_daemon_ended(pidfile: Path) -> None:
+    """
+    The daemon of C{pidfile}, which could not start, exits within the time
+    limit (it may still be on its way out when the process started from
+    the terminal returns), and removes its pid file if it wrote one.
+    """
+    assert wait_for_exit(pidfile), "the daemon still runs"
+    assert not pidfile.exists(), pidfile.read_text()
 
 
 # Serving.
@@ -482,18 +583,19 @@ def test_twistd_quality_out_of_range(tmp_path: Path) -> None:
 def test_twistd_endpoint_in_use(tmp_path: Path) -> None:
     """
     C{twistd -n camserve} on a port another socket listens on exits
-    non-zero with one line (besides twistd's own start-up log lines) naming
-    the endpoint and the reason.
+    non-zero with one line naming the endpoint and the reason: camserve
+    listens before twistd's start-up lines, as it does to say so on the
+    terminal as a daemon (see L{test_twistd_daemon_endpoint_in_use}).
     """
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        line = twistd_camserve_fails(
-            tmp_path, "--endpoint", endpoint(port), ignore="UnixAppLogger#info]"
-        )
-    assert f"camserve: cannot listen on {endpoint(port)}: " in line
-    assert "Address already in use" in line
+        line = twistd_camserve_fails(tmp_path, "--endpoint", endpoint(port))
+    assert line == (
+        f"camserve: cannot listen on {endpoint(port)}: [Errno 98] Address already"
+        " in use"
+    )
 
 
 def test_tac_file_unknown_camera(tmp_path: Path) -> None:
@@ -521,3 +623,112 @@ def test_python_m_camserve_fps_not_a_number(tmp_path: Path) -> None:
     assert line.startswith("camserve: --fps ")
     assert "'abc'" in line
     assert "greater than 0" in line
+
+
+# As a daemon (twistd without -n), where a failure must still reach the
+# terminal: the process started there waits for the daemon to say it started.
+
+
+def test_twistd_daemon_serves(tmp_path: Path) -> None:
+    """
+    C{twistd camserve} without C{-n} returns 0 at once, writing nothing,
+    and leaves a daemon that serves, is named by its pid file, logs where it
+    is to its log file, and stops cleanly on SIGTERM, removing its pid file.
+    """
+    port = free_port()
+    args = ["camserve", "--endpoint", endpoint(port), *SERVER_OPTIONS]
+    with daemonized(tmp_path, args, cwd=tmp_path, env=environment()) as daemon:
+        result = daemon.result
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+        pid = int(daemon.pidfile.read_text())
+        assert pid in daemons(daemon.pidfile)
+        assert_served(port)
+        os.kill(pid, signal.SIGTERM)
+        assert wait_for_exit(daemon.pidfile)
+    assert not daemon.pidfile.exists()
+    log = daemon.logfile.read_text(errors="replace")
+    assert f"camserve is at http://127.0.0.1:{port}/ " in log
+    assert "Server Shut Down." in log
+    assert "Traceback" not in log
+
+
+def test_twistd_daemon_endpoint_in_use(tmp_path: Path) -> None:
+    """
+    C{twistd camserve} without C{-n}, on a port another socket listens on,
+    exits non-zero at once with one line on the terminal naming the
+    endpoint and the reason, and leaves neither a daemon nor a pid file.
+    """
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["camserve", "--endpoint", endpoint(port)]
+        with daemonized(tmp_path, args, cwd=tmp_path, env=environment()) as daemon:
+            assert one_line(daemon.result) == (
+                f"camserve: cannot listen on {endpoint(port)}: [Errno 98] Address"
+                " already in use"
+            )
+            assert_daemon_ended(daemon.pidfile)
+
+
+def test_twistd_daemon_config_mistake(tmp_path: Path) -> None:
+    """
+    C{twistd camserve --config FILE} without C{-n}, for a file with a
+    mistake, exits non-zero at once with the mistake's one line, and leaves
+    neither a daemon nor a pid file.
+    """
+    path = tmp_path / "cameras.toml"
+    path.write_text('[[cameras]]\nname = "a"\ndriver = "nosuch"\n')
+    args = ["camserve", "--config", str(path)]
+    with daemonized(tmp_path, args, cwd=tmp_path, env=environment()) as daemon:
+        assert one_line(daemon.result).startswith(
+            f"camserve: {path}: camera 'a': unknown driver 'nosuch'; available:"
+        )
+        assert_daemon_ended(daemon.pidfile)
+
+
+def test_tac_file_daemon_endpoint_in_use(tmp_path: Path) -> None:
+    """
+    C{twistd -y camserve.tac} without C{-n}, on a port another socket
+    listens on, exits non-zero at once: its daemon, which tries to listen
+    only once it is one, tells the terminal why in twistd's words (which
+    cut it short) and the log in full, and leaves no pid file.
+    """
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = (
+            f"camserve: cannot listen on {endpoint(port)}: [Errno 98] Address"
+            " already in use"
+        )
+        env = environment(CAMSERVE_ENDPOINT=endpoint(port))
+        args = ["-y", str(REPO / "camserve.tac")]
+        with daemonized(tmp_path, args, cwd=tmp_path, env=env) as daemon:
+            result = daemon.result
+            assert result.returncode == 1, result
+            assert "Traceback" not in result.stdout + result.stderr
+            assert f"camserve: cannot listen on {endpoint(port)}" in result.stderr
+            assert_daemon_ended(daemon.pidfile)
+    assert line in daemon.logfile.read_text(errors="replace")
+
+
+def test_twistd_rundir_holds_a_unix_socket(tmp_path: Path) -> None:
+    """
+    With C{--rundir}, a Unix socket's relative path is in that directory,
+    as twistd's option promises: camserve listens once twistd is there,
+    as a daemon too.
+    """
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    args = ["--rundir", str(rundir), "camserve", "--endpoint", "unix:camserve.sock"]
+    with daemonized(tmp_path, args, cwd=tmp_path, env=environment()) as daemon:
+        result = daemon.result
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+        assert not (tmp_path / "camserve.sock").exists()
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(TIMEOUT)
+            sock.connect(str(rundir / "camserve.sock"))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            head = read_head(sock, time.monotonic() + TIMEOUT)
+        assert head.status == b"HTTP/1.1 200 OK", head

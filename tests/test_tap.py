@@ -63,6 +63,7 @@ from camserve.tap import (
     _Listener,
     build_service,
     config_from_environment,
+    listen_now,
     makeService,
 )
 
@@ -554,6 +555,26 @@ def test_a_port_that_cannot_be_had_ends_the_program_in_one_line() -> None:
     assert exited.value.code == (
         "camserve: cannot listen on tcp:8080: [Errno 98] Address already in use"
     )
+    # twistd, having daemonized, passes on an Exception only to the process
+    # waiting on the terminal.
+    assert isinstance(exited.value, Exception)
+
+
+def test_listen_now_listens_before_the_service_starts(
+    tmp_path: Path, started: list[MultiService]
+) -> None:
+    """
+    L{listen_now} listens on every endpoint of a service before it starts,
+    and starting it does not listen again.
+    """
+    memory = MemoryReactorClock()
+    path = two_cameras(tmp_path, "tcp:8080", "tcp:8081:interface=127.0.0.1")
+    top = build_service(str(path), memory)
+    listen_now(top)
+    listening = [(port, interface) for port, _, _, interface in memory.tcpServers]
+    assert listening == [(8080, ""), (8081, "127.0.0.1")]
+    start(top, started)
+    assert len(memory.tcpServers) == 2
 
 
 def test_other_listening_errors_are_raised() -> None:
@@ -793,19 +814,16 @@ def test_tac_file_refuses_camserve_config_with_a_camera_setting(
 def test_twistd_config_endpoint_in_use(tmp_path: Path) -> None:
     """
     A config file's endpoint that another socket listens on ends twistd
-    with one line (besides twistd's own start-up lines) naming it.
+    with one line naming it, and nothing else.
     """
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         path = two_cameras(tmp_path, endpoint(port))
-        line = twistd_camserve_fails(
-            tmp_path, "--config", str(path), ignore="UnixAppLogger#info]"
-        )
-    # Logging has begun: twistd's log prefix comes first.
-    assert line.endswith(
-        f" camserve: cannot listen on {endpoint(port)}: [Errno 98] Address already"
+        line = twistd_camserve_fails(tmp_path, "--config", str(path))
+    assert line == (
+        f"camserve: cannot listen on {endpoint(port)}: [Errno 98] Address already"
         " in use"
     )
 
