@@ -286,9 +286,9 @@ async def test_a_token_stream_ends_when_the_token_expires(
 @reactor_test
 async def test_a_user_of_no_camera_sees_none(served: Served, tmp_path: Path) -> None:
     """
-    Carol, whose camera list is empty, sees no camera: none in the grid or
-    the API, C{404} on every camera's routes and the first camera's, and
-    no token for any camera.
+    Carol, whose camera list is empty, sees no camera: none in the grid, the
+    API or her health, C{404} on every camera's routes and the first
+    camera's, and no token for any camera.
     """
     carol = '[auth.users.carol]\nrole = "viewer"\ncameras = []\n'
     path = write_config(tmp_path, extra=carol, users={**PASSWORDS, "carol": "hidden"})
@@ -299,6 +299,8 @@ async def test_a_user_of_no_camera_sees_none(served: Served, tmp_path: Path) -> 
     response, body = await served.get("/", "carol", "hidden")
     assert response.code == 200
     assert b"cameras/" not in body
+    response, body = await served.get("/healthz", "carol", "hidden")
+    assert json.loads(body) == {"status": "ok", "failed": [], "cameras": []}
     for name in ["porch", "garage"]:
         for route in [
             "",
