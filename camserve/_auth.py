@@ -189,7 +189,7 @@ def _hashes(where: str, text: str) -> dict[str, bytes]:
         if not _BCRYPT.fullmatch(hashed):
             raise ConfigError(
                 f"{where}: line {number}: user {name!r} has no bcrypt hash "
-                "(make it with htpasswd -B)"
+                "(make it with htpasswd -B -C 12)"
             )
         if name in hashes:
             raise ConfigError(f"{where}: line {number}: user {name!r} again")

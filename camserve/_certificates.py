@@ -108,7 +108,7 @@ class ReloadableCertificates:
                 "camserve: cannot read the TLS certificate for {description}"
                 " again, keeping the one in use: {error}",
                 description=self._description,
-                error=_reason(error),
+                error=tls_error_reason(error),
             )
             return False
         self._current = options
@@ -119,7 +119,7 @@ class ReloadableCertificates:
         return True
 
 
-def _reason(error: Exception) -> str:
+def tls_error_reason(error: Exception) -> str:
     """
     Why TLS files could not be used, in one line: OpenSSL's reasons, each
     after its library, rather than the list of tuples its errors show.

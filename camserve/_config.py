@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
+from ._proxies import parse_networks
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -58,6 +60,20 @@ def _text(name: str, raw: str) -> str:
     if not raw.strip():
         raise ConfigError(f"{name} must not be empty")
     return raw
+
+
+def trusted_networks(name: str, raw: str) -> tuple[str, ...]:
+    """
+    The IP addresses and networks of a comma-separated C{raw} setting
+    C{name}, as networks (C{127.0.0.1/32}).
+
+    @raise ConfigError: naming the first that is neither.
+    """
+    entries = [each for each in raw.split(",") if each.strip()]
+    try:
+        return tuple(str(network) for network in parse_networks(entries))
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
 
 
 def _driver_options(name: str, raw: str) -> dict[str, str]:
@@ -172,7 +188,7 @@ SETTINGS = (
         "header-timeout",
         "CAMSERVE_HEADER_TIMEOUT",
         _positive,
-        "seconds a client has to send a whole request head [default: 10]",
+        "seconds a client has to send a whole request, body included [default: 10]",
     ),
     Setting(
         "max-connections",
@@ -185,6 +201,13 @@ SETTINGS = (
         "CAMSERVE_MAX_CONNECTIONS_PER_CLIENT",
         _number(int, 1),
         "connections served at once from one client address [default: 50]",
+    ),
+    Setting(
+        "trusted-proxies",
+        "CAMSERVE_TRUSTED_PROXIES",
+        trusted_networks,
+        "reverse proxies whose X-Forwarded-For names the client, as IP addresses"
+        " or networks separated by commas [default: none]",
     ),
 )
 
@@ -210,6 +233,7 @@ class ServerConfig:
     header_timeout: float = 10.0
     max_connections: int = 1000
     max_connections_per_client: int = 50
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def camera_name(self) -> str:

@@ -44,9 +44,13 @@ from typing import TYPE_CHECKING, Any, Self
 
 from attrs import evolve, field, frozen
 from attrs.validators import min_len
+from OpenSSL.crypto import Error as CryptoError
+from OpenSSL.SSL import Error as TLSError
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import VerifyError
 
 from ._auth import Accounts, read_accounts
+from ._certificates import tls_error_reason
 from ._config import (
     SETTINGS,
     ConfigError,
@@ -55,6 +59,7 @@ from ._config import (
     _positive,
     _read_only,
 )
+from ._proxies import parse_networks
 from ._registry import _declared_types, driver_names, find_driver, make_camera
 
 if TYPE_CHECKING:
@@ -79,7 +84,7 @@ _LIMITS = {
     "max_connections_per_client": _number(int, 1),
 }
 """The C{[server]} keys of the HTTP server's limits, with their parsers."""
-_SERVER_KEYS = ("endpoints", "hosts", *_TIMEOUTS, *_LIMITS)
+_SERVER_KEYS = ("endpoints", "hosts", "trusted_proxies", *_TIMEOUTS, *_LIMITS)
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ROLES = ("admin", "viewer")
@@ -127,6 +132,8 @@ class ServerSettings:
     @ivar hosts: the host names camserve answers to besides IP literals and
         C{localhost}, lower-cased: requests naming another host in their
         C{Host} header are a DNS-rebinding attack's.
+    @ivar trusted_proxies: the addresses and networks of the reverse
+        proxies whose C{X-Forwarded-For} names the client.
     """
 
     endpoints: tuple[str, ...] = (_DEFAULTS.endpoint,)
@@ -138,6 +145,7 @@ class ServerSettings:
     max_connections: int = _DEFAULTS.max_connections
     max_connections_per_client: int = _DEFAULTS.max_connections_per_client
     hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = _DEFAULTS.trusted_proxies
 
 
 @frozen
@@ -406,7 +414,7 @@ def _auth(table: object, cameras: set[str]) -> AuthSettings:
     if not isinstance(htpasswd, str) or not htpasswd:
         raise ConfigError(
             "[auth] htpasswd must name an htpasswd file of bcrypt hashes "
-            f"(htpasswd -B), not {_shown(htpasswd)}"
+            f"(htpasswd -B -C 12), not {_shown(htpasswd)}"
         )
     users = table.get("users")
     if not isinstance(users, dict) or not users:
@@ -500,7 +508,24 @@ def _server(table: object) -> ServerSettings:
         values["endpoints"] = _endpoints(table["endpoints"])
     if "hosts" in table:
         values["hosts"] = _hosts(table["hosts"])
+    if "trusted_proxies" in table:
+        values["trusted_proxies"] = _trusted_proxies(table["trusted_proxies"])
     return ServerSettings(**values)
+
+
+def _trusted_proxies(value: object) -> tuple[str, ...]:
+    """
+    The C{trusted_proxies} setting: IP addresses and networks.
+    """
+    if not isinstance(value, list) or not all(isinstance(each, str) for each in value):
+        raise ConfigError(
+            "[server] trusted_proxies must be a list of IP addresses or networks, "
+            f'e.g. ["127.0.0.1", "10.0.0.0/8"], not {_shown(value)}'
+        )
+    try:
+        return tuple(str(network) for network in parse_networks(value))
+    except ValueError as error:
+        raise ConfigError(f"[server] trusted_proxies: {error}") from None
 
 
 def _hosts(value: object) -> tuple[str, ...]:
@@ -666,9 +691,12 @@ def _endpoint(source: str, description: str, reactor: Any) -> ServerEndpoint:
     where = f"{source}: [server] endpoint {description!r}"
     try:
         endpoint = serverFromString(reactor, description)
-    except OSError as error:
-        # For example ssl: without its certificate file.
-        raise ConfigError(f"{where} cannot be used: {error}") from None
+    except (OSError, CryptoError, TLSError, VerifyError) as error:
+        # For example ssl: without its certificate file, or with a file
+        # that holds no certificate or a key that does not match it.
+        raise ConfigError(
+            f"{where} cannot be used: {tls_error_reason(error)}"
+        ) from None
     except (ValueError, TypeError, KeyError) as error:
         raise ConfigError(
             f"{where} is not a valid Twisted endpoint description "

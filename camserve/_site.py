@@ -88,6 +88,7 @@ class CamserveChannel(Answering, HTTPChannel):
     _request_call: IDelayedCall | None = None
     _client: str | None = None
     _forwarded: str | None = None
+    _proxied = False
     _in_request_line = True
     _head_size = 0
     _head_lines = 0
@@ -216,16 +217,23 @@ class CamserveChannel(Answering, HTTPChannel):
 
     def _take_forwarded(self, request: Any) -> int | None:
         """
-        From a trusted proxy, make the client and scheme of C{request} those
-        it forwards, and count the client under the per-client limit while
-        the request lasts; the code to refuse the request with, if any.
+        On a connection from a trusted proxy, make the client and scheme of
+        C{request} those the proxy gives (in C{X-Forwarded-For} and
+        C{X-Forwarded-Proto}, or in the PROXY protocol's header, which
+        Twisted's C{haproxy:} endpoint makes the connection's peer), and
+        count the client under the per-client limit while the request
+        lasts; the code to refuse the request with, if any.
         """
+        if not self._proxied:
+            return None
+        peer = self._peer_host
         try:
-            client = take_forwarded(
-                request, self.factory.trusted_proxies, self._peer_host
-            )
+            client = take_forwarded(request, self.factory.trusted_proxies, peer)
         except ForwardedForError:
             return 400
+        if client is None:
+            # The PROXY protocol named a client that is no proxy.
+            client = peer
         if client is None:
             return None
         if not self.factory.take_client(client):
@@ -419,7 +427,8 @@ class CamserveSite(Site):
         in total.
         """
         client = getattr(addr, "host", None)
-        if self.trusted_proxies.trusts(client):
+        proxied = self.trusted_proxies.trusts(client)
+        if proxied:
             client = None
         if self._open >= self.max_connections or (
             client is not None
@@ -430,6 +439,7 @@ class CamserveSite(Site):
             return refusal
         channel = super().buildProtocol(addr)
         channel._client = client  # noqa: SLF001 - set by its own module
+        channel._proxied = proxied  # noqa: SLF001 - set by its own module
         self._open += 1
         if client is not None:
             self._per_client[client] += 1

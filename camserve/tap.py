@@ -31,6 +31,7 @@ from ._config_file import (
 from ._exposure import exposure_warning
 from ._login import LoginResource
 from ._memory import keep_freed_memory
+from ._proxies import TrustedProxies, parse_networks
 from ._registry import describe_drivers, make_camera
 from ._reload import ConfigReloader, serve_camera
 from ._server_app import service_resource
@@ -178,6 +179,7 @@ def one_camera(config: ServerConfig, reactor: Any = None) -> CheckedConfig:
         header_timeout=config.header_timeout,
         max_connections=config.max_connections,
         max_connections_per_client=config.max_connections_per_client,
+        trusted_proxies=config.trusted_proxies,
     )
     camera_config = CameraConfig(
         config.camera_name, config.camera, config.camera_options
@@ -228,6 +230,7 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         # With logins, POST /api/tokens takes a small JSON body.
         max_body_size=0 if checked.accounts is None else TOKEN_BODY_SIZE,
         allowed_hosts=server.hosts,
+        trusted_proxies=TrustedProxies(parse_networks(server.trusted_proxies)),
     )
     certificates = []
     for each in checked.endpoints:

@@ -718,7 +718,7 @@ class Served:
             headers = basic(
                 user, PASSWORDS.get(user, "") if password is None else password
             )
-        response = await self.client.get(self.url + path, headers=headers)
+        response = await self.client.get(self.url + path, headers=headers, timeout=10)
         return response, await response.content()
 
     async def post_json(self, path: str, body: object, user: str) -> tuple[int, Any]:
@@ -731,7 +731,10 @@ class Served:
             **basic(user, PASSWORDS[user]),
         }
         response = await self.client.post(
-            self.url + path, data=json.dumps(body).encode(), headers=headers
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers=headers,
+            timeout=10,
         )
         return response.code, json.loads(await response.content())
 
@@ -740,7 +743,7 @@ class Served:
         HEAD C{path}, logged in as C{user}.
         """
         response: IResponse = await self.client.head(
-            self.url + path, headers=basic(user, PASSWORDS[user])
+            self.url + path, headers=basic(user, PASSWORDS[user]), timeout=10
         )
         return response
 
@@ -797,9 +800,13 @@ async def test_no_login_is_asked_for_one(served: Served) -> None:
 @reactor_test
 async def test_healthz_is_public(served: Served) -> None:
     """
-    C{/healthz} answers without a login, with every camera.
+    C{/healthz} answers without a login, with the overall health and
+    counts only; a login gets the cameras' names.
     """
     response, body = await served.get("/healthz")
+    assert response.code == 200
+    assert json.loads(body) == {"status": "ok", "cameras": 2, "failed": 0}
+    response, body = await served.get("/healthz", "alice")
     assert response.code == 200
     assert [camera["name"] for camera in json.loads(body)["cameras"]] == [
         "porch",

@@ -29,6 +29,7 @@ from camserve._config_file import (
     parse_config,
 )
 from camserve._registry import driver_names, find_driver
+from camserve.testing import self_signed_pem
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cameras.toml"
 
@@ -199,6 +200,48 @@ def test_server_hosts() -> None:
     assert config.server.hosts == ("camera.example", "cams.lan")
 
 
+def test_server_trusted_proxies() -> None:
+    """
+    C{[server] trusted_proxies} lists the reverse proxies whose
+    C{X-Forwarded-For} is believed, as addresses and networks; none by
+    default.
+    """
+    assert parse_config(PORCH, "cameras.toml").server.trusted_proxies == ()
+    config = parse_config(
+        '[server]\ntrusted_proxies = ["127.0.0.1", "::1", "10.0.0.0/8"]\n' + PORCH,
+        "cameras.toml",
+    )
+    assert config.server.trusted_proxies == ("127.0.0.1/32", "::1/128", "10.0.0.0/8")
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [b"not a certificate", None],
+    ids=["garbage", "another key's certificate"],
+)
+def test_an_unusable_certificate_is_one_line(
+    tmp_path: Path, contents: bytes | None
+) -> None:
+    """
+    An C{ssl:} endpoint whose certificate file holds no certificate, or one
+    that does not match its key, is refused with one line naming the
+    endpoint and OpenSSL's reason, not a traceback.
+    """
+    key, _ = self_signed_pem()
+    (tmp_path / "key.pem").write_bytes(key)
+    if contents is None:
+        contents = self_signed_pem()[1]
+    (tmp_path / "cert.pem").write_bytes(contents)
+    description = (
+        f"ssl:8443:privateKey={tmp_path / 'key.pem'}:certKey={tmp_path / 'cert.pem'}"
+    )
+    message = check_error(f'[server]\nendpoints = ["{description}"]\n' + PORCH)
+    assert message.startswith(
+        f"cameras.toml: [server] endpoint {description!r} cannot be used: "
+    )
+    assert "[(" not in message
+
+
 @pytest.mark.parametrize(
     ("hosts", "message"),
     [
@@ -334,7 +377,23 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             (
                 "cameras.toml: unknown key 'port' in [server]; allowed: endpoints, "
                 "header_timeout, hosts, idle_timeout, keepalive, max_connections, "
-                "max_connections_per_client, stall_timeout, start_timeout"
+                "max_connections_per_client, stall_timeout, start_timeout, "
+                "trusted_proxies"
+            ),
+        ),
+        (
+            '[server]\ntrusted_proxies = "127.0.0.1"\n' + PORCH,
+            (
+                "cameras.toml: [server] trusted_proxies must be a list of IP "
+                'addresses or networks, e.g. ["127.0.0.1", "10.0.0.0/8"], not '
+                "'127.0.0.1'"
+            ),
+        ),
+        (
+            '[server]\ntrusted_proxies = ["127.0.0.1", "nginx.lan"]\n' + PORCH,
+            (
+                "cameras.toml: [server] trusted_proxies: 'nginx.lan' is not an IP "
+                "address or network (e.g. 127.0.0.1, ::1 or 10.0.0.0/8)"
             ),
         ),
         (
@@ -896,8 +955,8 @@ def test_check_config_makes_the_cameras_and_endpoints() -> None:
             + PORCH,
             (
                 "cameras.toml: [server] endpoint 'ssl:8443:privateKey=/nonexistent/"
-                "key.pem' cannot be used: [Errno 2] No such file or directory: "
-                "'/nonexistent/key.pem'"
+                "key.pem' cannot be used: /nonexistent/key.pem: No such file or "
+                "directory"
             ),
         ),
     ],
