@@ -30,11 +30,22 @@ from .cameras.opencv import OpenCVCamera
 from .cameras.pi import PiCamera
 from .cameras.picamera2 import Picamera2Camera
 from .cameras.v4l2 import V4L2Camera
-from .interfaces import ICamera, IFrameSink, IFrameSource, IHealthDetails
+from .interfaces import (
+    THUMBNAIL,
+    VIEWER,
+    ICamera,
+    IDroppedFrames,
+    IFrameSink,
+    IFrameSource,
+    IHealthDetails,
+    IKeepAliveSink,
+)
 
 __all__ = [
     "BOUNDARY",
     "CONTENT_TYPE",
+    "THUMBNAIL",
+    "VIEWER",
     "CameraEnded",
     "CameraHub",
     "CameraService",
@@ -45,9 +56,11 @@ __all__ = [
     "Frame",
     "HubState",
     "ICamera",
+    "IDroppedFrames",
     "IFrameSink",
     "IFrameSource",
     "IHealthDetails",
+    "IKeepAliveSink",
     "MJPEGRelay",
     "MultiViewer",
     "OpenCVCamera",

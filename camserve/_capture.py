@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .interfaces import ICamera, IFrameSource, IHealthDetails
+from .interfaces import ICamera, IDroppedFrames, IFrameSource, IHealthDetails
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,7 +27,7 @@ class CameraEnded(Exception):  # noqa: N818 - it is an event, not a mistake
     """
 
 
-@implementer(IFrameSource, IHealthDetails)
+@implementer(IFrameSource, IHealthDetails, IDroppedFrames)
 class ThreadedCameraSource:
     """
     Runs an L{ICamera}'s C{frames()} in a capture thread.
@@ -35,7 +35,7 @@ class ThreadedCameraSource:
     Frames cross into the reactor through a single slot: the thread puts the
     newest frame there and calls C{callFromThread} only when the slot was
     empty, so however slow the reactor is there is at most one hand-off
-    pending and a newer frame replaces an untaken one.
+    pending and a newer frame replaces an untaken one, which is counted.
     """
 
     def __init__(
@@ -54,6 +54,7 @@ class ThreadedCameraSource:
         self._run_in_thread = run_in_thread
         self._lock = threading.Lock()
         self._slot: tuple[bytes, float] | None = None
+        self._dropped = 0
         self._stop_requested = threading.Event()
         self._deliver: Callable[[bytes, float], None] | None = None
         self._stopped: Callable[[Failure | None], None] | None = None
@@ -76,6 +77,14 @@ class ThreadedCameraSource:
         Ask the capture thread to close the camera after its current frame.
         """
         self._stop_requested.set()
+
+    def frames_dropped(self) -> int:
+        """
+        How many frames a newer one replaced in the slot before the reactor
+        took them.
+        """
+        with self._lock:
+            return self._dropped
 
     def health_details(self) -> dict[str, object]:
         """
@@ -120,6 +129,8 @@ class ThreadedCameraSource:
         with self._lock:
             was_empty = self._slot is None
             self._slot = (jpeg, captured_at)
+            if not was_empty:
+                self._dropped += 1
         if was_empty:
             self._reactor.callFromThread(self._take)
 

@@ -6,17 +6,19 @@ The hub: one per camera, between a frame source and everything fed by it.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet import defer
+from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ._frame import Frame
-from .interfaces import IHealthDetails
+from .interfaces import VIEWER, IDroppedFrames, IHealthDetails, IKeepAliveSink
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
-    from twisted.python.failure import Failure
 
     from .interfaces import IFrameSink, IFrameSource
 
@@ -56,8 +58,11 @@ class CameraHub:
     demand starts it again. A source that fails or ends is restarted with
     exponential backoff while demand remains, and sinks stay subscribed
     across failures. Each frame reaches every sink once, in order; when the
-    source sends nothing new for the keepalive interval, sinks are given the
-    newest frame again.
+    source sends nothing new for the keepalive interval, the sinks that ask
+    for it (L{IKeepAliveSink}, HTTP streams) are given the newest frame
+    again. A sink that raises is logged and detached, and disturbs nothing
+    else. Sinks are counted by their C{kind}; L{viewers} are those that show
+    frames to a person.
 
     All methods are called in the reactor thread.
     """
@@ -78,6 +83,7 @@ class CameraHub:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         label: str | None = None,
+        close_timeout: float = 5.0,
     ) -> None:
         """
         @param name: the camera's name, for pages, health and logs.
@@ -93,6 +99,8 @@ class CameraHub:
         @param backoff_initial: first delay before restarting a failed source;
             it doubles with each further failure, up to C{backoff_max}.
         @param label: what logs call the camera; its name by default.
+        @param close_timeout: seconds L{shutdown} waits for sinks to finish
+            what they do with frames (a recorder's file, say).
         """
         self.name = name
         self.driver = driver
@@ -106,10 +114,13 @@ class CameraHub:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._backoff = backoff_initial
+        self._close_timeout = close_timeout
 
-        self._sinks: dict[IFrameSink, None] = {}
+        self._sinks: dict[IFrameSink, str] = {}
+        self._kinds: Counter[str] = Counter()
         # Rebuilt when sinks change, so delivering a frame allocates nothing.
         self._sink_tuple: tuple[IFrameSink, ...] = ()
+        self._kept_alive: tuple[IKeepAliveSink, ...] = ()
         self._waiters: dict[Deferred[Frame], IDelayedCall] = {}
 
         self._state = HubState.IDLE
@@ -136,17 +147,48 @@ class CameraHub:
         """
         if self._closed:
             raise CameraUnavailable(f"camera {self.name} is shut down")
-        self._sinks[sink] = None
-        self._sink_tuple = tuple(self._sinks)
+        if sink in self._sinks:
+            return
+        kind = str(getattr(sink, "kind", VIEWER))
+        self._sinks[sink] = kind
+        self._kinds[kind] += 1
+        self._sinks_changed()
         self._demand_changed()
 
     def unsubscribe(self, sink: IFrameSink) -> None:
         """
         Stop feeding C{sink}; unknown sinks are ignored.
         """
-        if self._sinks.pop(sink, 0) is None:
-            self._sink_tuple = tuple(self._sinks)
+        kind = self._sinks.pop(sink, None)
+        if kind is not None:
+            self._kinds[kind] -= 1
+            if not self._kinds[kind]:
+                del self._kinds[kind]
+            self._sinks_changed()
             self._demand_changed()
+
+    def _sinks_changed(self) -> None:
+        self._sink_tuple = tuple(self._sinks)
+        self._kept_alive = tuple(
+            sink for sink in self._sink_tuple if IKeepAliveSink.providedBy(sink)
+        )
+        if self._kept_alive and self._keepalive_call is None and self._newest:
+            # A stream joining a camera that sends nothing new hears from it
+            # all the same.
+            self._schedule_keepalive()
+
+    def _sink_failed(self, sink: IFrameSink) -> None:
+        """
+        C{sink} raised (the exception being handled): log it once and stop
+        feeding it.
+        """
+        self._log.failure(
+            "camera {name}: a {kind} fed by it failed; it is fed no more",
+            Failure(),
+            name=self._label,
+            kind=self._sinks.get(sink, "sink"),
+        )
+        self.unsubscribe(sink)
 
     def next_frame(self) -> Deferred[Frame]:
         """
@@ -295,7 +337,10 @@ class CameraHub:
             self._camera_running()
 
         for sink in self._sink_tuple:
-            sink.send_frame(frame)
+            try:
+                sink.send_frame(frame)
+            except Exception:  # noqa: BLE001 - a sink's bug must not stop the others
+                self._sink_failed(sink)
         if self._waiters:
             waiters, self._waiters = self._waiters, {}
             for waiter, timeout in waiters.items():
@@ -358,7 +403,7 @@ class CameraHub:
     def _schedule_keepalive(self) -> None:
         if self._keepalive_call is not None:
             self._keepalive_call.reset(self._keepalive_interval)
-        elif self._sinks:
+        elif self._kept_alive:
             self._keepalive_call = self._clock.callLater(
                 self._keepalive_interval, self._keep_alive
             )
@@ -366,10 +411,13 @@ class CameraHub:
     def _keep_alive(self) -> None:
         self._keepalive_call = None
         newest = self._newest
-        if newest is None or not self._sinks:
+        if newest is None or not self._kept_alive:
             return
-        for sink in self._sink_tuple:
-            sink.keep_alive(newest)
+        for sink in self._kept_alive:
+            try:
+                sink.keep_alive(newest)
+            except Exception:  # noqa: BLE001 - a sink's bug must not stop the others
+                self._sink_failed(sink)
         self._keepalive_call = self._clock.callLater(
             self._keepalive_interval, self._keep_alive
         )
@@ -422,9 +470,27 @@ class CameraHub:
     @property
     def viewers(self) -> int:
         """
-        How many sinks are subscribed.
+        How many sinks of kind L{VIEWER} are subscribed: people watching.
         """
-        return len(self._sinks)
+        return self._kinds[VIEWER]
+
+    @property
+    def consumers(self) -> dict[str, int]:
+        """
+        How many sinks are subscribed, by kind.
+        """
+        return dict(self._kinds)
+
+    @property
+    def frames_dropped(self) -> int:
+        """
+        Frames the source replaced with newer ones before they reached the
+        hub (newest wins); 0 for a source that does not count them.
+        """
+        if IDroppedFrames.providedBy(self._source):
+            dropped: int = self._source.frames_dropped()
+            return dropped
+        return 0
 
     @property
     def frames_captured(self) -> int:
@@ -444,8 +510,10 @@ class CameraHub:
             "driver": self.driver,
             "state": self._state.value,
             "last_error": self._last_error,
-            "viewers": len(self._sinks),
+            "viewers": self.viewers,
+            "consumers": self.consumers,
             "frames_captured": self._frames_captured,
+            "frames_dropped": self.frames_dropped,
             "fps": round(fps, 2),
             "uptime": round(self._clock.seconds() - self._created_at, 3),
             "details": (
@@ -458,7 +526,8 @@ class CameraHub:
     def shutdown(self) -> Deferred[None]:
         """
         End every sink and waiter, stop the source, and fire once the device
-        is released.
+        is released and the sinks have finished (those that take longer
+        than the close timeout are logged and not waited for).
         """
         self._closed = True
         for call in (self._idle_call, self._retry_call, self._keepalive_call):
@@ -469,16 +538,53 @@ class CameraHub:
         for waiter, timeout in waiters.items():
             timeout.cancel()
             waiter.errback(CameraUnavailable("camserve is shutting down"))
+        kinds = self._sinks
         sinks, self._sinks, self._sink_tuple = self._sink_tuple, {}, ()
-        for sink in sinks:
-            sink.camera_closed()
+        self._kept_alive = ()
+        self._kinds.clear()
+        closing = [self._close(sink, kinds[sink]) for sink in sinks]
+        released: Deferred[None]
         if not self._source_active:
-            return succeed(None)
+            released = succeed(None)
+        else:
+            released = Deferred()
+            self._shutdown_waiters.append(released)
+            if not self._stopping:
+                self._stop_source()
+        if not any(not each.called for each in closing):
+            return released
         done: Deferred[None] = Deferred()
-        self._shutdown_waiters.append(done)
-        if not self._stopping:
-            self._stop_source()
+        waited: list[Deferred[Any]] = [released, *closing]
+        DeferredList(waited).addCallback(lambda _: done.callback(None))
         return done
+
+    def _close(self, sink: IFrameSink, kind: str) -> Deferred[object]:
+        """
+        Tell C{sink} the camera is closed; fires once it has finished, or
+        failed, or the close timeout has passed (each logged).
+        """
+
+        def failed(failure: Failure) -> None:
+            if failure.check(defer.TimeoutError):
+                self._log.warn(
+                    "camera {name}: a {kind} did not finish within {timeout:g} s"
+                    " of the camera's shutdown; not waiting for it",
+                    name=self._label,
+                    kind=kind,
+                    timeout=self._close_timeout,
+                )
+            else:
+                self._log.failure(
+                    "camera {name}: a {kind} failed as the camera shut down",
+                    failure,
+                    name=self._label,
+                    kind=kind,
+                )
+
+        closing: Deferred[object] = maybeDeferred(sink.camera_closed)
+        if not closing.called:
+            closing.addTimeout(self._close_timeout, self._clock)
+        return closing.addErrback(failed)
 
 
 def _reason(failure: Failure) -> str:

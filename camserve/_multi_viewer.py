@@ -13,7 +13,7 @@ from zope.interface import implementer
 
 from ._multipart import PREAMBLE
 from ._stream import StreamResponse
-from .interfaces import IFrameSink
+from .interfaces import VIEWER, IKeepAliveSink
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,11 +30,13 @@ _GUESSED_PART_SIZE = 65536
 """What the connection may hold unsent before any frame has been seen."""
 
 
-@implementer(IFrameSink)
+@implementer(IKeepAliveSink)
 class _Channel:
     """
     One camera's frames, on their way into a L{MultiViewer}.
     """
+
+    kind = VIEWER
 
     def __init__(self, viewer: MultiViewer, hub: CameraHub) -> None:
         self.viewer = viewer

@@ -410,13 +410,10 @@ class ServerApp:
     def _viewers(self, hub: CameraHub) -> int:
         """
         How many watch C{hub}'s camera: its own viewers, and those of its
-        thumbnails instead of the thumbnails' one subscription.
+        thumbnails.
         """
         thumbnails = self._service.thumbnail_hubs.get(hub.name)
-        if thumbnails is None or thumbnails.viewers == 0:
-            return hub.viewers
-        following = thumbnails.state is not HubState.IDLE
-        return hub.viewers - following + thumbnails.viewers
+        return hub.viewers + (0 if thumbnails is None else thumbnails.viewers)
 
     def _summary(self, hub: CameraHub) -> dict[str, Any]:
         health = hub.health()

@@ -12,7 +12,7 @@ from zope.interface import implementer
 
 from ._hub import CameraHub
 from ._jpeg import jpeg_size
-from .interfaces import IFrameSink, IFrameSource
+from .interfaces import THUMBNAIL, IFrameSink, IFrameSource
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,6 +74,8 @@ class ThumbnailSource:
     It is a sink of the camera's hub while it runs, so the camera runs for
     as long as anyone watches its thumbnails.
     """
+
+    kind = THUMBNAIL
 
     def __init__(
         self,
@@ -138,11 +140,6 @@ class ThumbnailSource:
         self._busy = True
         made = self._in_thread(shrink, frame.jpeg)
         made.addCallbacks(self._made, self._failed, callbackArgs=(frame,))
-
-    def keep_alive(self, frame: Frame) -> None:
-        """
-        Nothing: the thumbnails' hub repeats its own newest frame.
-        """
 
     def camera_closed(self) -> None:
         """

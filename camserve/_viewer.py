@@ -13,7 +13,7 @@ from zope.interface import implementer
 
 from ._multipart import ADVANCE_PREAMBLE, PREAMBLE
 from ._stream import StreamResponse
-from .interfaces import IFrameSink
+from .interfaces import VIEWER, IKeepAliveSink
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -27,7 +27,7 @@ _AFTER_EVERY_FRAME = sys.maxsize
 """Higher than any frame number a hub will reach."""
 
 
-@implementer(IPushProducer, IFrameSink)
+@implementer(IPushProducer, IKeepAliveSink)
 class StreamViewer(StreamResponse):
     """
     Streams a hub's frames into one request, as a push producer registered
@@ -40,6 +40,8 @@ class StreamViewer(StreamResponse):
     stays paused for the stall timeout is presumed dead and aborted: while a
     request is in progress twisted.web has no idle timeout of its own.
     """
+
+    kind = VIEWER
 
     def __init__(
         self,

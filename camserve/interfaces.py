@@ -100,7 +100,13 @@ class IHealthDetails(Interface):
 
 class IFrameSink(Interface):
     """
-    Something fed by a hub: a viewer's connection, a recorder, a relay.
+    A consumer fed by a hub: a viewer's connection, a thumbnail maker, a
+    recorder, a motion detector.
+
+    A sink may say what it is with a C{kind} attribute (a string such as
+    L{VIEWER}, L{THUMBNAIL} or C{"recorder"}); a hub counts its sinks by
+    kind, and one without C{kind} counts as a viewer. A sink that raises is
+    logged once and detached; the hub and its other sinks go on.
 
     All methods are called in the reactor thread and must not block.
     """
@@ -110,15 +116,43 @@ class IFrameSink(Interface):
         A new frame exists; called once per frame, in capture order.
         """
 
+    def camera_closed() -> object:
+        """
+        The hub is shutting down: end whatever the sink does with frames.
+
+        May return a L{twisted.internet.defer.Deferred} that fires once the
+        sink has finished (a recorder's file written out): the hub's
+        shutdown waits for it, within the hub's close timeout.
+        """
+
+
+class IKeepAliveSink(IFrameSink):
+    """
+    A sink that must hear from its camera at least every keepalive interval,
+    as an HTTP stream does so that connections and proxies stay open.
+    """
+
     def keep_alive(frame: Frame) -> None:
         """
         The camera has sent nothing new for the keepalive interval; C{frame}
         is the newest one, which the sink has most likely been given already.
-        Streams repeat it so connections and proxies stay open; others may
-        ignore it.
         """
 
-    def camera_closed() -> None:
+
+class IDroppedFrames(Interface):
+    """
+    A frame source that may skip frames (newest wins, never queue), and
+    counts those it skipped.
+    """
+
+    def frames_dropped() -> int:
         """
-        The hub is shutting down: end whatever the sink does with frames.
+        How many frames the source replaced with newer ones before they were
+        delivered, since it was made. Called in the reactor thread.
         """
+
+
+VIEWER = "viewer"
+"""The C{kind} of a sink that shows frames to a person (an HTTP stream)."""
+THUMBNAIL = "thumbnail"
+"""The C{kind} of a sink that makes a camera's frames small."""

@@ -22,7 +22,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from camserve import CameraEnded, ThreadedCameraSource
-from camserve.interfaces import ICamera, IFrameSource
+from camserve.interfaces import ICamera, IDroppedFrames, IFrameSource
 from camserve.testing import ScriptedCamera
 
 if TYPE_CHECKING:
@@ -159,7 +159,8 @@ def test_provides_interface() -> None:
 def test_frames_coalesce_into_one_hand_off() -> None:
     """
     Frames captured while the reactor runs nothing leave exactly one pending
-    hand-off, which delivers only the newest frame.
+    hand-off, which delivers only the newest frame; the two it replaced are
+    counted as dropped.
     """
     h = Harness()
     h.start((b"1", 1.0), (b"2", 2.0), (b"3", 3.0), h.source.stop)
@@ -172,6 +173,8 @@ def test_frames_coalesce_into_one_hand_off() -> None:
     h.reactor.run_queued()
     assert h.delivered == [(b"3", 3.0)]
     assert h.outcomes == [None]
+    assert h.source.frames_dropped() == 2
+    assert verifyObject(IDroppedFrames, h.source)
 
 
 def test_taken_slot_schedules_new_hand_off() -> None:
@@ -198,6 +201,7 @@ def test_taken_slot_schedules_new_hand_off() -> None:
     ]
     assert h.delivered == [(b"1", 1.0), (b"3", 3.0), (b"4", 4.0)]
     assert h.outcomes == [None]
+    assert h.source.frames_dropped() == 1
 
 
 def test_capture_times() -> None:

@@ -17,7 +17,13 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from camserve import CameraHub, CameraUnavailable, Frame, HubState, encode_part
-from camserve.interfaces import IFrameSink
+from camserve.interfaces import (
+    THUMBNAIL,
+    VIEWER,
+    IDroppedFrames,
+    IFrameSink,
+    IKeepAliveSink,
+)
 from camserve.testing import PushSource
 
 if TYPE_CHECKING:
@@ -33,10 +39,11 @@ START = 5.0
 KEEPALIVE = 2.0
 
 
-@implementer(IFrameSink)
+@implementer(IKeepAliveSink)
 class RecordingSink:
     """
-    A sink that records every call the hub makes on it, in order.
+    A stream-like sink that records every call the hub makes on it, in
+    order.
     """
 
     def __init__(self) -> None:
@@ -210,8 +217,8 @@ def test_first_frame_makes_hub_running() -> None:
 
 def test_health() -> None:
     """
-    health() reports name, driver, state, last error, viewers, frames
-    captured, the frame rate measured from frame intervals on the hub's clock
+    health() reports name, driver, state, last error, viewers, consumers by
+    kind, frames captured and dropped, the frame rate measured from frame intervals on the hub's clock
     (smoothed), and the uptime since the hub was made.
     """
     hub, source, clock = make_hub()
@@ -221,7 +228,9 @@ def test_health() -> None:
         "state": "idle",
         "last_error": None,
         "viewers": 0,
+        "consumers": {},
         "frames_captured": 0,
+        "frames_dropped": 0,
         "fps": 0.0,
         "uptime": 0.0,
         "details": {},
@@ -236,7 +245,9 @@ def test_health() -> None:
         "state": "starting",
         "last_error": None,
         "viewers": 2,
+        "consumers": {"viewer": 2},
         "frames_captured": 0,
+        "frames_dropped": 0,
         "fps": 0.0,
         "uptime": 1.0,
         "details": {},
@@ -256,7 +267,9 @@ def test_health() -> None:
         "state": "running",
         "last_error": None,
         "viewers": 2,
+        "consumers": {"viewer": 2},
         "frames_captured": 4,
+        "frames_dropped": 0,
         "fps": 4.0,
         "uptime": 1.75,
         "details": {},
@@ -1013,3 +1026,160 @@ def test_single_frame_is_fresh_only_until_a_keepalive_would_be_due() -> None:
     assert not later.called
     source.push(b"two", 2.0)
     assert result_of(later).jpeg == b"two"
+
+
+# Consumers other than viewers
+
+
+@implementer(IFrameSink)
+class Consumer:
+    """
+    A sink that is no stream: it has a kind, no keepalive, and may fail on
+    a frame or take its time to close.
+    """
+
+    def __init__(self, kind: str, *, fail_on: int | None = None) -> None:
+        self.kind = kind
+        self.fail_on = fail_on
+        self.frames: list[Frame] = []
+        self.closing: Deferred[None] | None = None
+
+    def send_frame(self, frame: Frame) -> None:
+        if frame.number == self.fail_on:
+            raise ValueError("a consumer's bug")
+        self.frames.append(frame)
+
+    def camera_closed(self) -> Deferred[None] | None:
+        return self.closing
+
+
+def test_a_failing_sink_is_detached_and_disturbs_nothing(log: LogRecorder) -> None:
+    """
+    A sink that raises on a frame is logged once and fed no more; the sinks
+    after it, a caller waiting for the frame and the keepalive schedule all
+    get that frame as if nothing had happened.
+    """
+    hub, source, clock = make_hub()
+    bad = Consumer("recorder", fail_on=1)
+    good = RecordingSink()
+    hub.subscribe(bad)
+    hub.subscribe(good)
+    waiting = hub.next_frame()
+    source.push(b"1")
+    assert [frame.jpeg for frame in good.frames] == [b"1"]
+    assert result_of(waiting).jpeg == b"1"
+    assert hub.consumers == {VIEWER: 1}
+    clock.advance(KEEPALIVE)
+    assert [frame.jpeg for frame in good.keepalives] == [b"1"]
+    source.push(b"2")
+    assert bad.frames == []
+    assert [frame.jpeg for frame in good.frames] == [b"1", b"2"]
+    troubles = log.troubles()
+    assert len(troubles) == 1
+    assert troubles[0].startswith(
+        "camera cam: a recorder fed by it failed; it is fed no more\n"
+    )
+    assert "ValueError: a consumer's bug" in troubles[0]
+
+
+def test_keepalives_go_only_to_sinks_that_ask() -> None:
+    """
+    A sink that is no stream (no L{IKeepAliveSink}) is never given
+    keepalives; a stream beside it is.
+    """
+    hub, source, clock = make_hub()
+    recorder = Consumer("recorder")
+    hub.subscribe(recorder)
+    source.push(b"1")
+    clock.advance(KEEPALIVE * 3)
+    assert [frame.jpeg for frame in recorder.frames] == [b"1"]
+    stream = RecordingSink()
+    hub.subscribe(stream)
+    clock.advance(KEEPALIVE)
+    assert [frame.jpeg for frame in stream.keepalives] == [b"1"]
+    assert [frame.jpeg for frame in recorder.frames] == [b"1"]
+
+
+def test_sinks_are_counted_by_kind() -> None:
+    """
+    Viewers are the sinks that show frames to a person (and those that do
+    not say what they are); thumbnails, recorders and the like are counted
+    apart, in C{consumers} and health.
+    """
+    hub, _, _ = make_hub()
+    unnamed = RecordingSink()
+    thumbnails = Consumer(THUMBNAIL)
+    recorders = [Consumer("recorder"), Consumer("recorder")]
+    for sink in (unnamed, thumbnails, *recorders):
+        hub.subscribe(sink)
+    hub.subscribe(recorders[0])
+    assert hub.viewers == 1
+    assert hub.consumers == {VIEWER: 1, THUMBNAIL: 1, "recorder": 2}
+    health = hub.health()
+    assert health["viewers"] == 1
+    assert health["consumers"] == {VIEWER: 1, THUMBNAIL: 1, "recorder": 2}
+    hub.unsubscribe(recorders[0])
+    hub.unsubscribe(recorders[0])
+    assert hub.consumers == {VIEWER: 1, THUMBNAIL: 1, "recorder": 1}
+
+
+def test_shutdown_waits_for_sinks_to_finish() -> None:
+    """
+    A sink's C{camera_closed} may return a Deferred (a recorder writing out
+    its file): shutdown fires once it has fired and the device is released,
+    whichever comes last.
+    """
+    hub, source, _ = make_hub()
+    recorder = Consumer("recorder")
+    recorder.closing = Deferred()
+    hub.subscribe(recorder)
+    source.push(b"1")
+    done = hub.shutdown()
+    source.finish_stop()
+    assert not done.called
+    recorder.closing.callback(None)
+    assert result_of(done) is None
+
+
+def test_shutdown_waits_for_sinks_only_so_long(log: LogRecorder) -> None:
+    """
+    A sink that does not finish within the close timeout is logged, and
+    shutdown goes on without it.
+    """
+    clock = Clock()
+    source = PushSource()
+    hub = CameraHub("cam", source, clock, close_timeout=3.0)
+    recorder = Consumer("recorder")
+    recorder.closing = Deferred()
+    hub.subscribe(recorder)
+    source.push(b"1")
+    done = hub.shutdown()
+    source.finish_stop()
+    clock.advance(3.0 - EPS)
+    assert not done.called
+    clock.advance(EPS)
+    assert result_of(done) is None
+    assert log.formatted() == [
+        (
+            "camera cam: a recorder did not finish within 3 s of the camera's"
+            " shutdown; not waiting for it"
+        )
+    ]
+
+
+def test_dropped_frames_are_in_health() -> None:
+    """
+    A source that counts the frames it dropped (newest wins) has them in
+    its hub's health; one that does not shows none.
+    """
+    hub, _, _ = make_hub()
+    assert hub.health()["frames_dropped"] == 0
+
+    @implementer(IDroppedFrames)
+    class Dropping(PushSource):
+        def frames_dropped(self) -> int:
+            return 7
+
+    counted = CameraHub("cam", Dropping(), Clock())
+    assert counted.frames_dropped == 7
+    assert counted.health()["frames_dropped"] == 7

@@ -26,6 +26,7 @@ from zope.interface.verify import verifyObject
 
 import camserve._stream
 from camserve import (
+    THUMBNAIL,
     CameraHub,
     CameraService,
     CameraUnavailable,
@@ -824,7 +825,7 @@ def test_client_leaving_unsubscribes_from_every_camera(
     connection.pause()
     cameras.push("a")
     connection.leave()
-    assert [cameras.hub(name).viewers for name in NAMES] == [0, 0, 0]
+    assert [cameras.hub(name).consumers for name in NAMES] == [{}, {}, {}]
     assert [channel.pending for channel in viewer._channels] == [None, None]
     before = connection.raw()
     cameras.push("a")
@@ -1036,8 +1037,9 @@ def test_start_returns_the_deferred_that_ends_it(cameras: Cameras) -> None:
 def test_thumbnail_stream(cameras: Cameras, monkeypatch: pytest.MonkeyPatch) -> None:
     """
     C{?size=thumbnail} streams each camera's thumbnails, each part naming
-    its camera and carrying its frame's capture time; the cameras count the
-    stream as one viewer each, and lose it when the client leaves.
+    its camera and carrying its frame's capture time; each camera has one
+    thumbnail consumer for it (the thumbnails' hub has the viewer), and
+    loses it when the client leaves.
     """
     made: list[tuple[bytes, Deferred[bytes]]] = []
 
@@ -1049,7 +1051,11 @@ def test_thumbnail_stream(cameras: Cameras, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(cameras.service, "_shrink_in_thread", in_thread)
     connection = cameras.connect(b"?cameras=b,a&size=thumbnail")
     assert connection.response().status == b"HTTP/1.1 200 OK"
-    assert [cameras.hub(name).viewers for name in NAMES] == [1, 1, 0]
+    assert [cameras.hub(name).consumers for name in NAMES] == [
+        {THUMBNAIL: 1},
+        {THUMBNAIL: 1},
+        {},
+    ]
     thumbnails = cameras.service.thumbnail_hubs
     assert [thumbnails[name].viewers for name in ("a", "b")] == [1, 1]
     cameras.push("a")
@@ -1068,4 +1074,4 @@ def test_thumbnail_stream(cameras: Cameras, monkeypatch: pytest.MonkeyPatch) -> 
     connection.leave()
     cameras.advance(0)
     assert [thumbnails[name].viewers for name in ("a", "b")] == [0, 0]
-    assert [cameras.hub(name).viewers for name in NAMES] == [0, 0, 0]
+    assert [cameras.hub(name).consumers for name in NAMES] == [{}, {}, {}]

@@ -48,7 +48,13 @@ from twisted.web.server import Site
 from zope.interface import implementer
 
 import camserve._server_app
-from camserve import CameraService, IHealthDetails, service_resource
+from camserve import (
+    THUMBNAIL,
+    VIEWER,
+    CameraService,
+    IHealthDetails,
+    service_resource,
+)
 from camserve._multipart import encode_part
 from camserve._web import CameraApp
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
@@ -393,7 +399,7 @@ def test_grid_page_counts_thumbnail_viewers(server: Server) -> None:
     server.stream("/streams?cameras=front&size=thumbnail")
     server.stream("/streams?cameras=front&size=thumbnail")
     server.push("front", make_jpeg(1, width=640, height=480))
-    assert server.hub("front").viewers == 1
+    assert server.hub("front").consumers == {THUMBNAIL: 1}
     _, body = server.get("/")
     stats = page(body).find(".//article[@data-camera='front']//span[@class='stats']")
     assert stats is not None
@@ -818,7 +824,7 @@ def test_api_counts_thumbnail_viewers(server: Server) -> None:
     watching = server.request("GET", "/cameras/front/video_feed")
     server.push("front", make_jpeg(1, width=640, height=480))
     assert successResultOf(watching).code == 200
-    assert server.hub("front").viewers == 2
+    assert server.hub("front").consumers == {VIEWER: 1, THUMBNAIL: 1}
     _, cameras = server.json("/api/cameras")
     assert [camera["viewers"] for camera in cameras] == [3, 2]
     _, camera = server.json("/api/cameras/front")
@@ -850,7 +856,9 @@ def test_healthz_ok(server: Server) -> None:
         "state": "idle",
         "last_error": None,
         "viewers": 0,
+        "consumers": {},
         "frames_captured": 0,
+        "frames_dropped": 0,
         "fps": 0.0,
         "uptime": 1.5,
         "details": {},

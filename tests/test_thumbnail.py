@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from camserve import CameraHub, CameraService, CameraUnavailable, HubState
+from camserve import THUMBNAIL, CameraHub, CameraService, CameraUnavailable, HubState
 from camserve._jpeg import jpeg_size
 from camserve._thumbnail import THUMBNAIL_WIDTH, ThumbnailSource, shrink, thumbnail_hub
 from camserve.interfaces import IFrameSink, IFrameSource
@@ -284,7 +284,7 @@ def test_start_follows_the_camera(thumbnails: Thumbnails) -> None:
     """
     assert thumbnails.source.starts == 0
     thumbnails.start()
-    assert thumbnails.camera.viewers == 1
+    assert thumbnails.camera.consumers.get(THUMBNAIL, 0) == 1
     assert thumbnails.source.starts == 1
     assert thumbnails.threads.jobs == []
     assert thumbnails.delivered == []
@@ -369,7 +369,7 @@ def test_stop_while_idle(thumbnails: Thumbnails) -> None:
     thumbnails.push()
     thumbnails.threads.only_job().finish(small(1))
     thumbnails.thumbnails.stop()
-    assert thumbnails.camera.viewers == 0
+    assert thumbnails.camera.consumers.get(THUMBNAIL, 0) == 0
     assert thumbnails.stopped == [None]
     assert thumbnails.delivered == [(small(1), at(1))]
 
@@ -384,7 +384,7 @@ def test_stop_while_busy(thumbnails: Thumbnails) -> None:
     thumbnails.push()
     thumbnails.push()
     thumbnails.thumbnails.stop()
-    assert thumbnails.camera.viewers == 0
+    assert thumbnails.camera.consumers.get(THUMBNAIL, 0) == 0
     assert thumbnails.stopped == []
     thumbnails.threads.only_job().finish(small(1))
     assert thumbnails.stopped == [None]
@@ -405,7 +405,7 @@ def test_failure_in_the_thread(thumbnails: Thumbnails) -> None:
     assert failure is not None
     assert isinstance(failure.value, ValueError)
     assert str(failure.value) == "corrupt JPEG"
-    assert thumbnails.camera.viewers == 0
+    assert thumbnails.camera.consumers.get(THUMBNAIL, 0) == 0
     assert thumbnails.delivered == []
     assert len(thumbnails.threads.jobs) == 1
 
@@ -421,7 +421,7 @@ def test_failure_after_stop_is_a_stop(thumbnails: Thumbnails) -> None:
     thumbnails.thumbnails.stop()
     thumbnails.threads.only_job().fail(ValueError("corrupt JPEG"))
     assert thumbnails.stopped == [None]
-    assert thumbnails.camera.viewers == 0
+    assert thumbnails.camera.consumers.get(THUMBNAIL, 0) == 0
 
 
 def test_restart_after_failure_forgets_the_frame_waiting(
@@ -436,7 +436,7 @@ def test_restart_after_failure_forgets_the_frame_waiting(
     thumbnails.push()
     thumbnails.threads.only_job().fail(ValueError("corrupt JPEG"))
     thumbnails.start()
-    assert thumbnails.camera.viewers == 1
+    assert thumbnails.camera.consumers.get(THUMBNAIL, 0) == 1
     thumbnails.push()
     job = thumbnails.threads.only_job()
     assert job.argument == make_jpeg(3)
@@ -579,13 +579,13 @@ def test_hub_is_named_for_the_camera(grid: Grid) -> None:
     assert hub.start_timeout == 4
     assert hub.keepalive_interval == 3
     assert hub.state is HubState.IDLE
-    assert grid.camera.viewers == 0
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 0
 
 
 def test_viewers_of_thumbnails_are_one_viewer_of_the_camera(grid: Grid) -> None:
     """
-    However many watch the thumbnails, the camera counts them as one viewer
-    while they follow it, and each frame is shrunk once for them all;
+    However many watch the thumbnails, the camera counts them as one
+    thumbnail consumer (no viewer) while they follow it, and each frame is shrunk once for them all;
     frames are numbered by the thumbnails' hub, named for the camera, and
     carry the camera's capture time.
     """
@@ -593,7 +593,7 @@ def test_viewers_of_thumbnails_are_one_viewer_of_the_camera(grid: Grid) -> None:
     grid.thumbnails.subscribe(first)
     grid.thumbnails.subscribe(second)
     assert grid.thumbnails.viewers == 2
-    assert grid.camera.viewers == 1
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 1
     assert grid.source.starts == 1
     grid.push()
     grid.threads.only_job().finish(small(1))
@@ -622,9 +622,9 @@ def test_last_viewer_leaving_releases_the_camera_at_once(grid: Grid) -> None:
     grid.threads.only_job().finish(small(1))
     grid.clock.advance(5)
     grid.thumbnails.unsubscribe(sink)
-    assert grid.camera.viewers == 1
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 1
     grid.clock.advance(0)
-    assert grid.camera.viewers == 0
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 0
     assert grid.thumbnails.state is HubState.IDLE
     grid.clock.advance(9.9)
     assert not grid.source.stop_requested
@@ -643,14 +643,14 @@ def test_last_viewer_leaving_while_a_thumbnail_is_made(grid: Grid) -> None:
     grid.push()
     grid.thumbnails.unsubscribe(sink)
     grid.clock.advance(0)
-    assert grid.camera.viewers == 0
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 0
     grid.threads.only_job().finish(small(1))
     assert grid.thumbnails.state is HubState.IDLE
     assert grid.thumbnails.frames_captured == 0
     assert sink.frames == []
     again = Sink()
     grid.thumbnails.subscribe(again)
-    assert grid.camera.viewers == 1
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 1
     grid.push()
     grid.threads.only_job().finish(small(2))
     assert [frame.jpeg for frame in again.frames] == [small(2)]
@@ -670,7 +670,7 @@ def test_failure_in_the_thread_fails_the_thumbnails_hub(
     grid.threads.only_job().fail(ValueError("corrupt JPEG"))
     assert grid.thumbnails.state is HubState.FAILED
     assert grid.thumbnails.health()["last_error"] == "corrupt JPEG"
-    assert grid.camera.viewers == 0
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 0
     assert grid.camera.state is HubState.RUNNING
     assert log.formatted() == [
         (
@@ -679,7 +679,7 @@ def test_failure_in_the_thread_fails_the_thumbnails_hub(
         )
     ]
     grid.clock.advance(0.5)
-    assert grid.camera.viewers == 1
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 1
     grid.push()
     grid.threads.only_job().finish(small(2))
     assert [frame.jpeg for frame in sink.frames] == [small(2)]
@@ -697,7 +697,7 @@ def test_thumbnails_hub_shut_down(grid: Grid) -> None:
     grid.threads.only_job().finish(small(1))
     released = grid.thumbnails.shutdown()
     assert sink.closed == 1
-    assert grid.camera.viewers == 0
+    assert grid.camera.consumers.get(THUMBNAIL, 0) == 0
     assert released.called
 
 
@@ -728,9 +728,9 @@ async def test_thumbnails_of_a_scripted_camera() -> None:
             assert frame.jpeg not in frames
             assert frame.camera == "cam"
         assert [frame.number for frame in sink.frames[:3]] == [1, 2, 3]
-        assert hub.viewers == 1
+        assert hub.consumers == {THUMBNAIL: 1}
         thumbnails.unsubscribe(sink)
-        await wait_until(lambda: hub.viewers == 0, "the thumbnails left")
+        await wait_until(lambda: not hub.consumers, "the thumbnails left")
     finally:
         await service.stopService()
     assert not camera.is_open

@@ -31,7 +31,7 @@ from camserve._multipart_reader import (
     boundary_from_content_type,
 )
 from camserve.cameras._options import check_positive
-from camserve.interfaces import IFrameSource, IHealthDetails
+from camserve.interfaces import IDroppedFrames, IFrameSource, IHealthDetails
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,7 +50,7 @@ class RelayError(Exception):
     """
 
 
-@implementer(IFrameSource, IHealthDetails)
+@implementer(IFrameSource, IHealthDetails, IDroppedFrames)
 class MJPEGRelay:
     """
     Relays a Motion JPEG stream from another server (another camserve, an
@@ -137,6 +137,7 @@ class MJPEGRelay:
         self._stopping = False
         self._failure: Failure | None = None
         self._skipped_before = 0
+        self._dropped = 0
         self.connected = False
         """Whether the upstream stream is open now."""
 
@@ -153,6 +154,13 @@ class MJPEGRelay:
             "connected": self.connected,
             "parts_skipped": skipped,
         }
+
+    def frames_dropped(self) -> int:
+        """
+        How many of the origin's frames were not passed on because a newer
+        one arrived in the same read.
+        """
+        return self._dropped
 
     # IFrameSource
 
@@ -259,6 +267,7 @@ class MJPEGRelay:
             # Only the newest of the frames this chunk completed is worth
             # showing; the rest would be overtaken at once.
             newest = parts[-1]
+            self._dropped += len(parts) - 1
             captured_at = newest.timestamp
             self._deliver(
                 newest.jpeg,
