@@ -14,7 +14,9 @@ when used.
 
 from ._capture import CameraEnded, ThreadedCameraSource
 from ._config import ConfigError, ServerConfig
+from ._events import CameraEvent
 from ._frame import Frame
+from ._handles import CameraHandle
 from ._hub import CameraHub, CameraUnavailable, HubState
 from ._multi_viewer import MultiViewer
 from ._multipart import BOUNDARY, CONTENT_TYPE, encode_part
@@ -47,6 +49,8 @@ __all__ = [
     "THUMBNAIL",
     "VIEWER",
     "CameraEnded",
+    "CameraEvent",
+    "CameraHandle",
     "CameraHub",
     "CameraService",
     "CameraUnavailable",

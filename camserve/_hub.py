@@ -14,10 +14,13 @@ from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ._events import CameraEvent
 from ._frame import Frame
 from .interfaces import VIEWER, IDroppedFrames, IHealthDetails, IKeepAliveSink
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
     from .interfaces import IFrameSink, IFrameSource
@@ -137,6 +140,36 @@ class CameraHub:
         self._idle_call: IDelayedCall | None = None
         self._retry_call: IDelayedCall | None = None
         self._keepalive_call: IDelayedCall | None = None
+        self._listeners: list[Callable[[CameraEvent], object]] = []
+
+    # Following
+
+    def follow(self, listener: Callable[[CameraEvent], object]) -> None:
+        """
+        Call C{listener} with L{CameraEvent.STARTED}, L{CameraEvent.FAILED}
+        (once per run of failures) and L{CameraEvent.STOPPED} as the camera
+        starts giving frames, fails, and stops for want of viewers.
+        """
+        self._listeners.append(listener)
+
+    def unfollow(self, listener: Callable[[CameraEvent], object]) -> None:
+        """
+        Stop calling C{listener}; one not following is ignored.
+        """
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _tell(self, event: CameraEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the camera
+                self._log.failure(
+                    "camera {name}: a listener to its {event} failed",
+                    Failure(),
+                    name=self._label,
+                    event=event.value,
+                )
 
     # Demand
 
@@ -285,6 +318,7 @@ class CameraHub:
         if not self._source_active:
             # A failed camera nobody watches is no longer being retried.
             self._state = HubState.IDLE
+            self._tell(CameraEvent.STOPPED)
         elif not self._stopping:
             self._log.info(
                 "camera {name}: no viewers for {timeout:g} s, stopping it",
@@ -357,6 +391,7 @@ class CameraHub:
         self._state = HubState.RUNNING
         self._last_error = None
         self._backoff = self._backoff_initial
+        self._tell(CameraEvent.STARTED)
 
     def _source_stopped(self, failure: Failure | None) -> None:
         self._source_active = False
@@ -364,6 +399,7 @@ class CameraHub:
         if failure is None and was_stopping:
             self._state = HubState.IDLE
             self._log.info("camera {name}: stopped, device released", name=self._label)
+            self._tell(CameraEvent.STOPPED)
         else:
             self._source_failed(failure)
             if not self._closed:
@@ -391,8 +427,11 @@ class CameraHub:
                 name=self._label,
                 reason=reason,
             )
+        first = self._state is not HubState.FAILED
         self._state = HubState.FAILED
         self._last_error = reason
+        if first:
+            self._tell(CameraEvent.FAILED)
         waiters, self._waiters = self._waiters, {}
         for waiter, timeout in waiters.items():
             timeout.cancel()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._auth import Accounts
     from ._certificates import ReloadableCertificates
     from ._config_file import CheckedConfig, FileConfig, MadeCamera, Timeouts
+    from ._hub import CameraHub
     from ._login import LoginResource
     from ._service import CameraService
 
@@ -194,10 +195,16 @@ class ConfigReloader(HangupService):
                 endpoints=", ".join(self._endpoints),
             )
         users = self._apply_logins(checked.accounts)
-        releases = [self._cameras.remove_camera(name) for name in removed + changed]
+        releases: list[Deferred[Any]] = [
+            self._cameras.remove_camera(name) for name in removed
+        ]
+        releases += [
+            serve_camera(self._cameras, wanted[name], replacing=True)
+            for name in changed
+        ]
 
         def add(_: object) -> Reloaded:
-            for name in changed + added:
+            for name in added:
                 serve_camera(self._cameras, wanted[name])
             self._cameras.arrange(list(wanted))
             self._serving = {name: _running(made) for name, made in wanted.items()}
@@ -224,7 +231,9 @@ class ConfigReloader(HangupService):
             return Reloaded(error="reloading failed part of the way; see the log")
 
         applied: Deferred[Reloaded] = (
-            DeferredList(releases).addCallback(add).addErrback(failed)
+            DeferredList(releases, fireOnOneErrback=True, consumeErrors=True)
+            .addCallback(add)
+            .addErrback(failed)
         )
         return applied
 
@@ -242,19 +251,25 @@ def _not_listened_on(config: FileConfig, listening: Sequence[str]) -> FileConfig
     return evolve(config, server=evolve(config.server, endpoints=endpoints))
 
 
-def serve_camera(cameras: CameraService, made: MadeCamera) -> None:
+def serve_camera(
+    cameras: CameraService, made: MadeCamera, *, replacing: bool = False
+) -> Deferred[CameraHub]:
     """
-    Serve a camera made from a config, with its timeouts.
+    Serve a camera made from a config, with its timeouts; if C{replacing},
+    in place of the camera of that name (see L{CameraService.replace_driver}).
+
+    @return: fires with the camera's hub once it is served.
     """
-    cameras.add_driver(
-        made.config.name,
-        made.camera,
-        driver=made.config.driver,
-        idle_timeout=made.timeouts.idle_timeout,
-        start_timeout=made.timeouts.start_timeout,
-        keepalive_interval=made.timeouts.keepalive,
-        stall_timeout=made.timeouts.stall_timeout,
-    )
+    options: dict[str, Any] = {
+        "driver": made.config.driver,
+        "idle_timeout": made.timeouts.idle_timeout,
+        "start_timeout": made.timeouts.start_timeout,
+        "keepalive_interval": made.timeouts.keepalive,
+        "stall_timeout": made.timeouts.stall_timeout,
+    }
+    if replacing:
+        return cameras.replace_driver(made.config.name, made.camera, **options)
+    return succeed(cameras.add_driver(made.config.name, made.camera, **options))
 
 
 def _running(made: MadeCamera) -> _Running:

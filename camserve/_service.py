@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from ._capture import ThreadedCameraSource
+from ._handles import CameraHandle
 from ._hub import CameraHub, CameraUnavailable
 from ._thumbnail import thumbnail_hub
 from .interfaces import IFrameSource
@@ -64,6 +65,7 @@ class CameraService(MultiService):
             minthreads=0, maxthreads=2, name="camserve-thumbnails"
         )
         self._hubs: dict[str, CameraHub] = {}
+        self._handles: dict[str, CameraHandle] = {}
         self._thumbnails: dict[str, CameraHub] = {}
         self._stopped = False
         # Removed cameras whose drivers have not yet let go of their devices
@@ -76,6 +78,21 @@ class CameraService(MultiService):
         The hubs of this service's cameras, by name.
         """
         return dict(self._hubs)
+
+    def camera(self, name: str) -> CameraHandle:
+        """
+        The handle of camera C{name}, the same for as long as the service
+        runs: it follows the camera across reloads that make it again, and
+        tells its events, from its adding to its removal. A name not served
+        yet has a handle too, which hears when it is added.
+        """
+        handle = self._handles.get(name)
+        if handle is None:
+            handle = self._handles[name] = CameraHandle(name)
+            hub = self._hubs.get(name)
+            if hub is not None:
+                handle.added(hub)
+        return handle
 
     @property
     def thumbnail_hubs(self) -> dict[str, CameraHub]:
@@ -92,17 +109,24 @@ class CameraService(MultiService):
             C{idle_timeout}, C{start_timeout}, C{keepalive_interval}.
         @return: the camera's hub, to mount with L{camera_resource}.
         """
-        source = ThreadedCameraSource(
+        return self.add_source(name, self._threaded(camera), **hub_options)
+
+    def _threaded(self, camera: ICamera) -> ThreadedCameraSource:
+        """
+        A source running C{camera} in a capture thread of the service's.
+        """
+        # Never fewer threads than cameras (this one counted), counting
+        # removed ones whose drivers still hold a thread as they let go (or
+        # are stuck); nor fewer after a camera is removed, for the same
+        # reason.
+        self._threadpool.adjustPoolsize(
+            maxthreads=max(
+                self._threadpool.max, len(self._hubs) + 1 + len(self._releasing)
+            )
+        )
+        return ThreadedCameraSource(
             camera, self._reactor, self._threadpool.callInThread
         )
-        hub = self.add_source(name, source, **hub_options)
-        # Never fewer threads than cameras, counting removed ones whose
-        # drivers still hold a thread as they let go (or are stuck); nor
-        # fewer after a camera is removed, for the same reason.
-        self._threadpool.adjustPoolsize(
-            maxthreads=max(self._threadpool.max, len(self._hubs) + len(self._releasing))
-        )
-        return hub
 
     def add_driver(
         self, name: str, camera: ICamera | IFrameSource, **hub_options: Any
@@ -125,11 +149,51 @@ class CameraService(MultiService):
 
         @return: the camera's hub.
         """
+        hub = self._new_hub(name, source, hub_options)
+        handle = self._handles.get(name)
+        if handle is not None:
+            handle.added(hub)
+        return hub
+
+    def _new_hub(
+        self, name: str, source: IFrameSource, hub_options: dict[str, Any]
+    ) -> CameraHub:
         if name in self._hubs:
             raise ValueError(f"there is already a camera named {name!r}")
         hub = CameraHub(name, source, self._reactor, **hub_options)
         self._hubs[name] = hub
         return hub
+
+    def replace_driver(
+        self, name: str, camera: ICamera | IFrameSource, **hub_options: Any
+    ) -> Deferred[CameraHub]:
+        """
+        Serve camera C{name} with what L{make_camera} made anew, as a reload
+        does for a camera whose settings changed: the old camera's streams
+        end and its device is released, then the new one is served. Sinks
+        subscribed through the camera's handle (see L{camera}) are moved to
+        the new hub, not closed.
+
+        @return: fires with the new hub.
+        @raise KeyError: if there is no such camera.
+        """
+        handle = self._handles.get(name)
+        if name not in self._hubs:
+            raise KeyError(name)
+        if handle is not None:
+            handle.detach()
+        released = self._release(name)
+
+        def serve(_: object) -> CameraHub:
+            if IFrameSource.providedBy(camera):
+                hub = self._new_hub(name, camera, hub_options)
+            else:
+                hub = self._new_hub(name, self._threaded(camera), hub_options)
+            if handle is not None:
+                handle.replaced(hub)
+            return hub
+
+        return released.addCallback(serve)
 
     def remove_camera(self, name: str) -> Deferred[None]:
         """
@@ -139,6 +203,17 @@ class CameraService(MultiService):
         @return: fires once the device is released, or after the release
             grace if the driver does not let go.
         @raise KeyError: if there is no such camera.
+        """
+        if name not in self._hubs:
+            raise KeyError(name)
+        handle = self._handles.get(name)
+        if handle is not None:
+            handle.removing()
+        return self._release(name)
+
+    def _release(self, name: str) -> Deferred[None]:
+        """
+        Shut camera C{name}'s hub down and free its name.
         """
         hub = self._hubs.pop(name)
         thumbnails = self._thumbnails.pop(name, None)

@@ -30,7 +30,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 import camserve._reload
-from camserve import CameraHub, CameraService, EmulatedCamera
+from camserve import CameraEvent, CameraHub, CameraService, EmulatedCamera
 from camserve._registry import _BUILT_IN
 from camserve._reload import ConfigReloader, Reloaded
 from camserve.interfaces import IFrameSink, IFrameSource
@@ -409,6 +409,42 @@ def test_a_changed_camera_restarts_once_the_old_one_let_go(
     assert served.cameras.hubs["b"] is other_hub
     assert (sink_b.closed, other.stops, other_hub.viewers) == (0, 0, 1)
     assert reloaded(log) == [reload_line(served.path, "none", "none", "a", "b")]
+
+
+def test_a_consumer_follows_a_changed_camera_through_its_handle(
+    tmp_path: Path, manual: list[ManualSource]
+) -> None:
+    """
+    A consumer subscribed through a camera's handle (a recorder, say) is
+    not closed when a reload makes the camera again: it is fed by the new
+    camera, which it keeps running, and its handle tells it was replaced.
+    A reload that removes the camera closes it.
+    """
+    served = serve(tmp_path, manual_camera("a", fps=1))
+    handle = served.cameras.camera("a")
+    events: list[CameraEvent] = []
+    handle.follow(lambda event, _: events.append(event))
+    recorder = Sink()
+    handle.subscribe(recorder)
+    old = manual[0]
+    old.push(b"old")
+    served.write(manual_camera("a", fps=2))
+    reloading = served.reload()
+    old.finish_stop()
+    assert successResultOf(reloading).restarted == ("a",)
+    new = manual[1]
+    assert new.running
+    new.push(b"new")
+    assert [frame.jpeg for frame in recorder.frames] == [b"old", b"new"]
+    assert recorder.closed == 0
+    assert events == [CameraEvent.STARTED, CameraEvent.REPLACED, CameraEvent.STARTED]
+    served.write(manual_camera("b"))
+    removing = served.reload()
+    new.finish_stop()
+    assert successResultOf(removing).removed == ("a",)
+    assert recorder.closed == 1
+    assert events[-1] is CameraEvent.REMOVED
+    assert handle.hub is None
 
 
 @pytest.mark.parametrize(
