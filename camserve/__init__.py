@@ -16,6 +16,7 @@ from ._capture import CameraEnded, ThreadedCameraSource
 from ._config import ConfigError, ServerConfig
 from ._events import CameraEvent
 from ._frame import Frame
+from ._frame_queue import CameraClosed, FrameQueue
 from ._handles import CameraHandle
 from ._hub import CameraHub, CameraUnavailable, HubState
 from ._multi_viewer import MultiViewer
@@ -37,6 +38,7 @@ from .interfaces import (
     VIEWER,
     ICamera,
     IDroppedFrames,
+    IEveryFrame,
     IFrameSink,
     IFrameSource,
     IHealthDetails,
@@ -48,6 +50,7 @@ __all__ = [
     "CONTENT_TYPE",
     "THUMBNAIL",
     "VIEWER",
+    "CameraClosed",
     "CameraEnded",
     "CameraEvent",
     "CameraHandle",
@@ -58,9 +61,11 @@ __all__ = [
     "ConfigError",
     "EmulatedCamera",
     "Frame",
+    "FrameQueue",
     "HubState",
     "ICamera",
     "IDroppedFrames",
+    "IEveryFrame",
     "IFrameSink",
     "IFrameSource",
     "IHealthDetails",

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .interfaces import ICamera, IDroppedFrames, IFrameSource, IHealthDetails
+from .interfaces import (
+    ICamera,
+    IDroppedFrames,
+    IEveryFrame,
+    IFrameSource,
+    IHealthDetails,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,7 +34,7 @@ class CameraEnded(Exception):  # noqa: N818 - it is an event, not a mistake
     """
 
 
-@implementer(IFrameSource, IHealthDetails, IDroppedFrames)
+@implementer(IFrameSource, IHealthDetails, IDroppedFrames, IEveryFrame)
 class ThreadedCameraSource:
     """
     Runs an L{ICamera}'s C{frames()} in a capture thread.
@@ -36,6 +43,8 @@ class ThreadedCameraSource:
     newest frame there and calls C{callFromThread} only when the slot was
     empty, so however slow the reactor is there is at most one hand-off
     pending and a newer frame replaces an untaken one, which is counted.
+    While its hub asks for every frame (L{keep_every_frame}), the slot is a
+    queue of a few frames instead, still with at most one hand-off pending.
     """
 
     def __init__(
@@ -55,6 +64,9 @@ class ThreadedCameraSource:
         self._lock = threading.Lock()
         self._slot: tuple[bytes, float] | None = None
         self._dropped = 0
+        # Every frame, while asked for: up to _most of them.
+        self._queue: deque[tuple[bytes, float]] = deque()
+        self._most = 0
         self._stop_requested = threading.Event()
         self._deliver: Callable[[bytes, float], None] | None = None
         self._stopped: Callable[[Failure | None], None] | None = None
@@ -77,6 +89,14 @@ class ThreadedCameraSource:
         Ask the capture thread to close the camera after its current frame.
         """
         self._stop_requested.set()
+
+    def keep_every_frame(self, most: int | None) -> None:
+        """
+        Hand the reactor every frame, keeping up to C{most} it has not taken
+        yet; or, with L{None}, only the newest again.
+        """
+        with self._lock:
+            self._most = 0 if most is None else most
 
     def frames_dropped(self) -> int:
         """
@@ -127,10 +147,16 @@ class ThreadedCameraSource:
         else:
             jpeg, captured_at = item, time.time()
         with self._lock:
-            was_empty = self._slot is None
-            self._slot = (jpeg, captured_at)
-            if not was_empty:
-                self._dropped += 1
+            was_empty = self._slot is None and not self._queue
+            if self._most:
+                if len(self._queue) >= self._most:
+                    self._queue.popleft()
+                    self._dropped += 1
+                self._queue.append((jpeg, captured_at))
+            else:
+                if self._slot is not None:
+                    self._dropped += 1
+                self._slot = (jpeg, captured_at)
         if was_empty:
             self._reactor.callFromThread(self._take)
 
@@ -140,6 +166,14 @@ class ThreadedCameraSource:
         """
         with self._lock:
             taken, self._slot = self._slot, None
+            queued: deque[tuple[bytes, float]] | tuple[()] = ()
+            if self._queue:
+                # A fresh queue for the thread: this one is iterated unlocked.
+                queued, self._queue = self._queue, deque()
+        for each in queued:
+            if self._deliver is None:
+                return
+            self._deliver(*each)
         if taken is not None and self._deliver is not None:
             self._deliver(*taken)
 
@@ -149,6 +183,7 @@ class ThreadedCameraSource:
         """
         with self._lock:
             self._slot = None
+            self._queue.clear()
         stopped, self._stopped, self._deliver = self._stopped, None, None
         if stopped is not None:
             stopped(outcome)

@@ -16,7 +16,13 @@ from twisted.python.failure import Failure
 
 from ._events import CameraEvent
 from ._frame import Frame
-from .interfaces import VIEWER, IDroppedFrames, IHealthDetails, IKeepAliveSink
+from .interfaces import (
+    VIEWER,
+    IDroppedFrames,
+    IEveryFrame,
+    IHealthDetails,
+    IKeepAliveSink,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -124,6 +130,8 @@ class CameraHub:
         # Rebuilt when sinks change, so delivering a frame allocates nothing.
         self._sink_tuple: tuple[IFrameSink, ...] = ()
         self._kept_alive: tuple[IKeepAliveSink, ...] = ()
+        # Sinks that want every frame, with how many they may wait for.
+        self._every_frame: dict[IFrameSink, int] = {}
         self._waiters: dict[Deferred[Frame], IDelayedCall] = {}
 
         self._state = HubState.IDLE
@@ -185,6 +193,9 @@ class CameraHub:
         kind = str(getattr(sink, "kind", VIEWER))
         self._sinks[sink] = kind
         self._kinds[kind] += 1
+        if getattr(sink, "every_frame", False):
+            self._every_frame[sink] = int(getattr(sink, "size", 1))
+            self._every_frame_changed()
         self._sinks_changed()
         self._demand_changed()
 
@@ -197,8 +208,19 @@ class CameraHub:
             self._kinds[kind] -= 1
             if not self._kinds[kind]:
                 del self._kinds[kind]
+            if self._every_frame.pop(sink, None) is not None:
+                self._every_frame_changed()
             self._sinks_changed()
             self._demand_changed()
+
+    def _every_frame_changed(self) -> None:
+        """
+        Ask the source for every frame, keeping as many as the most patient
+        such sink may wait for, or for only the newest if none is left.
+        """
+        if IEveryFrame.providedBy(self._source):
+            most = max(self._every_frame.values(), default=None)
+            self._source.keep_every_frame(most)
 
     def _sinks_changed(self) -> None:
         self._sink_tuple = tuple(self._sinks)
@@ -581,6 +603,7 @@ class CameraHub:
         sinks, self._sinks, self._sink_tuple = self._sink_tuple, {}, ()
         self._kept_alive = ()
         self._kinds.clear()
+        self._every_frame.clear()
         closing = [self._close(sink, kinds[sink]) for sink in sinks]
         released: Deferred[None]
         if not self._source_active:

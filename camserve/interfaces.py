@@ -105,7 +105,10 @@ class IFrameSink(Interface):
 
     A sink may say what it is with a C{kind} attribute (a string such as
     L{VIEWER}, L{THUMBNAIL} or C{"recorder"}); a hub counts its sinks by
-    kind, and one without C{kind} counts as a viewer. A sink that raises is
+    kind, and one without C{kind} counts as a viewer. A sink whose
+    C{every_frame} attribute is true (with a C{size}, the frames it may
+    wait for) asks the hub for every frame the camera gives (see
+    L{IEveryFrame}) while it is subscribed. A sink that raises is
     logged once and detached; the hub and its other sinks go on.
 
     All methods are called in the reactor thread and must not block.
@@ -149,6 +152,21 @@ class IDroppedFrames(Interface):
         """
         How many frames the source replaced with newer ones before they were
         delivered, since it was made. Called in the reactor thread.
+        """
+
+
+class IEveryFrame(Interface):
+    """
+    A frame source that can hand its hub every frame rather than only the
+    newest, for consumers that must not miss one (a recorder); the hub asks
+    for it while such a consumer is subscribed.
+    """
+
+    def keep_every_frame(most: int | None) -> None:
+        """
+        Deliver every frame, keeping up to C{most} the reactor has not yet
+        taken (beyond it the oldest is dropped, and counted); with L{None},
+        only the newest again. Called in the reactor thread.
         """
 
 

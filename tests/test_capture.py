@@ -22,7 +22,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from camserve import CameraEnded, ThreadedCameraSource
-from camserve.interfaces import ICamera, IDroppedFrames, IFrameSource
+from camserve.interfaces import ICamera, IDroppedFrames, IEveryFrame, IFrameSource
 from camserve.testing import ScriptedCamera
 
 if TYPE_CHECKING:
@@ -202,6 +202,32 @@ def test_taken_slot_schedules_new_hand_off() -> None:
     assert h.delivered == [(b"1", 1.0), (b"3", 3.0), (b"4", 4.0)]
     assert h.outcomes == [None]
     assert h.source.frames_dropped() == 1
+
+
+def test_every_frame_while_asked_for() -> None:
+    """
+    While its hub asks for every frame, the source keeps up to that many
+    for the reactor, still in one hand-off, dropping (and counting) the
+    oldest beyond; asked no more, it keeps only the newest again.
+    """
+    h = Harness()
+    h.source.keep_every_frame(3)
+    h.start(
+        (b"1", 1.0),
+        (b"2", 2.0),
+        (b"3", 3.0),
+        (b"4", 4.0),
+        h.reactor.run_queued,
+        lambda: h.source.keep_every_frame(None),
+        (b"5", 5.0),
+        (b"6", 6.0),
+        h.source.stop,
+    )
+    h.reactor.run_queued()
+    assert h.delivered == [(b"2", 2.0), (b"3", 3.0), (b"4", 4.0), (b"6", 6.0)]
+    assert h.reactor.history.count(h.source._take) == 2
+    assert h.source.frames_dropped() == 2
+    assert verifyObject(IEveryFrame, h.source)
 
 
 def test_capture_times() -> None:
