@@ -189,26 +189,26 @@ def rss_bytes(pid: int) -> int:
 VARIANTS = {
     "camserve": None,
     "unbounded": (
-        "import camserve._stream\n"
-        "camserve._stream.bound_send_queue = lambda transport, unsent: False\n"
+        "import camserve.streams._stream\n"
+        "camserve.streams._stream.bound_send_queue = lambda transport, unsent: False\n"
     ),
     "lowat2": (
-        "import camserve._stream\n"
-        "from camserve._send_queue import bound_send_queue\n"
-        "camserve._stream.bound_send_queue = (\n"
+        "import camserve.streams._stream\n"
+        "from camserve.streams._send_queue import bound_send_queue\n"
+        "camserve.streams._stream.bound_send_queue = (\n"
         "    lambda transport, unsent: bound_send_queue(transport, 2 * unsent))\n"
     ),
     "sndbuf": (
         "import socket\n"
-        "import camserve._stream\n"
-        "from camserve._send_queue import tcp_connection\n"
+        "import camserve.streams._stream\n"
+        "from camserve.streams._send_queue import tcp_connection\n"
         "def bound(transport, unsent):\n"
         "    connection = tcp_connection(transport)\n"
         "    connection.bufferSize = 0\n"
         "    connection.getHandle().setsockopt(\n"
         "        socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * unsent)\n"
         "    return True\n"
-        "camserve._stream.bound_send_queue = bound\n"
+        "camserve.streams._stream.bound_send_queue = bound\n"
     ),
 }
 """
@@ -249,7 +249,7 @@ def start_camserve(
     if patch is not None:
         # A patch of a name that has moved would silently measure camserve.
         patch = (
-            "import camserve._stream\nassert camserve._stream.bound_send_queue\n"
+            "import camserve.streams._stream\nassert camserve.streams._stream.bound_send_queue\n"
             + patch
         )
     if patch is not None:

@@ -12,28 +12,24 @@ L{V4L2Camera}, L{PiCamera}, L{Picamera2Camera}) import their libraries only
 when used.
 """
 
-from ._capture import CameraEnded, ThreadedCameraSource
-from ._config import ConfigError, ServerConfig
-from ._events import CameraEvent
-from ._frame import Frame
-from ._frame_queue import CameraClosed, FrameQueue
-from ._handles import CameraHandle
-from ._hub import CameraHub, CameraUnavailable, HubState
-from ._multi_viewer import MultiViewer
-from ._multipart import BOUNDARY, CONTENT_TYPE, encode_part
-from ._registry import driver_names, find_driver, make_camera
-from ._server_app import service_resource
-from ._service import CameraService
-from ._site import CamserveSite
-from ._viewer import StreamViewer
-from ._web import camera_resource
-from .cameras.emulated import EmulatedCamera
-from .cameras.mjpeg import MJPEGRelay
-from .cameras.opencv import OpenCVCamera
-from .cameras.pi import PiCamera
-from .cameras.picamera2 import Picamera2Camera
-from .cameras.v4l2 import V4L2Camera
-from .interfaces import (
+from camserve._multipart import BOUNDARY, CONTENT_TYPE, encode_part
+from camserve.access._site import CamserveSite
+from camserve.camera._capture import CameraEnded, ThreadedCameraSource
+from camserve.camera._events import CameraEvent
+from camserve.camera._frame import Frame
+from camserve.camera._frame_queue import CameraClosed, FrameQueue
+from camserve.camera._handles import CameraHandle
+from camserve.camera._hub import CameraHub, CameraUnavailable, HubState
+from camserve.camera._service import CameraService
+from camserve.cameras._registry import driver_names, find_driver, make_camera
+from camserve.cameras.emulated import EmulatedCamera
+from camserve.cameras.mjpeg import MJPEGRelay
+from camserve.cameras.opencv import OpenCVCamera
+from camserve.cameras.pi import PiCamera
+from camserve.cameras.picamera2 import Picamera2Camera
+from camserve.cameras.v4l2 import V4L2Camera
+from camserve.config._settings import ConfigError, ServerConfig
+from camserve.interfaces import (
     THUMBNAIL,
     VIEWER,
     ICamera,
@@ -44,6 +40,10 @@ from .interfaces import (
     IHealthDetails,
     IKeepAliveSink,
 )
+from camserve.streams._multi_viewer import MultiViewer
+from camserve.streams._viewer import StreamViewer
+from camserve.web._camera_app import camera_resource
+from camserve.web._server_app import service_resource
 
 __all__ = [
     "BOUNDARY",

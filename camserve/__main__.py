@@ -9,7 +9,7 @@ import sys
 
 from twisted.python import usage
 
-from .tap import Options, makeService
+from camserve.tap import Options, makeService
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,9 +15,15 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
-from ._certificates import CertificateReloader, reloadable
-from ._config import SETTINGS, ConfigError, ServerConfig
-from ._config_file import (
+from camserve.access._certificates import CertificateReloader, reloadable
+from camserve.access._exposure import exposure_warning
+from camserve.access._login import LoginResource
+from camserve.access._memory import keep_freed_memory
+from camserve.access._proxies import TrustedProxies, parse_networks
+from camserve.access._site import CamserveSite
+from camserve.camera._service import CameraService
+from camserve.cameras._registry import describe_drivers, make_camera
+from camserve.config._file import (
     CameraConfig,
     CheckedConfig,
     FileConfig,
@@ -28,15 +34,9 @@ from ._config_file import (
     check_config,
     load_config,
 )
-from ._exposure import exposure_warning
-from ._login import LoginResource
-from ._memory import keep_freed_memory
-from ._proxies import TrustedProxies, parse_networks
-from ._registry import describe_drivers, make_camera
-from ._reload import ConfigReloader, serve_camera
-from ._server_app import service_resource
-from ._service import CameraService
-from ._site import CamserveSite
+from camserve.config._reload import ConfigReloader, serve_camera
+from camserve.config._settings import SETTINGS, ConfigError, ServerConfig
+from camserve.web._server_app import service_resource
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -13,8 +13,8 @@ from attrs import frozen
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._multipart import BOUNDARY
-from .interfaces import ICamera, IFrameSource
+from camserve._multipart import BOUNDARY
+from camserve.interfaces import ICamera, IFrameSource
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

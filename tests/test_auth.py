@@ -1,5 +1,5 @@
 """
-Tests for logins (L{camserve._auth}): the C{[auth]} table of a config file,
+Tests for logins (L{camserve.access._auth}): the C{[auth]} table of a config file,
 its htpasswd file of bcrypt hashes, the checker, the throttle of failed
 logins, and a server asking for the browser's Basic login over a real
 loopback port, each user seeing only their cameras.
@@ -29,17 +29,17 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 from zope.interface.verify import verifyObject
 
-import camserve._auth
+import camserve.access._auth
 from camserve import CameraService, CamserveSite, ConfigError
-from camserve._auth import (
+from camserve.access._auth import (
     Accounts,
     BcryptChecker,
     LoginThrottle,
     PeerCredentials,
     User,
 )
-from camserve._config_file import check_config, load_config
-from camserve._login import LoginResource, _Realm
+from camserve.access._login import LoginResource, _Realm
+from camserve.config._file import check_config, load_config
 from camserve.tap import _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 
@@ -262,7 +262,7 @@ def accounts_with(passwords: dict[str, str]) -> Accounts:
     """
     return Accounts(
         {
-            name: camserve._auth.Account(
+            name: camserve.access._auth.Account(
                 User(name, "viewer"),
                 htpasswd_line(name, pw).split(":", 1)[1].strip().encode("ascii"),
             )

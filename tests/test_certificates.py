@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._certificates}: an C{ssl:} endpoint's certificate is
+Tests for L{camserve.access._certificates}: an C{ssl:} endpoint's certificate is
 read again on C{SIGHUP} or a config reload, on a real listener, without a
 restart.
 """
@@ -39,9 +39,9 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel
 from zope.interface.verify import verifyObject
 
-from camserve._certificates import ReloadableCertificates, reloadable
-from camserve._config import ServerConfig
-from camserve._reload import ConfigReloader
+from camserve.access._certificates import ReloadableCertificates, reloadable
+from camserve.config._reload import ConfigReloader
+from camserve.config._settings import ServerConfig
 from camserve.tap import _Listener, build_service
 from camserve.testing import self_signed_pem
 

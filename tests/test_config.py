@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._config}: settings from options and the environment.
+Tests for L{camserve.config._settings}: settings from options and the environment.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from camserve import ConfigError, ServerConfig
-from camserve._config import SETTINGS
+from camserve.config._settings import SETTINGS
 from camserve.tap import Options, config_from_environment
 
 

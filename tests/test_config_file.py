@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._config_file}: many cameras from one TOML file.
+Tests for L{camserve.config._file}: many cameras from one TOML file.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.testing import MemoryReactor
 
 from camserve import ConfigError, EmulatedCamera, MJPEGRelay, ServerConfig
-from camserve._config import SETTINGS
-from camserve._config_file import (
+from camserve.cameras._registry import driver_names, find_driver
+from camserve.config._file import (
     _TEXT_OPTIONS,
     CameraConfig,
     CheckedConfig,
@@ -28,7 +28,7 @@ from camserve._config_file import (
     load_config,
     parse_config,
 )
-from camserve._registry import driver_names, find_driver
+from camserve.config._settings import SETTINGS
 from camserve.testing import self_signed_pem
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cameras.toml"

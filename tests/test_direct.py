@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._direct}: writing a body straight to its socket.
+Tests for L{camserve.streams._direct}: writing a body straight to its socket.
 
 They run on real TCP connections over loopback, because what they check is
 Twisted's own TCP transport: if a Twisted release changes the queue
@@ -24,8 +24,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from camserve import CameraHub, StreamViewer, camera_resource
-from camserve._direct import direct_body_writer
-from camserve._unchunked import start_close_delimited
+from camserve.streams._direct import direct_body_writer
+from camserve.streams._unchunked import start_close_delimited
 from camserve.testing import PushSource, make_jpeg
 
 if TYPE_CHECKING:

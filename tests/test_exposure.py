@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._exposure}: the warning for listeners that other
+Tests for L{camserve.access._exposure}: the warning for listeners that other
 machines can reach.
 """
 
@@ -13,7 +13,7 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.protocol import Factory, Protocol
 
-from camserve._exposure import exposure_warning
+from camserve.access._exposure import exposure_warning
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -37,9 +37,9 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from camserve._certificates import select_protocol
-from camserve._config import ServerConfig
-from camserve._site import CamserveSite
+from camserve.access._certificates import select_protocol
+from camserve.access._site import CamserveSite
+from camserve.config._settings import ServerConfig
 from camserve.tap import _Listener, build_service
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """
-Tests for the login in front of the routes (L{camserve._login}), over real
+Tests for the login in front of the routes (L{camserve.access._login}), over real
 HTTP on a loopback port: what every route answers to each role, camera
 allow list and token; users changed while they watch; and
 C{POST /api/reload}.
@@ -32,9 +32,9 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
 from camserve import CameraService, service_resource
-from camserve._auth import LoginThrottle
-from camserve._login import LoginResource
-from camserve._reload import Reloaded
+from camserve.access._auth import LoginThrottle
+from camserve.access._login import LoginResource
+from camserve.config._reload import Reloaded
 from camserve.tap import _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 

@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._memory}: glibc keeps the memory TLS connections free,
+Tests for L{camserve.access._memory}: glibc keeps the memory TLS connections free,
 in a server that listens on an C{ssl:} endpoint.
 """
 
@@ -15,8 +15,8 @@ from support import reactor
 from test_certificates import description, write_pair
 
 import camserve.tap
-from camserve._config import ServerConfig
-from camserve._memory import keep_freed_memory
+from camserve.access._memory import keep_freed_memory
+from camserve.config._settings import ServerConfig
 from camserve.tap import build_service
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def test_a_server_on_an_ssl_endpoint_keeps_freed_memory(
 
 FREE_AND_TAKE_AGAIN = """
 import resource, sys
-from camserve._memory import keep_freed_memory
+from camserve.access._memory import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 def frame_for_each_viewer():

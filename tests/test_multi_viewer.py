@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._multi_viewer.MultiViewer}, driven through twisted.web.
+Tests for L{camserve.streams._multi_viewer.MultiViewer}, driven through twisted.web.
 
 Every test serves the C{/streams} route of L{service_resource} from a real
 L{Site} whose channel is connected to an in-memory transport: no sockets, no
@@ -24,7 +24,7 @@ from twisted.internet.testing import StringTransport
 from twisted.web.server import Request, Site
 from zope.interface.verify import verifyObject
 
-import camserve._stream
+import camserve.streams._stream
 from camserve import (
     THUMBNAIL,
     CameraHub,
@@ -34,8 +34,8 @@ from camserve import (
     MultiViewer,
     service_resource,
 )
-from camserve._multi_viewer import _Channel
 from camserve._multipart import PREAMBLE
+from camserve.streams._multi_viewer import _Channel
 from camserve.testing import PushSource, make_jpeg
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ def scripted_writer(
         full, so the producer is paused, as a transport pauses it once
         anything waits in its buffer;
       - C{"decline"}: the socket took none of the part: the producer is
-        paused and the part left to the viewer, as camserve._direct's writer
+        paused and the part left to the viewer, as camserve.streams._direct's writer
         does;
       - C{"refuse"}: the part is not taken and nothing is paused.
 
@@ -281,7 +281,7 @@ def scripted_writer(
 
         return write
 
-    monkeypatch.setattr(camserve._stream, "body_writer", body_writer)
+    monkeypatch.setattr(camserve.streams._stream, "body_writer", body_writer)
     return script
 
 

@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._multipart_reader}: reading other servers' Motion JPEG
+Tests for L{camserve.cameras._multipart_reader}: reading other servers' Motion JPEG
 streams.
 """
 
@@ -13,7 +13,7 @@ from camserve._multipart import (
     encode_advance_part,
     encode_part,
 )
-from camserve._multipart_reader import (
+from camserve.cameras._multipart_reader import (
     MultipartReader,
     StreamFormatError,
     StreamPart,

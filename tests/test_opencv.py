@@ -56,10 +56,10 @@ from camserve import (
     make_camera,
 )
 from camserve._jpeg import whole_jpeg
-from camserve._registry import describe_drivers
 from camserve.cameras import opencv
 from camserve.cameras._opencv_source import Source, parse_source
 from camserve.cameras._pacing import Pacer, RateLimiter, next_timestamp
+from camserve.cameras._registry import describe_drivers
 from camserve.cameras._transform import make_plan
 from camserve.cameras.opencv import OpenCVCamera
 from camserve.testing import MultipartParser, make_jpeg

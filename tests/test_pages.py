@@ -1,5 +1,5 @@
 """
-Tests for camserve's pages (L{camserve._pages}): the grid of every camera
+Tests for camserve's pages (L{camserve.web._pages}): the grid of every camera
 and one camera's page, rendered with C{twisted.web.template}'s
 C{flattenString} from hubs fed by hand-driven L{PushSource}s on a L{Clock}.
 
@@ -19,8 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.template import flattenString
 
 from camserve import CameraHub
-from camserve._pages import PLACEHOLDER, CameraPage, GridPage
 from camserve.testing import PushSource, make_jpeg
+from camserve.web._pages import PLACEHOLDER, CameraPage, GridPage
 
 if TYPE_CHECKING:
     from twisted.web.template import Element

@@ -17,7 +17,7 @@ from support import blocking_camera, reactor, reactor_test
 from zope.interface.verify import verifyObject
 
 from camserve import CameraService, ConfigError, ICamera, make_camera
-from camserve._registry import describe_drivers
+from camserve.cameras._registry import describe_drivers
 from camserve.cameras.pi import PiCamera
 from camserve.interfaces import IHealthDetails
 from camserve.testing import make_jpeg

@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._proxies} and a L{CamserveSite} behind a proxy that
+Tests for L{camserve.access._proxies} and a L{CamserveSite} behind a proxy that
 speaks the PROXY protocol, on Twisted's C{haproxy:} endpoint over real
 sockets.
 """
@@ -19,7 +19,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from camserve import CamserveSite
-from camserve._proxies import TrustedProxies, parse_networks
+from camserve.access._proxies import TrustedProxies, parse_networks
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._registry}: finding drivers and making cameras.
+Tests for L{camserve.cameras._registry}: finding drivers and making cameras.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from camserve import (
     find_driver,
     make_camera,
 )
-from camserve._registry import _BUILT_IN, describe_drivers
+from camserve.cameras._registry import _BUILT_IN, describe_drivers
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

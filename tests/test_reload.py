@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._reload}: a config file read again without a restart.
+Tests for L{camserve.config._reload}: a config file read again without a restart.
 
 The unit tests serve a file with L{build_service} on a memory reactor, as
 C{twistd camserve --config} does on the real one, and never start a capture
@@ -29,10 +29,10 @@ from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-import camserve._reload
+import camserve.config._reload
 from camserve import CameraEvent, CameraHub, CameraService, EmulatedCamera
-from camserve._registry import _BUILT_IN
-from camserve._reload import ConfigReloader, Reloaded
+from camserve.cameras._registry import _BUILT_IN
+from camserve.config._reload import ConfigReloader, Reloaded
 from camserve.interfaces import IFrameSink, IFrameSource
 from camserve.tap import build_service
 from camserve.testing import MultipartParser, PushSource
@@ -310,7 +310,7 @@ def test_a_reload_that_fails_while_applied_is_logged(
     def broken(*_: object) -> None:
         raise RuntimeError("no room for another camera")
 
-    monkeypatch.setattr(camserve._reload, "serve_camera", broken)
+    monkeypatch.setattr(camserve.config._reload, "serve_camera", broken)
     assert successResultOf(served.reload()) == Reloaded(
         error="reloading failed part of the way; see the log"
     )

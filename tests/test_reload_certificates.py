@@ -1,6 +1,6 @@
 """
-Tests for a config file's reload (L{camserve._reload}) beside the TLS
-certificates it reads again (L{camserve._certificates}): neither depends on
+Tests for a config file's reload (L{camserve.config._reload}) beside the TLS
+certificates it reads again (L{camserve.access._certificates}): neither depends on
 the other. A certificate that cannot be used is kept as it was, with one
 line logged, while the file is applied and answered as if the certificate
 were fine; each endpoint's certificate is read again whatever another's
@@ -41,7 +41,7 @@ from test_http2 import connect, refused, serving
 from twisted.internet.threads import deferToThread
 
 from camserve import CameraService
-from camserve._reload import ConfigReloader
+from camserve.config._reload import ConfigReloader
 from camserve.tap import build_service
 from camserve.testing import self_signed_pem
 

@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._seed}: drivers of the Flask design, run unchanged.
+Tests for L{camserve.cameras._seed}: drivers of the Flask design, run unchanged.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from support import blocking_camera, reactor, reactor_test
 
 from camserve import CameraService, ConfigError, find_driver, make_camera
-from camserve._seed import BaseCamera, own_copy, seed_camera
+from camserve.cameras._seed import BaseCamera, own_copy, seed_camera
 from camserve.testing import make_jpeg
 
 if TYPE_CHECKING:

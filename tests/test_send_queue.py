@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._send_queue}: bounding what a stream's connection
+Tests for L{camserve.streams._send_queue}: bounding what a stream's connection
 queues, on real TCP connections over loopback.
 """
 
@@ -12,8 +12,8 @@ import pytest
 from support import loopback_connection, reactor_test
 from twisted.internet.testing import StringTransport
 
-from camserve import _send_queue
-from camserve._send_queue import bound_send_queue, tcp_connection
+from camserve.streams import _send_queue
+from camserve.streams._send_queue import bound_send_queue, tcp_connection
 
 pytestmark = pytest.mark.skipif(
     _send_queue.NOTSENT_LOWAT is None, reason="the system has no TCP_NOTSENT_LOWAT"

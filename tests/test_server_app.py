@@ -2,7 +2,7 @@
 Tests for L{camserve.service_resource}: the HTTP face of a whole
 L{CameraService} (the grid, each camera's routes, the API, health, the first
 camera's stream and snapshot, several cameras over one connection, static
-files), and the per-camera routes it mounts (L{camserve._web.CameraApp}).
+files), and the per-camera routes it mounts (L{camserve.web._camera_app.CameraApp}).
 
 Most tests use an in-memory HTTP client: treq's L{HTTPClient} over
 L{RequestTraversalAgent}, the two halves of C{treq.testing.StubTreq} (used
@@ -47,7 +47,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from zope.interface import implementer
 
-import camserve._server_app
+import camserve.web._server_app
 from camserve import (
     THUMBNAIL,
     VIEWER,
@@ -56,8 +56,8 @@ from camserve import (
     service_resource,
 )
 from camserve._multipart import encode_part
-from camserve._web import CameraApp
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
+from camserve.web._camera_app import CameraApp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -93,7 +93,7 @@ def static_bytes(name: str) -> bytes:
     """
     The bytes of static file C{name}, as the package holds them.
     """
-    return files("camserve").joinpath("static", name).read_bytes()
+    return files("camserve.web").joinpath("static", name).read_bytes()
 
 
 def header(response: IResponse, name: bytes) -> list[bytes]:
@@ -631,7 +631,7 @@ def test_one_app_per_camera(server: Server, monkeypatch: pytest.MonkeyPatch) -> 
             made.append(hub)
             super().__init__(hub, *args, **kwargs)
 
-    monkeypatch.setattr(camserve._server_app, "CameraApp", Counted)
+    monkeypatch.setattr(camserve.web._server_app, "CameraApp", Counted)
     for _ in range(3):
         assert server.get("/cameras/front/healthz")[0].code == 200
         assert server.get("/cameras/back/")[0].code == 200

@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._site}: the hardened Site's header timeout, connection
+Tests for L{camserve.access._site}: the hardened Site's header timeout, connection
 limits, refused bodies and heads, and response headers; on in-memory
 transports with a L{Clock}, and one test over real sockets.
 """
@@ -29,9 +29,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from camserve import CameraService, CamserveSite, service_resource
-from camserve._answers import LINGER
-from camserve._proxies import TrustedProxies, parse_networks
-from camserve._site import CONTENT_SECURITY_POLICY
+from camserve.access._answers import LINGER
+from camserve.access._proxies import TrustedProxies, parse_networks
+from camserve.access._site import CONTENT_SECURITY_POLICY
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
 
 if TYPE_CHECKING:

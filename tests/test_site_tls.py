@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._site} and L{camserve._answers} over real TLS
+Tests for L{camserve.access._site} and L{camserve.access._answers} over real TLS
 connections: every refusal reaches a TLS client as an answer, slots held by
 connections that never finish their handshake are freed at the request
 timeout, and no client's behaviour logs a traceback.
@@ -28,7 +28,7 @@ from twisted.internet.threads import deferToThread
 from twisted.web.resource import Resource
 
 from camserve import CamserveSite
-from camserve._answers import LINGER
+from camserve.access._answers import LINGER
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

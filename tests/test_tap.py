@@ -55,8 +55,8 @@ from camserve import (
     EmulatedCamera,
     ServerConfig,
 )
-from camserve._config import SETTINGS, Setting
-from camserve._reload import ConfigReloader
+from camserve.config._reload import ConfigReloader
+from camserve.config._settings import SETTINGS, Setting
 from camserve.tap import (
     Options,
     _address,

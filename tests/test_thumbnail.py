@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._thumbnail}: L{shrink} on real JPEGs made with OpenCV,
+Tests for L{camserve.camera._thumbnail}: L{shrink} on real JPEGs made with OpenCV,
 and L{ThumbnailSource} and L{thumbnail_hub} driven by a L{Clock}, a
 hand-driven L{PushSource} camera and a stand-in for the thread pool whose
 jobs the tests finish by hand, so every thumbnail is made at an exact
@@ -22,7 +22,12 @@ from zope.interface.verify import verifyObject
 
 from camserve import THUMBNAIL, CameraHub, CameraService, CameraUnavailable, HubState
 from camserve._jpeg import jpeg_size
-from camserve._thumbnail import THUMBNAIL_WIDTH, ThumbnailSource, shrink, thumbnail_hub
+from camserve.camera._thumbnail import (
+    THUMBNAIL_WIDTH,
+    ThumbnailSource,
+    shrink,
+    thumbnail_hub,
+)
 from camserve.interfaces import IFrameSink, IFrameSource
 from camserve.testing import PushSource, ScriptedCamera, make_jpeg
 

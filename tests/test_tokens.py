@@ -1,5 +1,5 @@
 """
-Tests for API tokens (L{camserve._tokens}): minted with C{POST /api/tokens}
+Tests for API tokens (L{camserve.access._tokens}): minted with C{POST /api/tokens}
 by a logged-in user, taken with no login for their own camera's stream and
 snapshot until they expire, and never written to the log.
 """
@@ -21,10 +21,10 @@ from twisted.logger import formatEvent
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from camserve import CameraService, CamserveSite, ConfigError
-from camserve._auth import LoginThrottle, User
-from camserve._config_file import load_config
-from camserve._login import LoginResource
-from camserve._tokens import Tokens, scrub, token_camera
+from camserve.access._auth import LoginThrottle, User
+from camserve.access._login import LoginResource
+from camserve.access._tokens import Tokens, scrub, token_camera
+from camserve.config._file import load_config
 from camserve.tap import TOKEN_BODY_SIZE, _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 

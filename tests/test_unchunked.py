@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._unchunked.start_close_delimited} over a real
+Tests for L{camserve.streams._unchunked.start_close_delimited} over a real
 twisted.web L{HTTPChannel} connected to an in-memory transport.
 
 start_close_delimited depends on how twisted.web's L{Request.write} decides to
@@ -26,7 +26,7 @@ from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
-from camserve._unchunked import start_close_delimited
+from camserve.streams._unchunked import start_close_delimited
 
 if TYPE_CHECKING:
     from twisted.web.server import Request

@@ -25,8 +25,8 @@ from v4l2_double import BufferFlag, BufferType, FakeCamera, PixelFormat
 from zope.interface.verify import verifyObject
 
 from camserve import CameraService, ConfigError, HubState, ICamera, make_camera
-from camserve._registry import missing_libraries
 from camserve.cameras import _linuxpy
+from camserve.cameras._registry import missing_libraries
 from camserve.cameras.v4l2 import V4L2Camera, V4L2CameraError
 from camserve.interfaces import IHealthDetails
 from camserve.testing import make_jpeg

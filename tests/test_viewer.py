@@ -1,5 +1,5 @@
 """
-Tests for L{camserve._viewer.StreamViewer}, driven through twisted.web.
+Tests for L{camserve.streams._viewer.StreamViewer}, driven through twisted.web.
 
 Every test serves C{camera_resource} from a real L{Site} whose channel is
 connected to an in-memory transport: no sockets, no real time. Frames come
@@ -23,7 +23,7 @@ from twisted.logger import LogLevel
 from twisted.web.server import Site
 from zope.interface.verify import verifyObject
 
-import camserve._stream
+import camserve.streams._stream
 from camserve import CameraHub, IFrameSink, StreamViewer, camera_resource
 from camserve._multipart import PREAMBLE
 from camserve.testing import PushSource, make_jpeg
@@ -411,7 +411,7 @@ def test_part_not_taken_stays_pending(
     declining = False
 
     def body_writer(request: Request) -> Callable[[bytes], bool]:
-        # As camserve._direct's writer does when the socket takes nothing:
+        # As camserve.streams._direct's writer does when the socket takes nothing:
         # pause the producer and leave the part to the viewer.
         def write(data: bytes) -> bool:
             if declining:
@@ -422,7 +422,7 @@ def test_part_not_taken_stays_pending(
 
         return write
 
-    monkeypatch.setattr(camserve._stream, "body_writer", body_writer)
+    monkeypatch.setattr(camserve.streams._stream, "body_writer", body_writer)
     connection = streaming(camera)
     declining = True
     camera.push()

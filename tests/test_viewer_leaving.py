@@ -29,8 +29,8 @@ from camserve import (
     StreamViewer,
     service_resource,
 )
-from camserve._auth import Account, Accounts, User
-from camserve._login import LoginResource
+from camserve.access._auth import Account, Accounts, User
+from camserve.access._login import LoginResource
 from camserve.testing import PushSource, make_jpeg
 
 

@@ -25,7 +25,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
-from camserve._multipart_reader import (
+from camserve.cameras._multipart_reader import (
     MultipartReader,
     StreamFormatError,
     boundary_from_content_type,

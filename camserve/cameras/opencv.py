@@ -19,12 +19,11 @@ from attrs import frozen
 from zope.interface import implementer
 
 from camserve._jpeg import jpeg_size, whole_jpeg
+from camserve.cameras._opencv_source import Source, parse_source
 from camserve.cameras._options import check_frame_options
+from camserve.cameras._pacing import Pacer, RateLimiter, next_timestamp
+from camserve.cameras._transform import FLIPS, ROTATIONS, Plan, make_plan
 from camserve.interfaces import ICamera, IHealthDetails
-
-from ._opencv_source import Source, parse_source
-from ._pacing import Pacer, RateLimiter, next_timestamp
-from ._transform import FLIPS, ROTATIONS, Plan, make_plan
 
 if TYPE_CHECKING:
     from collections.abc import Generator

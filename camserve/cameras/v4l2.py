@@ -29,7 +29,7 @@ from . import _linuxpy
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
 
-    from ._linuxpy import Device, Frame, VideoCapture, VideoModule
+    from camserve.cameras._linuxpy import Device, Frame, VideoCapture, VideoModule
 
 FORMATS = ("auto", "mjpeg", "yuyv")
 """
@@ -218,7 +218,7 @@ class V4L2Camera:
         """
         if negotiated.passthrough:
             return whole_jpeg
-        from ._yuyv import encode_yuyv  # noqa: PLC0415 - OpenCV only for YUYV
+        from camserve.cameras._yuyv import encode_yuyv  # noqa: PLC0415 - OpenCV only for YUYV
 
         return partial(
             encode_yuyv,

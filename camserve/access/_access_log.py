@@ -9,7 +9,7 @@ from typing import Any
 
 from twisted.web.http import combinedLogFormatter
 
-from ._tokens import scrub
+from camserve.access._tokens import scrub
 
 
 class _Scrubbed:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.iweb import IRequest
 
-    from ._auth import User
+    from camserve.access._auth import User
 
 DEFAULT_SECONDS = 3600
 """How long a token lasts unless asked otherwise: an hour."""

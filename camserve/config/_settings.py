@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from ._proxies import parse_networks
+from camserve.access._proxies import parse_networks
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

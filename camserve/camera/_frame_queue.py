@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
-from .interfaces import IFrameSink
+from camserve.interfaces import IFrameSink
 
 if TYPE_CHECKING:
-    from ._frame import Frame
+    from camserve.camera._frame import Frame
 
 
 class CameraClosed(Exception):  # noqa: N818 - an event, like ConnectionDone

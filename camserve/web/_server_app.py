@@ -16,13 +16,13 @@ from klein import Klein
 from twisted.web.resource import Resource
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from ._hub import CameraUnavailable, HubState
-from ._multi_viewer import MultiViewer
-from ._pages import GridPage, resolution
-from ._static import static_file
-from ._stream import set_stream_headers
-from ._tokens import DEFAULT_SECONDS
-from ._web import CameraApp, _plain, set_allow
+from camserve.access._tokens import DEFAULT_SECONDS
+from camserve.camera._hub import CameraUnavailable, HubState
+from camserve.streams._multi_viewer import MultiViewer
+from camserve.streams._stream import set_stream_headers
+from camserve.web._camera_app import CameraApp, _plain, set_allow
+from camserve.web._pages import GridPage, resolution
+from camserve.web._static import static_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -34,11 +34,11 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
     from twisted.web.server import Request
 
-    from ._auth import User
-    from ._hub import CameraHub
-    from ._reload import Reloaded
-    from ._service import CameraService
-    from ._tokens import Tokens
+    from camserve.access._auth import User
+    from camserve.access._tokens import Tokens
+    from camserve.camera._hub import CameraHub
+    from camserve.camera._service import CameraService
+    from camserve.config._reload import Reloaded
 
     Reload = Callable[[], "Deferred[Reloaded] | None"]
     """Reloads the config file; L{None} for a server started without one."""

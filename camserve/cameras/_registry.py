@@ -18,9 +18,9 @@ from typing import Any
 
 from attrs import frozen
 
-from ._config import ConfigError
-from ._seed import is_seed_driver, provide_base_camera, seed_camera
-from .interfaces import ICamera, IFrameSource
+from camserve.cameras._seed import is_seed_driver, provide_base_camera, seed_camera
+from camserve.config._settings import ConfigError
+from camserve.interfaces import ICamera, IFrameSource
 
 ENTRY_POINT_GROUP = "camserve.cameras"
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._hub import CameraHub
-from ._jpeg import jpeg_size
-from .interfaces import THUMBNAIL, IFrameSink, IFrameSource
+from camserve._jpeg import jpeg_size
+from camserve.camera._hub import CameraHub
+from camserve.interfaces import THUMBNAIL, IFrameSink, IFrameSource
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
 
-    from ._frame import Frame
+    from camserve.camera._frame import Frame
 
     InThread = Callable[[Callable[[bytes], bytes], bytes], Deferred[bytes]]
 

@@ -16,12 +16,12 @@ from klein import Klein
 from twisted.internet.defer import succeed
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from ._hub import CameraHub, CameraUnavailable, HubState
-from ._pages import CameraPage
-from ._static import static_file
-from ._stream import set_stream_headers
-from ._tokens import token_of
-from ._viewer import StreamViewer
+from camserve.access._tokens import token_of
+from camserve.camera._hub import CameraHub, CameraUnavailable, HubState
+from camserve.streams._stream import set_stream_headers
+from camserve.streams._viewer import StreamViewer
+from camserve.web._pages import CameraPage
+from camserve.web._static import static_file
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
     from twisted.web.server import Request
 
-    from ._frame import Frame
+    from camserve.camera._frame import Frame
 
 
 class BadRequestError(ValueError):

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from ._multipart import PREAMBLE
-from ._stream import StreamResponse
-from .interfaces import VIEWER, IKeepAliveSink
+from camserve._multipart import PREAMBLE
+from camserve.interfaces import VIEWER, IKeepAliveSink
+from camserve.streams._stream import StreamResponse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.http import Request
 
-    from ._frame import Frame
-    from ._hub import CameraHub
+    from camserve.camera._frame import Frame
+    from camserve.camera._hub import CameraHub
 
 
 _GUESSED_PART_SIZE = 65536

@@ -49,9 +49,16 @@ from OpenSSL.SSL import Error as TLSError
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import VerifyError
 
-from ._auth import Accounts, read_accounts
-from ._certificates import tls_error_reason
-from ._config import (
+from camserve.access._auth import Accounts, read_accounts
+from camserve.access._certificates import tls_error_reason
+from camserve.access._proxies import parse_networks
+from camserve.cameras._registry import (
+    _declared_types,
+    driver_names,
+    find_driver,
+    make_camera,
+)
+from camserve.config._settings import (
     SETTINGS,
     ConfigError,
     ServerConfig,
@@ -59,15 +66,13 @@ from ._config import (
     _positive,
     _read_only,
 )
-from ._proxies import parse_networks
-from ._registry import _declared_types, driver_names, find_driver, make_camera
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from twisted.internet.interfaces import IStreamServerEndpoint
 
-    from ._registry import Driver
+    from camserve.cameras._registry import Driver
 
 _DEFAULTS = ServerConfig()
 _TIMEOUTS = ("idle_timeout", "start_timeout", "keepalive", "stall_timeout")

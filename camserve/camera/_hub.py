@@ -14,9 +14,9 @@ from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._events import CameraEvent
-from ._frame import Frame
-from .interfaces import (
+from camserve.camera._events import CameraEvent
+from camserve.camera._frame import Frame
+from camserve.interfaces import (
     VIEWER,
     IDroppedFrames,
     IEveryFrame,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-    from .interfaces import IFrameSink, IFrameSource
+    from camserve.interfaces import IFrameSink, IFrameSource
 
 _EWMA_WEIGHT = 0.125
 """How much each new frame interval moves the measured capture interval."""

@@ -14,18 +14,18 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from ._capture import ThreadedCameraSource
-from ._handles import CameraHandle
-from ._hub import CameraHub, CameraUnavailable
-from ._thumbnail import thumbnail_hub
-from .interfaces import IFrameSource
+from camserve.camera._capture import ThreadedCameraSource
+from camserve.camera._handles import CameraHandle
+from camserve.camera._hub import CameraHub, CameraUnavailable
+from camserve.camera._thumbnail import thumbnail_hub
+from camserve.interfaces import IFrameSource
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 
-    from .interfaces import ICamera
+    from camserve.interfaces import ICamera
 
     class _Reactor(IReactorTime, IReactorFromThreads):
         """What the service needs of a reactor."""
@@ -253,7 +253,7 @@ class CameraService(MultiService):
     def thumbnails(self, name: str) -> CameraHub:
         """
         A hub of camera C{name}'s frames made small (see
-        L{camserve._thumbnail}), made on first use: it follows the camera
+        L{camserve.camera._thumbnail}), made on first use: it follows the camera
         only while it has viewers of its own.
 
         @raise KeyError: if there is no such camera.

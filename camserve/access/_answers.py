@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_site,tests.test_site_tls -*-
 """
-The answers a L{camserve._site.CamserveSite} gives a connection it will not
+The answers a L{camserve.access._site.CamserveSite} gives a connection it will not
 serve (a request too slow, too large, ambiguous or for another host; a
 connection over a limit), and how such a connection is closed, over TCP and
 over TLS alike.

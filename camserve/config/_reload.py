@@ -12,22 +12,22 @@ from attrs import evolve, frozen
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
-from ._certificates import reload_all
-from ._config import ConfigError
-from ._config_file import check_config, load_config
-from ._hangup import HangupService
+from camserve.access._certificates import reload_all
+from camserve.access._hangup import HangupService
+from camserve.config._file import check_config, load_config
+from camserve.config._settings import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from twisted.python.failure import Failure
 
-    from ._auth import Accounts
-    from ._certificates import ReloadableCertificates
-    from ._config_file import CheckedConfig, FileConfig, MadeCamera, Timeouts
-    from ._hub import CameraHub
-    from ._login import LoginResource
-    from ._service import CameraService
+    from camserve.access._auth import Accounts
+    from camserve.access._certificates import ReloadableCertificates
+    from camserve.access._login import LoginResource
+    from camserve.camera._hub import CameraHub
+    from camserve.camera._service import CameraService
+    from camserve.config._file import CheckedConfig, FileConfig, MadeCamera, Timeouts
 
     _Running = tuple[str, Mapping[str, Any], Timeouts]
     """A camera's driver, options and timeouts."""

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ._direct import Write, body_writer
-from ._multipart import CONTENT_TYPE
-from ._send_queue import bound_send_queue
-from ._unchunked import start_close_delimited
+from camserve._multipart import CONTENT_TYPE
+from camserve.streams._direct import Write, body_writer
+from camserve.streams._send_queue import bound_send_queue
+from camserve.streams._unchunked import start_close_delimited
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime

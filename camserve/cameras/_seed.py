@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
-from ._config import ConfigError
-from .interfaces import ICamera
+from camserve.config._settings import ConfigError
+from camserve.interfaces import ICamera
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from .interfaces import CameraItem
+    from camserve.interfaces import CameraItem
 
 
 class BaseCamera:

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from twisted.web.template import Element, XMLString, renderer
 
-from ._hub import HubState
-from ._jpeg import jpeg_size
+from camserve._jpeg import jpeg_size
+from camserve.camera._hub import HubState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from twisted.web.iweb import IRequest
     from twisted.web.template import Tag
 
-    from ._hub import CameraHub
+    from camserve.camera._hub import CameraHub
 
 
 def _template(name: str) -> XMLString:

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._events import CameraEvent
+from camserve.camera._events import CameraEvent
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._hub import CameraHub
-    from .interfaces import IFrameSink
+    from camserve.camera._hub import CameraHub
+    from camserve.interfaces import IFrameSink
 
 
 class CameraHandle:

@@ -21,10 +21,10 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.util import DeferredResource
 from zope.interface import implementer
 
-from ._auth import BcryptChecker, PeerBasicCredentialFactory, User
-from ._server_app import ServerApp
-from ._tokens import Tokens, new_key, token_camera, token_of
-from ._web import _plain
+from camserve.access._auth import BcryptChecker, PeerBasicCredentialFactory, User
+from camserve.access._tokens import Tokens, new_key, token_camera, token_of
+from camserve.web._camera_app import _plain
+from camserve.web._server_app import ServerApp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from twisted.web.iweb import IRequest
     from twisted.web.server import Request
 
-    from ._auth import Accounts, LoginThrottle
-    from ._server_app import Reload
-    from ._service import CameraService
+    from camserve.access._auth import Accounts, LoginThrottle
+    from camserve.camera._service import CameraService
+    from camserve.web._server_app import Reload
 
 _CAMERA_HEALTH = re.compile(rb"/cameras/[^/]+/healthz")
 """A camera's health, as sent."""

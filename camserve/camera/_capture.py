@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .interfaces import (
+from camserve.interfaces import (
     ICamera,
     IDroppedFrames,
     IEveryFrame,

@@ -9,7 +9,7 @@ from functools import cached_property
 
 from attrs import field, frozen
 
-from ._multipart import encode_advance_part, encode_part
+from camserve._multipart import encode_advance_part, encode_part
 
 
 @frozen

@@ -6,7 +6,7 @@ every path but the public ones.
 
 Here are the accounts, read from the config, and the twisted.cred checker
 of their passwords (L{BcryptChecker}); the resource that asks for the login
-is L{camserve._login.LoginResource}.
+is L{camserve.access._login.LoginResource}.
 
 Only Basic is offered: Digest needs the server to know the password (or an
 MD5 of it), which a bcrypt hash cannot give, so a Digest login could never
@@ -37,8 +37,8 @@ from twisted.python.failure import Failure
 from twisted.web.guard import BasicCredentialFactory
 from zope.interface import implementer
 
-from ._config import ConfigError, _read_only
-from ._tokens import KEY_SIZE
+from camserve.access._tokens import KEY_SIZE
+from camserve.config._settings import ConfigError, _read_only
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.iweb import IRequest
 
-    from ._config_file import AuthSettings
+    from camserve.config._file import AuthSettings
 
 _BCRYPT = re.compile(r"\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
 """A bcrypt hash as C{htpasswd -B} writes it (C{$2y$}), or another bcrypt

@@ -17,7 +17,7 @@ import math
 
 from attrs import frozen
 
-from ._jpeg import whole_jpeg
+from camserve._jpeg import whole_jpeg
 
 _MAX_HEADERS = 16 * 1024
 """The most bytes a part's headers may take."""

@@ -21,7 +21,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._hangup import HangupService
+from camserve.access._hangup import HangupService
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -143,7 +143,7 @@ def select_protocol(
     """
     The ALPN protocol for a new TLS connection: the first of its site's
     protocols (camserve's offers only C{http/1.1}, see
-    L{camserve._site.CamserveSite.acceptableProtocols}) that the client
+    L{camserve.access._site.CamserveSite.acceptableProtocols}) that the client
     offered. Called by OpenSSL during the handshake, in the reactor thread.
 
     @param offered: the protocols the client offered, in its order.
@@ -200,7 +200,7 @@ def reloadable(
 class CertificateReloader(HangupService):
     """
     Reads the certificates again on C{SIGHUP} while running, where no
-    L{camserve._reload.ConfigReloader} does (the one-camera command line).
+    L{camserve.config._reload.ConfigReloader} does (the one-camera command line).
     """
 
     def __init__(

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from ._multipart import ADVANCE_PREAMBLE, PREAMBLE
-from ._stream import StreamResponse
-from .interfaces import VIEWER, IKeepAliveSink
+from camserve._multipart import ADVANCE_PREAMBLE, PREAMBLE
+from camserve.interfaces import VIEWER, IKeepAliveSink
+from camserve.streams._stream import StreamResponse
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
     from twisted.web.http import Request
 
-    from ._frame import Frame
-    from ._hub import CameraHub
+    from camserve.camera._frame import Frame
+    from camserve.camera._hub import CameraHub
 
 _AFTER_EVERY_FRAME = sys.maxsize
 """Higher than any frame number a hub will reach."""

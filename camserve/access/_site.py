@@ -38,10 +38,10 @@ from urllib.parse import unquote_to_bytes
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
-from ._access_log import access_log_line
-from ._answers import SECURITY_HEADERS, Answering, Refusal
-from ._host_names import answers_to
-from ._proxies import (
+from camserve.access._access_log import access_log_line
+from camserve.access._answers import SECURITY_HEADERS, Answering, Refusal
+from camserve.access._host_names import answers_to
+from camserve.access._proxies import (
     CamserveRequest,
     ForwardedForError,
     TrustedProxies,
