@@ -12,11 +12,12 @@ L{V4L2Camera}, L{PiCamera}, L{Picamera2Camera}) import their libraries only
 when used.
 """
 
+from camserve._errors import ConfigError
+from camserve._frame import Frame
 from camserve._multipart import BOUNDARY, CONTENT_TYPE, encode_part
 from camserve.access._site import CamserveSite
 from camserve.camera._capture import CameraEnded, ThreadedCameraSource
 from camserve.camera._events import CameraEvent
-from camserve.camera._frame import Frame
 from camserve.camera._frame_queue import CameraClosed, FrameQueue
 from camserve.camera._handles import CameraHandle
 from camserve.camera._hub import CameraHub, CameraUnavailable, HubState
@@ -28,7 +29,7 @@ from camserve.cameras.opencv import OpenCVCamera
 from camserve.cameras.pi import PiCamera
 from camserve.cameras.picamera2 import Picamera2Camera
 from camserve.cameras.v4l2 import V4L2Camera
-from camserve.config._settings import ConfigError, ServerConfig
+from camserve.config._settings import ServerConfig
 from camserve.interfaces import (
     THUMBNAIL,
     VIEWER,

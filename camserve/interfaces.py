@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from twisted.python.failure import Failure
 
-    from camserve.camera._frame import Frame
+    from camserve._frame import Frame
 
 CameraItem = bytes | tuple[bytes, float]
 """

@@ -15,6 +15,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
+from camserve._errors import ConfigError
 from camserve.access._certificates import CertificateReloader, reloadable
 from camserve.access._exposure import exposure_warning
 from camserve.access._login import LoginResource
@@ -35,7 +36,7 @@ from camserve.config._file import (
     load_config,
 )
 from camserve.config._reload import ConfigReloader, serve_camera
-from camserve.config._settings import SETTINGS, ConfigError, ServerConfig
+from camserve.config._settings import SETTINGS, ServerConfig
 from camserve.web._server_app import service_resource
 
 if TYPE_CHECKING:

@@ -36,12 +36,12 @@ from camserve.access._auth import (
     BcryptChecker,
     LoginThrottle,
     PeerCredentials,
-    User,
 )
 from camserve.access._login import LoginResource, _Realm
 from camserve.config._file import check_config, load_config
 from camserve.tap import _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
+from camserve.web._user import User
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -25,8 +25,8 @@ from twisted.internet.testing import MemoryReactor
 from twisted.internet.threads import deferToThread
 
 from camserve import CameraService, CamserveSite, service_resource
+from camserve._errors import ConfigError
 from camserve.config._file import check_config, parse_config
-from camserve.config._settings import ConfigError
 from camserve.testing import MultipartParser, ScriptedCamera, make_jpeg
 
 if TYPE_CHECKING:

@@ -21,12 +21,13 @@ from twisted.logger import formatEvent
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from camserve import CameraService, CamserveSite, ConfigError
-from camserve.access._auth import LoginThrottle, User
+from camserve.access._auth import LoginThrottle
 from camserve.access._login import LoginResource
 from camserve.access._tokens import Tokens, scrub, token_camera
 from camserve.config._file import load_config
 from camserve.tap import TOKEN_BODY_SIZE, _Listener, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
+from camserve.web._user import User
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -29,9 +29,10 @@ from camserve import (
     StreamViewer,
     service_resource,
 )
-from camserve.access._auth import Account, Accounts, User
+from camserve.access._auth import Account, Accounts
 from camserve.access._login import LoginResource
 from camserve.testing import PushSource, make_jpeg
+from camserve.web._user import User
 
 
 async def stop(source: PushSource) -> None:

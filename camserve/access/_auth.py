@@ -22,7 +22,6 @@ import re
 import secrets
 from functools import partial
 from math import inf
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import bcrypt
@@ -37,8 +36,7 @@ from twisted.python.failure import Failure
 from twisted.web.guard import BasicCredentialFactory
 from zope.interface import implementer
 
-from camserve.access._tokens import KEY_SIZE
-from camserve.config._settings import ConfigError, _read_only
+from camserve._frozen import read_only
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -46,46 +44,15 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.iweb import IRequest
 
-    from camserve.config._file import AuthSettings
+    from camserve.web._user import User
 
-_BCRYPT = re.compile(r"\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
+
+BCRYPT_HASH = re.compile(r"\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
 """A bcrypt hash as C{htpasswd -B} writes it (C{$2y$}), or another bcrypt
 library (C{$2a$}, C{$2b$}); the C{bcrypt} package checks all three alike."""
 _PASSWORD_LIMIT = 72
 """bcrypt reads this many bytes of a password; Apache's C{htpasswd -B} hashes
 these of a longer one, and the C{bcrypt} package refuses more."""
-_ROLE_RANK = {"viewer": 0, "admin": 1}
-
-
-@frozen
-class User:
-    """
-    Who logged in: the avatar routes are served for, so that they never
-    look the user up again.
-
-    @ivar role: C{"viewer"} or C{"admin"}.
-    @ivar cameras: the names of the only cameras the user sees; L{None} for
-        every camera.
-    """
-
-    name: str
-    role: str
-    cameras: frozenset[str] | None = None
-
-    def sees(self, camera: str) -> bool:
-        """
-        Whether the user may see camera C{camera}; the others are, for them,
-        cameras that do not exist.
-        """
-        return self.cameras is None or camera in self.cameras
-
-    def may(self, role: str) -> bool:
-        """
-        Whether the user's role allows what C{role} may do: an admin may do
-        everything a viewer may. A route for C{role} answers C{403} to a
-        user who may not.
-        """
-        return _ROLE_RANK[self.role] >= _ROLE_RANK[role]
 
 
 @frozen
@@ -104,97 +71,10 @@ class Accounts:
     Everyone who may log in, by name, and the paths served without a login.
     """
 
-    users: Mapping[str, Account] = field(converter=_read_only)
+    users: Mapping[str, Account] = field(converter=read_only)
     public: tuple[str, ...] = ("/healthz",)
     token_key: bytes | None = field(default=None, repr=False)
     """The key API tokens are signed with; L{None} for a random one."""
-
-
-def read_accounts(source: str, auth: AuthSettings) -> Accounts:
-    """
-    The accounts of C{auth}: its users with their hashes from its htpasswd
-    file.
-
-    @param source: the config file, named in messages.
-    @raise ConfigError: in one line naming C{source}, for an htpasswd file
-        that cannot be read, a line of it that is not C{user:bcrypt-hash},
-        a user of it with no C{[auth.users.<name>]} table, or a table with
-        no user in it.
-    """
-    path = auth.htpasswd
-    where = f"{source}: [auth] htpasswd {path}"
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except OSError as error:
-        raise ConfigError(
-            f"{where}: cannot read it: {error.strerror or error}"
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{where}: not UTF-8 text") from None
-    hashes = _hashes(where, text)
-    for name in hashes:
-        if name not in auth.users:
-            raise ConfigError(
-                f"{where}: user {name!r} has no [auth.users.{name}] table, so no "
-                "role: add one, or remove the user from the file"
-            )
-    for name in auth.users:
-        if name not in hashes:
-            raise ConfigError(
-                f"{source}: [auth.users.{name}]: user {name!r} is not in {path}"
-            )
-    return Accounts(
-        {
-            name: Account(User(name, settings.role, settings.cameras), hashes[name])
-            for name, settings in auth.users.items()
-        },
-        auth.public,
-        None if auth.token_secret_file is None else _token_key(source, auth),
-    )
-
-
-def _token_key(source: str, auth: AuthSettings) -> bytes:
-    """
-    The bytes of C{auth}'s token secret file.
-    """
-    path = auth.token_secret_file
-    where = f"{source}: [auth] token_secret_file {path}"
-    try:
-        key = Path(str(path)).read_bytes()
-    except OSError as error:
-        raise ConfigError(
-            f"{where}: cannot read it: {error.strerror or error}"
-        ) from None
-    if len(key) < KEY_SIZE:
-        raise ConfigError(
-            f"{where}: holds {len(key)} bytes, fewer than {KEY_SIZE}: make it "
-            f"with head -c {KEY_SIZE} /dev/urandom"
-        )
-    return key
-
-
-def _hashes(where: str, text: str) -> dict[str, bytes]:
-    """
-    The bcrypt hash of each user of an htpasswd file's C{text}.
-
-    @param where: the file, as messages name it.
-    """
-    hashes: dict[str, bytes] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, colon, hashed = line.strip().partition(":")
-        if not colon or not name:
-            raise ConfigError(f"{where}: line {number} is not user:hash")
-        if not _BCRYPT.fullmatch(hashed):
-            raise ConfigError(
-                f"{where}: line {number}: user {name!r} has no bcrypt hash "
-                "(make it with htpasswd -B -C 12)"
-            )
-        if name in hashes:
-            raise ConfigError(f"{where}: line {number}: user {name!r} again")
-        hashes[name] = hashed.encode("ascii")
-    return hashes
 
 
 class LoginThrottle:
@@ -478,5 +358,5 @@ class BcryptChecker:
 
 
 def _cost(hashed: bytes) -> str:
-    match = _BCRYPT.fullmatch(hashed.decode("ascii"))
+    match = BCRYPT_HASH.fullmatch(hashed.decode("ascii"))
     return match["cost"] if match else "12"

@@ -21,10 +21,12 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.util import DeferredResource
 from zope.interface import implementer
 
-from camserve.access._auth import BcryptChecker, PeerBasicCredentialFactory, User
-from camserve.access._tokens import Tokens, new_key, token_camera, token_of
-from camserve.web._camera_app import _plain
+from camserve.access._auth import BcryptChecker, PeerBasicCredentialFactory
+from camserve.access._tokens import Tokens, new_key, token_camera
+from camserve.web._camera_app import plain_answer
 from camserve.web._server_app import ServerApp
+from camserve.web._token_argument import token_of
+from camserve.web._user import User
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -434,7 +436,7 @@ class _Unauthorized(Resource):
         """
         Answer C{401}.
         """
-        return _plain(request, 401, "unauthorized")
+        return plain_answer(request, 401, "unauthorized")
 
 
 def _health_as_someone(request: IRequest, path: bytes) -> bool:

@@ -29,12 +29,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from twisted.internet.interfaces import IReactorTime
-    from twisted.web.iweb import IRequest
 
-    from camserve.access._auth import User
+    from camserve.web._user import User
 
-DEFAULT_SECONDS = 3600
-"""How long a token lasts unless asked otherwise: an hour."""
 LONGEST_SECONDS = 7 * 24 * 3600
 """How long a token may last at most: a week."""
 KEY_SIZE = 32
@@ -155,14 +152,6 @@ class Tokens:
         if user is None or not user.sees(camera):
             return None
         return Grant(user, expires)
-
-
-def token_of(request: IRequest) -> str | None:
-    """
-    The C{token} query argument of C{request}, if it has one.
-    """
-    values = (request.args or {}).get(b"token")
-    return values[-1].decode("utf-8", "replace") if values else None
 
 
 def token_camera(path: bytes, first: str | None) -> str | None:

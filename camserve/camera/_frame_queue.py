@@ -16,7 +16,7 @@ from zope.interface import implementer
 from camserve.interfaces import IFrameSink
 
 if TYPE_CHECKING:
-    from camserve.camera._frame import Frame
+    from camserve._frame import Frame
 
 
 class CameraClosed(Exception):  # noqa: N818 - an event, like ConnectionDone

@@ -14,8 +14,8 @@ from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from camserve._frame import Frame
 from camserve.camera._events import CameraEvent
-from camserve.camera._frame import Frame
 from camserve.interfaces import (
     VIEWER,
     IDroppedFrames,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
 
-    from camserve.camera._frame import Frame
+    from camserve._frame import Frame
 
     InThread = Callable[[Callable[[bytes], bytes], bytes], Deferred[bytes]]
 

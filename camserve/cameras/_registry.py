@@ -18,8 +18,8 @@ from typing import Any
 
 from attrs import frozen
 
+from camserve._errors import ConfigError
 from camserve.cameras._seed import is_seed_driver, provide_base_camera, seed_camera
-from camserve.config._settings import ConfigError
 from camserve.interfaces import ICamera, IFrameSource
 
 ENTRY_POINT_GROUP = "camserve.cameras"
@@ -197,7 +197,7 @@ def make_camera(name: str, options: Mapping[str, Any], reactor: Any = None) -> D
             raise ConfigError(
                 f"camera {name!r} does not take option {unknown[0]!r}; it takes: {takes}"
             )
-    declared = _declared_types(factory)
+    declared = declared_types(factory)
     arguments = {
         key: _from_string(name, key, value, declared.get(key, set()))
         if isinstance(value, str)
@@ -251,7 +251,7 @@ def _from_string(name: str, key: str, raw: str, wanted: set[type]) -> Any:
     return raw
 
 
-def _declared_types(factory: CameraFactory) -> dict[str, set[type]]:
+def declared_types(factory: CameraFactory) -> dict[str, set[type]]:
     """
     The types each constructor parameter of C{factory} is declared to take,
     with C{X | None} read as C{X}; parameters without usable annotations are

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
-from camserve.config._settings import ConfigError
+from camserve._errors import ConfigError
 from camserve.interfaces import ICamera
 
 if TYPE_CHECKING:

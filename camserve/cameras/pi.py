@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from zope.interface import implementer
 
+from camserve._errors import ConfigError
 from camserve.cameras._options import (
     check_frame_options,
     check_positive,
     frame_wait,
 )
 from camserve.cameras._reasons import innermost_reason
-from camserve.config._settings import ConfigError
 from camserve.interfaces import ICamera, IHealthDetails
 
 if TYPE_CHECKING:

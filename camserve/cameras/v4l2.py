@@ -17,14 +17,13 @@ from attrs import frozen
 from zope.interface import implementer
 
 from camserve._jpeg import whole_jpeg
+from camserve.cameras import _linuxpy
 from camserve.cameras._options import (
     check_frame_options,
     check_positive,
     frame_wait,
 )
 from camserve.interfaces import ICamera, IHealthDetails
-
-from . import _linuxpy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator

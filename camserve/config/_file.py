@@ -49,22 +49,22 @@ from OpenSSL.SSL import Error as TLSError
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import VerifyError
 
-from camserve.access._auth import Accounts, read_accounts
+from camserve._errors import ConfigError
+from camserve._frozen import read_only
 from camserve.access._certificates import tls_error_reason
 from camserve.access._proxies import parse_networks
 from camserve.cameras._registry import (
-    _declared_types,
+    declared_types,
     driver_names,
     find_driver,
     make_camera,
 )
+from camserve.config._accounts import AuthSettings, UserSettings, read_accounts
 from camserve.config._settings import (
     SETTINGS,
-    ConfigError,
     ServerConfig,
-    _number,
-    _positive,
-    _read_only,
+    bounded_number,
+    positive_number,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 
     from twisted.internet.interfaces import IStreamServerEndpoint
 
+    from camserve.access._auth import Accounts
     from camserve.cameras._registry import Driver
 
 _DEFAULTS = ServerConfig()
@@ -84,9 +85,9 @@ _COMMON_OPTIONS = frozenset(
 _TEXT_OPTIONS = frozenset({"source"})
 """The common options given as text; the others are numbers."""
 _LIMITS = {
-    "header_timeout": _positive,
-    "max_connections": _number(int, 1),
-    "max_connections_per_client": _number(int, 1),
+    "header_timeout": positive_number,
+    "max_connections": bounded_number(int, 1),
+    "max_connections_per_client": bounded_number(int, 1),
 }
 """The C{[server]} keys of the HTTP server's limits, with their parsers."""
 _SERVER_KEYS = ("endpoints", "hosts", "trusted_proxies", *_TIMEOUTS, *_LIMITS)
@@ -154,50 +155,6 @@ class ServerSettings:
 
 
 @frozen
-class UserSettings:
-    """
-    One C{[auth.users.<name>]} table: what a user of the htpasswd file may
-    do.
-
-    @ivar role: C{"viewer"} (pages, streams, snapshots, the read-only API)
-        or C{"admin"} (everything).
-    @ivar cameras: the names of the only cameras the user sees; L{None} for
-        every camera, those added later included.
-    """
-
-    role: str
-    cameras: frozenset[str] | None = None
-
-
-@frozen
-class AuthSettings:
-    """
-    The C{[auth]} table: who may log in, and what they see.
-
-    Every user of the htpasswd file must have a C{[auth.users.<name>]}
-    table and every such table a line in the file: a user in only one of
-    the two is refused at start, in one line naming the user, rather than
-    left in a state nobody chose.
-
-    @ivar htpasswd: the path of an Apache htpasswd file of bcrypt hashes
-        (as C{htpasswd -B} writes), relative to the config file's folder if
-        the file gives a relative one.
-    @ivar users: each user's settings, by name.
-    @ivar public: the paths served without a login; a path ending in C{/}
-        stands for everything below it.
-    @ivar token_secret_file: the path of a file of random bytes (at least
-        32) that API tokens are signed with, relative to the config file's
-        folder if the file gives a relative one; L{None} for a random key
-        made at each start, so that tokens stop working at a restart.
-    """
-
-    htpasswd: str
-    users: Mapping[str, UserSettings] = field(converter=_read_only)
-    public: tuple[str, ...] = ("/healthz",)
-    token_secret_file: str | None = None
-
-
-@frozen
 class CameraConfig:
     """
     One C{[[cameras]]} table: a camera to make and serve.
@@ -212,7 +169,7 @@ class CameraConfig:
 
     name: str
     driver: str
-    options: Mapping[str, Any] = field(factory=dict, converter=_read_only)
+    options: Mapping[str, Any] = field(factory=dict, converter=read_only)
     idle_timeout: float | None = None
     start_timeout: float | None = None
     keepalive: float | None = None
@@ -732,7 +689,7 @@ def _driver_options(camera: CameraConfig) -> dict[str, object]:
     @raise ConfigError: for an unknown driver, or an option of a type the
         driver does not take.
     """
-    declared = _declared_types(find_driver(camera.driver))
+    declared = declared_types(find_driver(camera.driver))
     return {
         key: _typed(key, value, declared.get(key, set()))
         for key, value in camera.options.items()

@@ -12,10 +12,10 @@ from attrs import evolve, frozen
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
+from camserve._errors import ConfigError
 from camserve.access._certificates import reload_all
 from camserve.access._hangup import HangupService
 from camserve.config._file import check_config, load_config
-from camserve.config._settings import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -7,25 +7,19 @@ environment with one-line errors.
 from __future__ import annotations
 
 import math
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
+from camserve._errors import ConfigError
+from camserve._frozen import read_only
 from camserve.access._proxies import parse_networks
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 
-class ConfigError(ValueError):
-    """
-    A setting camserve cannot use. The message is one line naming the
-    setting, what was given and what is allowed.
-    """
-
-
-def _number(
+def bounded_number(
     kind: type[float | int], low: float, high: float = math.inf
 ) -> Callable[[str, str], Any]:
     def parse(name: str, raw: str) -> float | int:
@@ -46,7 +40,7 @@ def _number(
     return parse
 
 
-def _positive(name: str, raw: str) -> float:
+def positive_number(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -132,25 +126,27 @@ SETTINGS = (
         "driver source, e.g. a folder of JPEGs for emulated",
         driver_option=True,
     ),
-    Setting("fps", "CAMSERVE_FPS", _positive, "frames per second", driver_option=True),
+    Setting(
+        "fps", "CAMSERVE_FPS", positive_number, "frames per second", driver_option=True
+    ),
     Setting(
         "width",
         "CAMSERVE_WIDTH",
-        _number(int, 16, 7680),
+        bounded_number(int, 16, 7680),
         "frame width in pixels",
         driver_option=True,
     ),
     Setting(
         "height",
         "CAMSERVE_HEIGHT",
-        _number(int, 16, 4320),
+        bounded_number(int, 16, 4320),
         "frame height in pixels",
         driver_option=True,
     ),
     Setting(
         "quality",
         "CAMSERVE_QUALITY",
-        _number(int, 1, 100),
+        bounded_number(int, 1, 100),
         "JPEG quality, 1 to 100",
         driver_option=True,
     ),
@@ -163,43 +159,43 @@ SETTINGS = (
     Setting(
         "idle-timeout",
         "CAMSERVE_IDLE_TIMEOUT",
-        _number(float, 0),
+        bounded_number(float, 0),
         "seconds without viewers before the camera stops [default: 10]",
     ),
     Setting(
         "start-timeout",
         "CAMSERVE_START_TIMEOUT",
-        _positive,
+        positive_number,
         "seconds a viewer waits for a first frame before a 503 [default: 10]",
     ),
     Setting(
         "keepalive",
         "CAMSERVE_KEEPALIVE",
-        _positive,
+        positive_number,
         "seconds without a new frame before viewers get the last one again [default: 2]",
     ),
     Setting(
         "stall-timeout",
         "CAMSERVE_STALL_TIMEOUT",
-        _positive,
+        positive_number,
         "seconds a viewer may read nothing before it is disconnected [default: 30]",
     ),
     Setting(
         "header-timeout",
         "CAMSERVE_HEADER_TIMEOUT",
-        _positive,
+        positive_number,
         "seconds a client has to send a whole request, body included [default: 10]",
     ),
     Setting(
         "max-connections",
         "CAMSERVE_MAX_CONNECTIONS",
-        _number(int, 1),
+        bounded_number(int, 1),
         "connections served at once [default: 1000]",
     ),
     Setting(
         "max-connections-per-client",
         "CAMSERVE_MAX_CONNECTIONS_PER_CLIENT",
-        _number(int, 1),
+        bounded_number(int, 1),
         "connections served at once from one client address [default: 50]",
     ),
     Setting(
@@ -212,10 +208,6 @@ SETTINGS = (
 )
 
 
-def _read_only(options: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(options))
-
-
 @frozen
 class ServerConfig:
     """
@@ -225,7 +217,7 @@ class ServerConfig:
     camera: str = "emulated"
     name: str | None = None
     endpoint: str = "tcp:8080"
-    camera_options: Mapping[str, Any] = field(factory=dict, converter=_read_only)
+    camera_options: Mapping[str, Any] = field(factory=dict, converter=read_only)
     idle_timeout: float = 10.0
     start_timeout: float = 10.0
     keepalive: float = 2.0

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.http import Request
 
-    from camserve.camera._frame import Frame
+    from camserve._frame import Frame
     from camserve.camera._hub import CameraHub
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
     from twisted.web.http import Request
 
-    from camserve.camera._frame import Frame
+    from camserve._frame import Frame
     from camserve.camera._hub import CameraHub
 
 _AFTER_EVERY_FRAME = sys.maxsize

@@ -16,12 +16,12 @@ from klein import Klein
 from twisted.internet.defer import succeed
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from camserve.access._tokens import token_of
 from camserve.camera._hub import CameraHub, CameraUnavailable, HubState
 from camserve.streams._stream import set_stream_headers
 from camserve.streams._viewer import StreamViewer
 from camserve.web._pages import CameraPage
 from camserve.web._static import static_file
+from camserve.web._token_argument import token_of
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
     from twisted.web.server import Request
 
-    from camserve.camera._frame import Frame
+    from camserve._frame import Frame
 
 
 class BadRequestError(ValueError):
@@ -103,7 +103,7 @@ class CameraApp:
         The page's stylesheet, scripts and images.
         """
         content = static_file(request, name)
-        return _plain(request, 404, "not found") if content is None else content
+        return plain_answer(request, 404, "not found") if content is None else content
 
     @app.route("/video_feed", methods=["GET"])
     def video_feed(self, request: Request) -> Deferred[Any] | bytes:
@@ -115,7 +115,7 @@ class CameraApp:
             max_fps = _parse_fps(request)
             advance_headers = _parse_switch(request, "advance_headers")
         except BadRequestError as error:
-            return _plain(request, 400, str(error))
+            return plain_answer(request, 400, str(error))
         if request.method == b"HEAD":
             set_stream_headers(request)
             return b""
@@ -142,7 +142,7 @@ class CameraApp:
         try:
             download = _parse_switch(request, "download")
         except BadRequestError as error:
-            return succeed(_plain(request, 400, str(error)))
+            return succeed(plain_answer(request, 400, str(error)))
 
         def respond(frame: Frame) -> bytes:
             request.setHeader(b"content-type", b"image/jpeg")
@@ -181,7 +181,7 @@ class CameraApp:
         """
         Unknown paths.
         """
-        return _plain(request, 404, "not found")
+        return plain_answer(request, 404, "not found")
 
     @app.handle_errors(MethodNotAllowed)
     def method_not_allowed(self, request: IRequest, failure: Failure) -> bytes:
@@ -189,12 +189,12 @@ class CameraApp:
         Known paths asked with a method they do not answer.
         """
         set_allow(request, failure)
-        return _plain(request, 405, "method not allowed")
+        return plain_answer(request, 405, "method not allowed")
 
     @staticmethod
     def _unavailable(failure: Failure, request: IRequest) -> bytes:
         failure.trap(CameraUnavailable)
-        return _plain(request, 503, str(failure.value))
+        return plain_answer(request, 503, str(failure.value))
 
 
 def camera_resource(
@@ -289,7 +289,7 @@ def _argument(request: IRequest, name: str) -> str | None:
     return values[-1].decode("utf-8", "replace") if values else None
 
 
-def _plain(request: IRequest, code: int, message: str) -> bytes:
+def plain_answer(request: IRequest, code: int, message: str) -> bytes:
     """
     A short plain-text answer.
     """

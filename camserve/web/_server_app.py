@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import json
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import quote
 
 from klein import Klein
 from twisted.web.resource import Resource
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from camserve.access._tokens import DEFAULT_SECONDS
 from camserve.camera._hub import CameraUnavailable, HubState
 from camserve.streams._multi_viewer import MultiViewer
 from camserve.streams._stream import set_stream_headers
-from camserve.web._camera_app import CameraApp, _plain, set_allow
+from camserve.web._camera_app import CameraApp, plain_answer, set_allow
 from camserve.web._pages import GridPage, resolution
 from camserve.web._static import static_file
+from camserve.web._token_argument import DEFAULT_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -34,14 +34,49 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
     from twisted.web.server import Request
 
-    from camserve.access._auth import User
-    from camserve.access._tokens import Tokens
     from camserve.camera._hub import CameraHub
     from camserve.camera._service import CameraService
-    from camserve.config._reload import Reloaded
+    from camserve.web._user import User
 
-    Reload = Callable[[], "Deferred[Reloaded] | None"]
-    """Reloads the config file; L{None} for a server started without one."""
+
+class Reloaded(Protocol):
+    """
+    What a reload of the config file did, as C{POST /api/reload} answers it.
+    """
+
+    @property
+    def error(self) -> str | None:
+        """
+        The file's mistake, which changed nothing; L{None} if it was applied.
+        """
+
+    def as_json(self) -> dict[str, Any]:
+        """
+        The answer's JSON: what changed, or the mistake.
+        """
+
+
+class TokenMinter(Protocol):
+    """
+    What C{POST /api/tokens} mints API tokens with.
+    """
+
+    @property
+    def longest(self) -> int:
+        """
+        The most seconds a token may last.
+        """
+
+    def mint(self, user: User, camera: str, seconds: int) -> tuple[str, int]:
+        """
+        A token letting C{user} watch C{camera} for C{seconds}, and its
+        expiry in Unix time.
+        """
+
+
+Reload: TypeAlias = "Callable[[], Deferred[Any] | None]"
+"""Reloads the config file, firing with what it did (a L{Reloaded}); L{None}
+for a server started without one."""
 
 
 class ServerApp:
@@ -74,7 +109,7 @@ class ServerApp:
         clock: IReactorTime,
         *,
         user: User | None = None,
-        tokens: Tokens | None = None,
+        tokens: TokenMinter | None = None,
         reload: Reload | None = None,
         anonymous: bool = False,
     ) -> None:
@@ -122,7 +157,7 @@ class ServerApp:
         and the path after it.
         """
         if not name:
-            return _Answer(lambda answered: _plain(answered, 404, "not found"))
+            return _Answer(lambda answered: plain_answer(answered, 404, "not found"))
         hub = self._hub(name)
         if hub is None:
             return _Answer(self._unknown)
@@ -138,7 +173,7 @@ class ServerApp:
         The pages' stylesheet, scripts and images.
         """
         content = static_file(request, name)
-        return _plain(request, 404, "not found") if content is None else content
+        return plain_answer(request, 404, "not found") if content is None else content
 
     @app.route("/favicon.ico", methods=["GET"])
     def favicon(self, request: Request) -> bytes | None:
@@ -156,7 +191,7 @@ class ServerApp:
         """
         first = self._first_app()
         if first is None:
-            return _plain(request, 404, "no camera is configured")
+            return plain_answer(request, 404, "no camera is configured")
         return first.video_feed(request)
 
     @app.route("/snapshot.jpg", methods=["GET"])
@@ -166,7 +201,7 @@ class ServerApp:
         """
         first = self._first_app()
         if first is None:
-            return _plain(request, 404, "no camera is configured")
+            return plain_answer(request, 404, "no camera is configured")
         return first.snapshot(request)
 
     # Several cameras on one connection
@@ -184,7 +219,7 @@ class ServerApp:
         try:
             wanted, shrunk = _stream_choice(request, hubs)
         except _RefusedError as refused:
-            return _plain(request, refused.code, str(refused))
+            return plain_answer(request, refused.code, str(refused))
         if request.method == b"HEAD":
             set_stream_headers(request)
             return b""
@@ -201,7 +236,7 @@ class ServerApp:
             )
             return viewer.start()
         except CameraUnavailable as error:
-            return _plain(request, 503, str(error))
+            return plain_answer(request, 503, str(error))
 
     # The API and health
 
@@ -292,11 +327,11 @@ class ServerApp:
         reloading = None if self._reload is None else self._reload()
         if reloading is None:
             return _json(request, {"error": "not started from a config file"}, 409)
-        return reloading.addCallback(
-            lambda done: _json(
-                request, done.as_json(), 200 if done.error is None else 400
-            )
-        )
+
+        def answer(done: Reloaded) -> bytes:
+            return _json(request, done.as_json(), 200 if done.error is None else 400)
+
+        return reloading.addCallback(answer)
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request: Request) -> bytes:
@@ -338,7 +373,7 @@ class ServerApp:
         """
         if _under_api(request):
             return _json(request, {"error": "not found"}, 404)
-        return _plain(request, 404, "not found")
+        return plain_answer(request, 404, "not found")
 
     @app.handle_errors(MethodNotAllowed)
     def method_not_allowed(self, request: IRequest, failure: Failure) -> bytes:
@@ -348,7 +383,7 @@ class ServerApp:
         set_allow(request, failure)
         if _under_api(request):
             return _json(request, {"error": "method not allowed"}, 405)
-        return _plain(request, 405, "method not allowed")
+        return plain_answer(request, 405, "method not allowed")
 
     # Helpers
 
@@ -401,7 +436,7 @@ class ServerApp:
         names = sorted(self._visible())
         if _under_api(request):
             return _json(request, {"error": "no such camera", "cameras": names}, 404)
-        return _plain(
+        return plain_answer(
             request,
             404,
             f"no such camera; cameras: {', '.join(names) or 'none'}",
@@ -523,7 +558,7 @@ class _Cameras(Resource):
         """
         C{cameras/} itself, which is nothing.
         """
-        return _plain(request, 404, "not found")
+        return plain_answer(request, 404, "not found")
 
 
 class _Answer(Resource):
@@ -551,7 +586,7 @@ def _redirect(request: IRequest, name: str) -> bytes:
     """
     if request.method not in (b"GET", b"HEAD"):
         request.setHeader(b"allow", b"GET, HEAD")
-        return _plain(request, 405, "method not allowed")
+        return plain_answer(request, 405, "method not allowed")
     request.redirect(quote(name, safe="").encode("ascii") + b"/")
     return b""
 
