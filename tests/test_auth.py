@@ -457,7 +457,7 @@ def test_logins_from_one_address_are_checked_one_after_another() -> None:
     finish(runs)
     clock.advance(2)
     failureResultOf(guesses[2], UnauthorizedLogin)
-    assert checker._waiting == {}
+    assert checker._lines == {}
 
 
 def test_a_right_password_waiting_behind_another_is_not_checked_again(

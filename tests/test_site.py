@@ -31,7 +31,8 @@ from twisted.web.server import NOT_DONE_YET
 from camserve import CameraService, CamserveSite, service_resource
 from camserve.access._answers import LINGER
 from camserve.access._proxies import TrustedProxies, parse_networks
-from camserve.access._site import CONTENT_SECURITY_POLICY
+from camserve.access._site import CONTENT_SECURITY_POLICY, CamserveChannel
+from camserve.access._twisted_web import request_line
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
 
 if TYPE_CHECKING:
@@ -952,3 +953,30 @@ def test_forwarded_clients_have_their_own_limits() -> None:
     # Every place of the client's is free again.
     assert site.take_client("203.0.113.5")
     assert site.take_client("203.0.113.5")
+
+
+# What the site reads of twisted.web
+
+
+def test_the_request_line_is_read_where_twisted_keeps_it() -> None:
+    """
+    The request line of a request whose head is whole is where
+    L{camserve.access._twisted_web} reads it: if a Twisted release keeps it
+    elsewhere, this fails rather than the site's checks going blind.
+    """
+    seen: list[tuple[bytes, bytes, bytes]] = []
+
+    class Watching(CamserveChannel):
+        def allHeadersReceived(self) -> None:
+            seen.append(request_line(self))
+            super().allHeadersReceived()
+
+    site = make_site(max_body_size=10)
+    site.protocol = Watching
+    client = Client(site)
+    client.send(
+        b"POST /path?x=1 HTTP/1.1\r\nHost: camserve\r\nContent-Length: 2\r\n\r\n"
+    )
+    assert seen == [(b"POST", b"/path?x=1", b"HTTP/1.1")]
+    client.send(b"ok")
+    assert client.code() == 200

@@ -29,7 +29,7 @@ from attrs import field, frozen
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, DeferredLock, fail, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -216,7 +216,8 @@ class BcryptChecker:
         self._most_waiting = most_waiting
         self._key = secrets.token_bytes(32)
         self._right: dict[str, tuple[bytes, float]] = {}
-        self._waiting: dict[tuple[str, str], list[Deferred[None]]] = {}
+        # One lock per line of logins (a user, from an address).
+        self._lines: dict[tuple[str, str], DeferredLock] = {}
         self._checking: dict[bytes, list[Deferred[bool]]] = {}
         self._hashes: dict[str, bytes] = {}
         self._dummy = b""
@@ -285,7 +286,7 @@ class BcryptChecker:
             return None
         self._checking[digest] = [answered]
 
-        def check(_: None) -> Deferred[bool]:
+        def check(_: object) -> Deferred[bool]:
             # One checked before this one may have found the same password.
             if hashed is not None and self._remembered(name, hashed, password):
                 return succeed(True)
@@ -313,30 +314,26 @@ class BcryptChecker:
         turn.addCallback(check).addCallback(paced).addBoth(done)
         return answered
 
-    def _turn(self, line: tuple[str, str]) -> Deferred[None] | None:
+    def _turn(self, line: tuple[str, str]) -> Deferred[DeferredLock] | None:
         """
         Fires when a login of C{line} may be checked: at once if none is
         waiting or being checked; L{None} if too many are waiting.
         """
-        queue = self._waiting.get(line)
-        if queue is None:
-            self._waiting[line] = []
-            return succeed(None)
-        if len(queue) >= self._most_waiting:
+        lock = self._lines.get(line)
+        if lock is None:
+            lock = self._lines[line] = DeferredLock()
+        elif len(lock.waiting) >= self._most_waiting:
             return None
-        turn: Deferred[None] = Deferred()
-        queue.append(turn)
-        return turn
+        return lock.acquire()
 
     def _next(self, line: tuple[str, str]) -> None:
         """
         Let the next login waiting in C{line} be checked.
         """
-        queue = self._waiting[line]
-        if queue:
-            queue.pop(0).callback(None)
-        else:
-            del self._waiting[line]
+        lock = self._lines[line]
+        lock.release()
+        if not lock.locked:
+            del self._lines[line]
 
     def _digest(self, name: str, hashed: bytes, password: bytes) -> bytes:
         message = name.encode("utf-8") + b"\0" + hashed + b"\0" + password

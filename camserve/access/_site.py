@@ -47,6 +47,7 @@ from camserve.access._proxies import (
     TrustedProxies,
     take_forwarded,
 )
+from camserve.access._twisted_web import request_line
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -196,15 +197,16 @@ class CamserveChannel(Answering, HTTPChannel):
         if self.length is None or self.length > self.factory.max_body_size:
             return 413
         hosts = headers.getRawHeaders(b"host", [])
+        command, target, version = request_line(self)
         if (
-            not _METHOD.fullmatch(self._command)
+            not _METHOD.fullmatch(command)
             or any(len(headers.getRawHeaders(name, [])) > 1 for name in _SINGLE_HEADERS)
-            or (self._version == b"HTTP/1.1" and not hosts)
+            or (version == b"HTTP/1.1" and not hosts)
         ):
             return 400
         if hosts and not answers_to(hosts[0], self.factory.allowed_hosts):
             return 421
-        path = self._path.split(b"?", 1)[0]
+        path = target.split(b"?", 1)[0]
         if not path.startswith(b"/"):
             # twisted.web takes a path's first byte for its slash: the rest
             # of C{*}, C{http://host/path} or C{%C3%A9} would be misread.

@@ -221,24 +221,23 @@ class CameraService(MultiService):
             thumbnails.shutdown()
         released: Deferred[None] = Deferred()
 
-        def not_waiting() -> None:
+        def not_waiting(_: object, grace: float) -> None:
             self._log.warn(
                 "camera {names} did not release its device within {grace:g} s;"
                 " not waiting for it",
                 names=name,
-                grace=self._release_grace,
+                grace=grace,
             )
-            released.callback(None)
-
-        give_up = self._reactor.callLater(self._release_grace, not_waiting)
 
         def done(_: object) -> None:
             del self._releasing[hub]
-            if give_up.active():
-                give_up.cancel()
+            if not released.called:
                 released.callback(None)
 
         self._releasing[hub] = None
+        released.addTimeout(
+            self._release_grace, self._reactor, onTimeoutCancel=not_waiting
+        )
         hub.shutdown().addCallback(done)
         return released
 
@@ -293,14 +292,16 @@ class CameraService(MultiService):
         hubs = [*self._hubs.values(), *self._releasing]
         releases = [(hub.name, hub.shutdown()) for hub in hubs]
         settled: Deferred[None] = Deferred()
-        give_up = self._reactor.callLater(self._release_grace, settled.callback, None)
 
         def all_released(_: object) -> None:
-            if give_up.active():
-                give_up.cancel()
+            if not settled.called:
                 settled.callback(None)
 
         DeferredList([release for _, release in releases]).addCallback(all_released)
+        # Giving up is reported below, naming the cameras still holding on.
+        settled.addTimeout(
+            self._release_grace, self._reactor, onTimeoutCancel=lambda _, __: None
+        )
 
         def stop_threads(_: object) -> Deferred[Any]:
             stuck = sorted({name for name, release in releases if not release.called})
