@@ -394,7 +394,7 @@ async def test_streams_set_tcp_nodelay() -> None:
         client.sendall(b"GET /video_feed HTTP/1.1\r\nHost: test\r\n\r\n")
         await until(lambda: source.running)
         source.push(make_jpeg(1))
-        (viewer,) = hub._sink_tuple
+        (viewer,) = tuple(hub._sinks)
         assert isinstance(viewer, StreamViewer)
         transport: Any = viewer._request.transport
         server_socket = transport.getHandle()

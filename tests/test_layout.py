@@ -40,8 +40,8 @@ LARGEST = 400
 """The most lines a module should have."""
 LARGER = {
     "camserve.config._file": 740,
-    "camserve.web._server_app": 680,
-    "camserve.camera._hub": 670,
+    "camserve.web._server_app": 460,
+    "camserve.camera._hub": 580,
     "camserve.cameras.opencv": 480,
     "camserve.access._site": 480,
     "camserve.access._login": 470,

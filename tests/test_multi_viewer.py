@@ -218,7 +218,7 @@ class Cameras:
         """
         The one channel of a viewer subscribed to camera C{name}.
         """
-        (sink,) = self.hub(name)._sink_tuple
+        (sink,) = tuple(self.hub(name)._sinks)
         assert isinstance(sink, _Channel)
         return sink
 

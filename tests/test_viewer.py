@@ -156,7 +156,7 @@ class Camera:
         """
         The one viewer subscribed to the hub.
         """
-        (sink,) = self.hub._sink_tuple
+        (sink,) = tuple(self.hub._sinks)
         assert isinstance(sink, StreamViewer)
         return sink
 

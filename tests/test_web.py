@@ -458,7 +458,7 @@ def test_fractional_fps(camera: Camera) -> None:
     assert header(response, b"content-type") == [
         b"multipart/x-mixed-replace; boundary=frame"
     ]
-    (viewer,) = camera.hub._sink_tuple
+    (viewer,) = tuple(camera.hub._sinks)
     assert isinstance(viewer, StreamViewer)
     assert viewer._min_interval == pytest.approx(0.4)
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from camserve.access._auth import Accounts, LoginThrottle
     from camserve.camera._service import CameraService
-    from camserve.web._server_app import Reload
+    from camserve.web._collaborators import Reload
 
 _CAMERA_HEALTH = re.compile(rb"/cameras/[^/]+/healthz")
 """A camera's health, as sent."""

@@ -6,22 +6,20 @@ The hub: one per camera, between a frame source and everything fed by it.
 from __future__ import annotations
 
 import enum
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import defer
-from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from camserve._frame import Frame
 from camserve.camera._events import CameraEvent
+from camserve.camera._sinks import Sinks
 from camserve.interfaces import (
     VIEWER,
     IDroppedFrames,
     IEveryFrame,
     IHealthDetails,
-    IKeepAliveSink,
 )
 
 if TYPE_CHECKING:
@@ -125,13 +123,7 @@ class CameraHub:
         self._backoff = backoff_initial
         self._close_timeout = close_timeout
 
-        self._sinks: dict[IFrameSink, str] = {}
-        self._kinds: Counter[str] = Counter()
-        # Rebuilt when sinks change, so delivering a frame allocates nothing.
-        self._sink_tuple: tuple[IFrameSink, ...] = ()
-        self._kept_alive: tuple[IKeepAliveSink, ...] = ()
-        # Sinks that want every frame, with how many they may wait for.
-        self._every_frame: dict[IFrameSink, int] = {}
+        self._sinks = Sinks(self._label, self.unsubscribe)
         self._waiters: dict[Deferred[Frame], IDelayedCall] = {}
 
         self._state = HubState.IDLE
@@ -190,60 +182,31 @@ class CameraHub:
             raise CameraUnavailable(f"camera {self.name} is shut down")
         if sink in self._sinks:
             return
-        kind = str(getattr(sink, "kind", VIEWER))
-        self._sinks[sink] = kind
-        self._kinds[kind] += 1
-        if getattr(sink, "every_frame", False):
-            self._every_frame[sink] = int(getattr(sink, "size", 1))
-            self._every_frame_changed()
-        self._sinks_changed()
-        self._demand_changed()
+        wanted = self._sinks.every_frame
+        self._sinks.add(sink)
+        self._sinks_changed(wanted)
 
     def unsubscribe(self, sink: IFrameSink) -> None:
         """
         Stop feeding C{sink}; unknown sinks are ignored.
         """
-        kind = self._sinks.pop(sink, None)
-        if kind is not None:
-            self._kinds[kind] -= 1
-            if not self._kinds[kind]:
-                del self._kinds[kind]
-            if self._every_frame.pop(sink, None) is not None:
-                self._every_frame_changed()
-            self._sinks_changed()
-            self._demand_changed()
+        wanted = self._sinks.every_frame
+        if self._sinks.remove(sink):
+            self._sinks_changed(wanted)
 
-    def _every_frame_changed(self) -> None:
+    def _sinks_changed(self, wanted: int | None) -> None:
         """
-        Ask the source for every frame, keeping as many as the most patient
-        such sink may wait for, or for only the newest if none is left.
+        A sink came or went: ask the source for every frame (or only the
+        newest) if the sinks now want otherwise than C{wanted}, keep the
+        streams alive, and start or stop the camera as demand asks.
         """
-        if IEveryFrame.providedBy(self._source):
-            most = max(self._every_frame.values(), default=None)
-            self._source.keep_every_frame(most)
-
-    def _sinks_changed(self) -> None:
-        self._sink_tuple = tuple(self._sinks)
-        self._kept_alive = tuple(
-            sink for sink in self._sink_tuple if IKeepAliveSink.providedBy(sink)
-        )
-        if self._kept_alive and self._keepalive_call is None and self._newest:
+        if self._sinks.every_frame != wanted and IEveryFrame.providedBy(self._source):
+            self._source.keep_every_frame(self._sinks.every_frame)
+        if self._sinks.kept_alive and self._keepalive_call is None and self._newest:
             # A stream joining a camera that sends nothing new hears from it
             # all the same.
             self._schedule_keepalive()
-
-    def _sink_failed(self, sink: IFrameSink) -> None:
-        """
-        C{sink} raised (the exception being handled): log it once and stop
-        feeding it.
-        """
-        self._log.failure(
-            "camera {name}: a {kind} fed by it failed; it is fed no more",
-            Failure(),
-            name=self._label,
-            kind=self._sinks.get(sink, "sink"),
-        )
-        self.unsubscribe(sink)
+        self._demand_changed()
 
     def next_frame(self) -> Deferred[Frame]:
         """
@@ -392,11 +355,7 @@ class CameraHub:
         if self._state is not HubState.RUNNING:
             self._camera_running()
 
-        for sink in self._sink_tuple:
-            try:
-                sink.send_frame(frame)
-            except Exception:  # noqa: BLE001 - a sink's bug must not stop the others
-                self._sink_failed(sink)
+        self._sinks.send(frame)
         if self._waiters:
             waiters, self._waiters = self._waiters, {}
             for waiter, timeout in waiters.items():
@@ -464,7 +423,7 @@ class CameraHub:
     def _schedule_keepalive(self) -> None:
         if self._keepalive_call is not None:
             self._keepalive_call.reset(self._keepalive_interval)
-        elif self._kept_alive:
+        elif self._sinks.kept_alive:
             self._keepalive_call = self._clock.callLater(
                 self._keepalive_interval, self._keep_alive
             )
@@ -472,13 +431,9 @@ class CameraHub:
     def _keep_alive(self) -> None:
         self._keepalive_call = None
         newest = self._newest
-        if newest is None or not self._kept_alive:
+        if newest is None or not self._sinks.kept_alive:
             return
-        for sink in self._kept_alive:
-            try:
-                sink.keep_alive(newest)
-            except Exception:  # noqa: BLE001 - a sink's bug must not stop the others
-                self._sink_failed(sink)
+        self._sinks.keep_alive(newest)
         self._keepalive_call = self._clock.callLater(
             self._keepalive_interval, self._keep_alive
         )
@@ -533,14 +488,14 @@ class CameraHub:
         """
         How many sinks of kind L{VIEWER} are subscribed: people watching.
         """
-        return self._kinds[VIEWER]
+        return self._sinks.count(VIEWER)
 
     @property
     def consumers(self) -> dict[str, int]:
         """
         How many sinks are subscribed, by kind.
         """
-        return dict(self._kinds)
+        return self._sinks.counts
 
     @property
     def frames_dropped(self) -> int:
@@ -599,12 +554,7 @@ class CameraHub:
         for waiter, timeout in waiters.items():
             timeout.cancel()
             waiter.errback(CameraUnavailable("camserve is shutting down"))
-        kinds = self._sinks
-        sinks, self._sinks, self._sink_tuple = self._sink_tuple, {}, ()
-        self._kept_alive = ()
-        self._kinds.clear()
-        self._every_frame.clear()
-        closing = [self._close(sink, kinds[sink]) for sink in sinks]
+        closing = self._sinks.close(self._close_timeout, self._clock)
         released: Deferred[None]
         if not self._source_active:
             released = succeed(None)
@@ -619,34 +569,6 @@ class CameraHub:
         waited: list[Deferred[Any]] = [released, *closing]
         DeferredList(waited).addCallback(lambda _: done.callback(None))
         return done
-
-    def _close(self, sink: IFrameSink, kind: str) -> Deferred[object]:
-        """
-        Tell C{sink} the camera is closed; fires once it has finished, or
-        failed, or the close timeout has passed (each logged).
-        """
-
-        def failed(failure: Failure) -> None:
-            if failure.check(defer.TimeoutError):
-                self._log.warn(
-                    "camera {name}: a {kind} did not finish within {timeout:g} s"
-                    " of the camera's shutdown; not waiting for it",
-                    name=self._label,
-                    kind=kind,
-                    timeout=self._close_timeout,
-                )
-            else:
-                self._log.failure(
-                    "camera {name}: a {kind} failed as the camera shut down",
-                    failure,
-                    name=self._label,
-                    kind=kind,
-                )
-
-        closing: Deferred[object] = maybeDeferred(sink.camera_closed)
-        if not closing.called:
-            closing.addTimeout(self._close_timeout, self._clock)
-        return closing.addErrback(failed)
 
 
 def _reason(failure: Failure) -> str:

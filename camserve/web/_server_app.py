@@ -7,13 +7,10 @@ stream of several cameras over one connection that the grid uses.
 
 from __future__ import annotations
 
-import json
-from io import BytesIO
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from klein import Klein
-from twisted.web.resource import Resource
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from camserve.camera._hub import CameraUnavailable, HubState
@@ -21,11 +18,19 @@ from camserve.streams._multi_viewer import MultiViewer
 from camserve.streams._stream import set_stream_headers
 from camserve.web._camera_app import CameraApp, plain_answer, set_allow
 from camserve.web._pages import GridPage, resolution
+from camserve.web._requests import (
+    RefusedError,
+    json_answer,
+    json_body,
+    stream_choice,
+    token_request,
+    under_api,
+)
+from camserve.web._resources import Answer, CamerasResource, redirect_to_page
 from camserve.web._static import static_file
-from camserve.web._token_argument import DEFAULT_SECONDS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
@@ -36,47 +41,8 @@ if TYPE_CHECKING:
 
     from camserve.camera._hub import CameraHub
     from camserve.camera._service import CameraService
+    from camserve.web._collaborators import Reload, Reloaded, TokenMinter
     from camserve.web._user import User
-
-
-class Reloaded(Protocol):
-    """
-    What a reload of the config file did, as C{POST /api/reload} answers it.
-    """
-
-    @property
-    def error(self) -> str | None:
-        """
-        The file's mistake, which changed nothing; L{None} if it was applied.
-        """
-
-    def as_json(self) -> dict[str, Any]:
-        """
-        The answer's JSON: what changed, or the mistake.
-        """
-
-
-class TokenMinter(Protocol):
-    """
-    What C{POST /api/tokens} mints API tokens with.
-    """
-
-    @property
-    def longest(self) -> int:
-        """
-        The most seconds a token may last.
-        """
-
-    def mint(self, user: User, camera: str, seconds: int) -> tuple[str, int]:
-        """
-        A token letting C{user} watch C{camera} for C{seconds}, and its
-        expiry in Unix time.
-        """
-
-
-Reload: TypeAlias = "Callable[[], Deferred[Any] | None]"
-"""Reloads the config file, firing with what it did (a L{Reloaded}); L{None}
-for a server started without one."""
 
 
 class ServerApp:
@@ -130,7 +96,7 @@ class ServerApp:
         # request after its camera is removed. By name: an app refers to its
         # hub, so a weak key (the hub) would never be let go of.
         self._camera_apps: dict[str, tuple[CameraHub, CameraApp, IResource]] = {}
-        self._cameras = _Cameras(self)
+        self._cameras = CamerasResource(self.camera)
 
     # Pages
 
@@ -157,14 +123,14 @@ class ServerApp:
         and the path after it.
         """
         if not name:
-            return _Answer(lambda answered: plain_answer(answered, 404, "not found"))
+            return Answer(lambda answered: plain_answer(answered, 404, "not found"))
         hub = self._hub(name)
         if hub is None:
-            return _Answer(self._unknown)
+            return Answer(self._unknown)
         if not request.postpath:
             # A camera's page is at its name with a slash, so that its
             # relative links work.
-            return _Answer(lambda answered: _redirect(answered, name))
+            return Answer(lambda answered: redirect_to_page(answered, name))
         return self._camera_app(hub)[1]
 
     @app.route("/static/<name>", methods=["GET"])
@@ -217,8 +183,8 @@ class ServerApp:
         """
         hubs = self._visible()
         try:
-            wanted, shrunk = _stream_choice(request, hubs)
-        except _RefusedError as refused:
+            wanted, shrunk = stream_choice(request, hubs)
+        except RefusedError as refused:
             return plain_answer(request, refused.code, str(refused))
         if request.method == b"HEAD":
             set_stream_headers(request)
@@ -245,7 +211,7 @@ class ServerApp:
         """
         Every camera's name, driver, state, viewers, frame rate and size.
         """
-        return _json(request, [self._summary(hub) for hub in self._hubs()])
+        return json_answer(request, [self._summary(hub) for hub in self._hubs()])
 
     @app.route("/api/cameras/<path:name>", methods=["GET"])
     def api_camera(self, request: Request, name: str) -> bytes:
@@ -256,12 +222,12 @@ class ServerApp:
             # Klein matched the route against the path with every segment
             # decoded; past its three segments, the path goes on below a
             # camera (a%2Fb is camera "a/b", a/b a path below camera "a").
-            return _json(request, {"error": "not found"}, 404)
+            return json_answer(request, {"error": "not found"}, 404)
         hub = self._hub(name)
         if hub is None:
             return self._unknown(request)
         health = hub.health()
-        return _json(
+        return json_answer(
             request,
             {
                 **self._summary(hub),
@@ -288,17 +254,17 @@ class ServerApp:
         """
         tokens, user = self._tokens, self.user
         if tokens is None or user is None:
-            return _json(request, {"error": "not found"}, 404)
+            return json_answer(request, {"error": "not found"}, 404)
         try:
-            name, seconds = _token_request(request, tokens.longest)
-        except _RefusedError as refused:
-            return _json(request, {"error": str(refused)}, refused.code)
+            name, seconds = token_request(request, tokens.longest)
+        except RefusedError as refused:
+            return json_answer(request, {"error": str(refused)}, refused.code)
         if self._hub(name) is None:
             return self._unknown(request)
         token, expires = tokens.mint(user, name, seconds)
         path = f"cameras/{quote(name, safe='')}/"
         query = f"?token={quote(token, safe='')}"
-        return _json(
+        return json_answer(
             request,
             {
                 "token": token,
@@ -319,17 +285,21 @@ class ServerApp:
         """
         user = self.user
         if user is None or not user.may("admin"):
-            return _json(request, {"error": "only an admin may reload"}, 403)
+            return json_answer(request, {"error": "only an admin may reload"}, 403)
         try:
-            _json_body(request)
-        except _RefusedError as refused:
-            return _json(request, {"error": str(refused)}, refused.code)
+            json_body(request)
+        except RefusedError as refused:
+            return json_answer(request, {"error": str(refused)}, refused.code)
         reloading = None if self._reload is None else self._reload()
         if reloading is None:
-            return _json(request, {"error": "not started from a config file"}, 409)
+            return json_answer(
+                request, {"error": "not started from a config file"}, 409
+            )
 
         def answer(done: Reloaded) -> bytes:
-            return _json(request, done.as_json(), 200 if done.error is None else 400)
+            return json_answer(
+                request, done.as_json(), 200 if done.error is None else 400
+            )
 
         return reloading.addCallback(answer)
 
@@ -343,7 +313,7 @@ class ServerApp:
         if self._anonymous:
             hubs = self._hubs()
             down = sum(hub.state is HubState.FAILED for hub in hubs)
-            return _json(
+            return json_answer(
                 request,
                 {
                     "status": "failed" if down else "ok",
@@ -354,7 +324,7 @@ class ServerApp:
             )
         cameras = [self._health(hub) for hub in self._hubs()]
         failed = [camera["name"] for camera in cameras if camera["state"] == "failed"]
-        return _json(
+        return json_answer(
             request,
             {
                 "status": "failed" if failed else "ok",
@@ -371,8 +341,8 @@ class ServerApp:
         """
         Unknown paths.
         """
-        if _under_api(request):
-            return _json(request, {"error": "not found"}, 404)
+        if under_api(request):
+            return json_answer(request, {"error": "not found"}, 404)
         return plain_answer(request, 404, "not found")
 
     @app.handle_errors(MethodNotAllowed)
@@ -381,8 +351,8 @@ class ServerApp:
         Known paths asked with a method they do not answer.
         """
         set_allow(request, failure)
-        if _under_api(request):
-            return _json(request, {"error": "method not allowed"}, 405)
+        if under_api(request):
+            return json_answer(request, {"error": "method not allowed"}, 405)
         return plain_answer(request, 405, "method not allowed")
 
     # Helpers
@@ -434,8 +404,10 @@ class ServerApp:
 
     def _unknown(self, request: IRequest) -> bytes:
         names = sorted(self._visible())
-        if _under_api(request):
-            return _json(request, {"error": "no such camera", "cameras": names}, 404)
+        if under_api(request):
+            return json_answer(
+                request, {"error": "no such camera", "cameras": names}, 404
+            )
         return plain_answer(
             request,
             404,
@@ -482,190 +454,3 @@ def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
     @param clock: the reactor, for viewers' timers.
     """
     return ServerApp(service, clock).app.resource()
-
-
-class _RefusedError(ValueError):
-    """
-    A request refused with C{code} and the message.
-    """
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _stream_choice(
-    request: IRequest, hubs: Mapping[str, CameraHub]
-) -> tuple[list[str], set[str]]:
-    """
-    The cameras a C{/streams} request asks for, in order, and those of them
-    it asks for as thumbnails.
-
-    @raise _RefusedError: for a camera that does not exist, or a request that
-        cannot be served as asked.
-    """
-    size = _argument(request, "size") or "full"
-    if size not in ("full", "thumbnail"):
-        raise _RefusedError(400, "size must be full or thumbnail")
-    names = _argument(request, "cameras")
-    wanted = list(hubs) if names is None else _names(names)
-    shrunk = (
-        set(wanted)
-        if size == "thumbnail"
-        else set(_names(_argument(request, "thumbnails")))
-    )
-    unknown = [name for name in [*wanted, *shrunk] if name not in hubs]
-    if unknown:
-        raise _RefusedError(404, "no such camera")
-    if not wanted or len(set(wanted)) != len(wanted):
-        raise _RefusedError(400, "cameras must name each camera once")
-    if not shrunk <= set(wanted):
-        raise _RefusedError(400, "thumbnails must name cameras of the stream")
-    return wanted, shrunk
-
-
-def _names(raw: str | None) -> list[str]:
-    """
-    The camera names of a comma-separated query argument.
-    """
-    return [name for name in (raw or "").split(",") if name]
-
-
-def _argument(request: IRequest, name: str) -> str | None:
-    values = (request.args or {}).get(name.encode("ascii"))
-    return values[-1].decode("utf-8", "replace") if values else None
-
-
-class _Cameras(Resource):
-    """
-    A child per camera, by name: each name is one path segment as sent,
-    decoded once, so that a name may hold any character, a slash (C{%2F})
-    included, which Klein's routes (matching the decoded path) cannot tell
-    from a path's own.
-    """
-
-    def __init__(self, server: ServerApp) -> None:
-        super().__init__()
-        self._server = server
-
-    def getChild(self, path: bytes, request: IRequest) -> IResource:
-        """
-        The camera named C{path}.
-        """
-        return self._server.camera(request, path.decode("utf-8", "replace"))
-
-    def render(self, request: IRequest) -> bytes:
-        """
-        C{cameras/} itself, which is nothing.
-        """
-        return plain_answer(request, 404, "not found")
-
-
-class _Answer(Resource):
-    """
-    A resource that answers every request with C{answer(request)}.
-    """
-
-    isLeaf = True
-
-    def __init__(self, answer: Callable[[IRequest], bytes]) -> None:
-        super().__init__()
-        self._answer = answer
-
-    def render(self, request: IRequest) -> bytes:
-        """
-        Answer.
-        """
-        return self._answer(request)
-
-
-def _redirect(request: IRequest, name: str) -> bytes:
-    """
-    Redirect a request of C{cameras/<name>} (asked with GET or HEAD) to the
-    camera's page at C{<name>/}.
-    """
-    if request.method not in (b"GET", b"HEAD"):
-        request.setHeader(b"allow", b"GET, HEAD")
-        return plain_answer(request, 405, "method not allowed")
-    request.redirect(quote(name, safe="").encode("ascii") + b"/")
-    return b""
-
-
-def _token_request(request: IRequest, longest: int) -> tuple[str, int]:
-    """
-    The camera and the seconds a C{POST /api/tokens} asks a token for.
-
-    @raise _RefusedError: for a request from another origin, of another
-        content type than JSON, or whose JSON is not what it should be.
-    """
-    asked = _json_body(request)
-    if not isinstance(asked.get("camera"), str):
-        raise _RefusedError(400, "camera must be a camera's name")
-    seconds = asked.get("seconds", DEFAULT_SECONDS)
-    if (
-        not isinstance(seconds, int)
-        or isinstance(seconds, bool)
-        or not 1 <= seconds <= longest
-    ):
-        raise _RefusedError(400, f"seconds must be from 1 to {longest}")
-    return asked["camera"], seconds
-
-
-def _json_body(request: IRequest) -> dict[str, Any]:
-    """
-    The JSON object a request that changes something sends, which only a
-    page of the same origin (or a program) can: a form of another site
-    cannot send JSON, and a script of another site sends its C{Origin}.
-
-    @raise _RefusedError: for a request from another origin, of another
-        content type than JSON, or whose body is not a JSON object (or is
-        nested too deeply to read).
-    """
-    if not _same_origin(request):
-        raise _RefusedError(403, "cross-origin request")
-    if _media_type(request) != "application/json":
-        raise _RefusedError(415, "send application/json")
-    try:
-        asked = json.loads((request.content or BytesIO()).read())
-    except ValueError:
-        raise _RefusedError(400, "the body is not JSON") from None
-    except RecursionError:
-        # A few kilobytes of brackets nest deeper than the parser goes.
-        raise _RefusedError(400, "the body is nested too deeply") from None
-    if not isinstance(asked, dict):
-        raise _RefusedError(400, "the body must be a JSON object")
-    return asked
-
-
-def _same_origin(request: IRequest) -> bool:
-    """
-    Whether C{request} has no C{Origin}, or its own: a page of another site
-    may send a request, but not read the answer, nor make it look like one
-    of camserve's own pages.
-    """
-    origins = request.requestHeaders.getRawHeaders(b"origin")
-    if not origins:
-        return True
-    host = request.getHeader(b"host")
-    if host is None:
-        return False
-    scheme = b"https" if request.isSecure() else b"http"
-    return all(origin.lower() == scheme + b"://" + host.lower() for origin in origins)
-
-
-def _media_type(request: IRequest) -> str:
-    raw = request.getHeader(b"content-type") or b""
-    return raw.split(b";", 1)[0].strip().lower().decode("latin-1")
-
-
-def _under_api(request: IRequest) -> bool:
-    # Wherever the app is mounted; a camera's own routes never get here.
-    path: bytes = request.path or b""
-    return path.endswith(b"/api") or b"/api/" in path
-
-
-def _json(request: IRequest, value: object, code: int = 200) -> bytes:
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"application/json")
-    request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(value).encode("utf-8") + b"\n"
