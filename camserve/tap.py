@@ -30,12 +30,12 @@ from camserve.config._file import (
     FileConfig,
     MadeCamera,
     ServerEndpoint,
-    ServerSettings,
     Timeouts,
     check_config,
     load_config,
 )
 from camserve.config._reload import ConfigReloader, serve_camera
+from camserve.config._server_table import ServerSettings
 from camserve.config._settings import SETTINGS, ServerConfig
 from camserve.web._server_app import service_resource
 

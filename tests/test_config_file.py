@@ -16,11 +16,9 @@ from twisted.internet.testing import MemoryReactor
 from camserve import ConfigError, EmulatedCamera, MJPEGRelay, ServerConfig
 from camserve.cameras._registry import driver_names, find_driver
 from camserve.config._file import (
-    _TEXT_OPTIONS,
     CameraConfig,
     CheckedConfig,
     FileConfig,
-    ServerSettings,
     Timeouts,
     _driver_options,
     _typed,
@@ -28,7 +26,9 @@ from camserve.config._file import (
     load_config,
     parse_config,
 )
+from camserve.config._server_table import ServerSettings
 from camserve.config._settings import SETTINGS
+from camserve.config._toml_values import TEXT_OPTIONS
 from camserve.testing import self_signed_pem
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cameras.toml"
@@ -450,7 +450,7 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             '[server]\nheader_timeout = "10"\n' + PORCH,
             (
                 "cameras.toml: [server] header_timeout must be a number greater "
-                "than 0, not '10'"
+                "than 0, not the text '10' (write a number without quotes)"
             ),
         ),
         (
@@ -476,7 +476,10 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
         ),
         (
             '[server]\nkeepalive = "2"\n' + PORCH,
-            "cameras.toml: [server] keepalive must be a number greater than 0, not '2'",
+            (
+                "cameras.toml: [server] keepalive must be a number greater than 0, "
+                "not the text '2' (write a number without quotes)"
+            ),
         ),
         (
             "[server]\nstall_timeout = true\n" + PORCH,
@@ -587,7 +590,7 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             PORCH + 'stall_timeout = "30"\n',
             (
                 "cameras.toml: camera 'porch': stall_timeout must be a number greater "
-                "than 0, not '30'"
+                "than 0, not the text '30' (write a number without quotes)"
             ),
         ),
         (
@@ -601,7 +604,7 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             PORCH + 'fps = "15"\n',
             (
                 "cameras.toml: camera 'porch': option 'fps' must be a number greater "
-                "than 0, not '15'"
+                "than 0, not the text '15' (write a number without quotes)"
             ),
         ),
         (
@@ -636,7 +639,7 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             PORCH + 'height = "720"\n',
             (
                 "cameras.toml: camera 'porch': option 'height' must be a whole number "
-                "from 16 to 4320, not '720'"
+                "from 16 to 4320, not the text '720' (write a number without quotes)"
             ),
         ),
         (
@@ -725,7 +728,7 @@ def test_text_options_are_those_the_command_line_takes_as_text() -> None:
             takes_text = False
         else:
             takes_text = True
-        assert (setting.attribute in _TEXT_OPTIONS) == takes_text, setting.option
+        assert (setting.attribute in TEXT_OPTIONS) == takes_text, setting.option
 
 
 def test_other_options_are_kept_as_written() -> None:
@@ -1083,3 +1086,36 @@ def test_the_examples_commented_out_cameras_are_valid() -> None:
         options = _driver_options(camera)
         takes = inspect.signature(find_driver(camera.driver)).parameters
         assert set(options) <= set(takes), camera.name
+
+
+def test_paths_in_the_file_are_relative_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A camera's relative C{source} path is taken from the config file's
+    folder, as C{htpasswd} is, wherever camserve was started; an absolute
+    path, a URL, a device number and a GStreamer pipeline are left alone.
+    """
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    sources = [
+        "frames",
+        "clips/lobby.avi",
+        "/srv/frames",
+        "rtsp://cam.lan/stream",
+        "0",
+        "videotestsrc ! videoconvert ! appsink",
+    ]
+    tables = "".join(
+        f'[[cameras]]\nname = "c{number}"\ndriver = "opencv"\nsource = "{source}"\n'
+        for number, source in enumerate(sources)
+    )
+    (folder / "cameras.toml").write_text(tables)
+    config = load_config(str(folder / "cameras.toml"))
+    assert [camera.options["source"] for camera in config.cameras] == [
+        str(folder / "frames"),
+        str(folder / "clips" / "lobby.avi"),
+        *sources[2:],
+    ]

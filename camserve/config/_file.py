@@ -40,7 +40,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from attrs import evolve, field, frozen
 from attrs.validators import min_len
@@ -52,7 +52,6 @@ from twisted.internet.error import VerifyError
 from camserve._errors import ConfigError
 from camserve._frozen import read_only
 from camserve.access._certificates import tls_error_reason
-from camserve.access._proxies import parse_networks
 from camserve.cameras._registry import (
     declared_types,
     driver_names,
@@ -60,12 +59,11 @@ from camserve.cameras._registry import (
     make_camera,
 )
 from camserve.config._accounts import AuthSettings, UserSettings, read_accounts
+from camserve.config._server_table import TIMEOUTS, ServerSettings, server_table
 from camserve.config._settings import (
     SETTINGS,
-    ServerConfig,
-    bounded_number,
-    positive_number,
 )
+from camserve.config._toml_values import known_keys, setting_value, shown
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -75,24 +73,11 @@ if TYPE_CHECKING:
     from camserve.access._auth import Accounts
     from camserve.cameras._registry import Driver
 
-_DEFAULTS = ServerConfig()
-_TIMEOUTS = ("idle_timeout", "start_timeout", "keepalive", "stall_timeout")
-_SETTINGS = {setting.attribute: setting for setting in SETTINGS}
 _COMMON_OPTIONS = frozenset(
     setting.attribute for setting in SETTINGS if setting.driver_option
 )
 """The driver options the command line has its own settings for."""
-_TEXT_OPTIONS = frozenset({"source"})
-"""The common options given as text; the others are numbers."""
-_LIMITS = {
-    "header_timeout": positive_number,
-    "max_connections": bounded_number(int, 1),
-    "max_connections_per_client": bounded_number(int, 1),
-}
-"""The C{[server]} keys of the HTTP server's limits, with their parsers."""
-_SERVER_KEYS = ("endpoints", "hosts", "trusted_proxies", *_TIMEOUTS, *_LIMITS)
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
-_HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ROLES = ("admin", "viewer")
 """The roles a user may have: C{viewer} watches, C{admin} may do everything."""
 _AUTH_KEYS = ("htpasswd", "public", "token_secret_file", "users")
@@ -124,37 +109,6 @@ class Timeouts:
 
 
 @frozen
-class ServerSettings:
-    """
-    The C{[server]} table: where to listen, and the timeouts of every camera
-    that does not set its own. The defaults are the command line's.
-
-    @ivar endpoints: Twisted server endpoint descriptions, one listener each.
-    @ivar header_timeout: seconds within which a connection must send a
-        whole request head.
-    @ivar max_connections: connections served at once; more are refused.
-    @ivar max_connections_per_client: connections served at once from one
-        client address; more from it are refused.
-    @ivar hosts: the host names camserve answers to besides IP literals and
-        C{localhost}, lower-cased: requests naming another host in their
-        C{Host} header are a DNS-rebinding attack's.
-    @ivar trusted_proxies: the addresses and networks of the reverse
-        proxies whose C{X-Forwarded-For} names the client.
-    """
-
-    endpoints: tuple[str, ...] = (_DEFAULTS.endpoint,)
-    idle_timeout: float = _DEFAULTS.idle_timeout
-    start_timeout: float = _DEFAULTS.start_timeout
-    keepalive: float = _DEFAULTS.keepalive
-    stall_timeout: float = _DEFAULTS.stall_timeout
-    header_timeout: float = _DEFAULTS.header_timeout
-    max_connections: int = _DEFAULTS.max_connections
-    max_connections_per_client: int = _DEFAULTS.max_connections_per_client
-    hosts: tuple[str, ...] = ()
-    trusted_proxies: tuple[str, ...] = _DEFAULTS.trusted_proxies
-
-
-@frozen
 class CameraConfig:
     """
     One C{[[cameras]]} table: a camera to make and serve.
@@ -181,7 +135,7 @@ class CameraConfig:
         C{server}'s.
         """
         chosen = {}
-        for name in _TIMEOUTS:
+        for name in TIMEOUTS:
             own = getattr(self, name)
             chosen[name] = getattr(server, name) if own is None else own
         return Timeouts(**chosen)
@@ -266,9 +220,13 @@ def load_config(path: str | os.PathLike[str]) -> FileConfig:
             f"{source}: line {line}, column {column}: not UTF-8 text ({error.reason})"
         ) from None
     config = parse_config(text, source)
+    # Paths in the file are relative to it, wherever camserve was started.
+    folder = Path(source).parent
+    config = evolve(
+        config,
+        cameras=tuple(_sourced_from(folder, camera) for camera in config.cameras),
+    )
     if config.auth is not None:
-        # Relative to the config file, wherever camserve was started.
-        folder = Path(source).parent
         htpasswd = folder / Path(config.auth.htpasswd).expanduser()
         secret = config.auth.token_secret_file
         if secret is not None:
@@ -278,6 +236,25 @@ def load_config(path: str | os.PathLike[str]) -> FileConfig:
             auth=evolve(config.auth, htpasswd=str(htpasswd), token_secret_file=secret),
         )
     return config
+
+
+def _sourced_from(folder: Path, camera: CameraConfig) -> CameraConfig:
+    """
+    C{camera} with its C{source}, if a relative path, taken from C{folder};
+    a URL (C{rtsp://...}), a device number (C{0}) or a GStreamer pipeline
+    (with C{!}) is left as it is.
+    """
+    source = camera.options.get("source")
+    if (
+        not isinstance(source, str)
+        or "://" in source
+        or "!" in source
+        or source.strip().isdigit()
+        or Path(source).expanduser().is_absolute()
+    ):
+        return camera
+    resolved = str(folder / Path(source).expanduser())
+    return evolve(camera, options={**camera.options, "source": resolved})
 
 
 def parse_config(text: str, source: str) -> FileConfig:
@@ -355,7 +332,7 @@ def _file(document: Mapping[str, Any], source: str) -> FileConfig:
             f"unknown key {unknown[0]!r} at the top level; "
             "allowed: [server], [[cameras]], [auth]"
         )
-    server = _server(document.get("server", {}))
+    server = server_table(document.get("server", {}))
     cameras = _cameras(document.get("cameras", []))
     auth = (
         _auth(document["auth"], {camera.name for camera in cameras})
@@ -370,13 +347,13 @@ def _auth(table: object, cameras: set[str]) -> AuthSettings:
     The C{[auth]} table's settings, its users' cameras among C{cameras}.
     """
     if not isinstance(table, dict):
-        raise ConfigError(f"auth must be a table ([auth]), not {_shown(table)}")
-    _known_keys(table, _AUTH_KEYS, "[auth]")
+        raise ConfigError(f"auth must be a table ([auth]), not {shown(table)}")
+    known_keys(table, _AUTH_KEYS, "[auth]")
     htpasswd = table.get("htpasswd")
     if not isinstance(htpasswd, str) or not htpasswd:
         raise ConfigError(
             "[auth] htpasswd must name an htpasswd file of bcrypt hashes "
-            f"(htpasswd -B -C 12), not {_shown(htpasswd)}"
+            f"(htpasswd -B -C 12), not {shown(htpasswd)}"
         )
     users = table.get("users")
     if not isinstance(users, dict) or not users:
@@ -391,13 +368,13 @@ def _auth(table: object, cameras: set[str]) -> AuthSettings:
     ):
         raise ConfigError(
             '[auth] public must be a list of paths, e.g. ["/healthz"], '
-            f"not {_shown(public)}"
+            f"not {shown(public)}"
         )
     secret = table.get("token_secret_file")
     if secret is not None and (not isinstance(secret, str) or not secret):
         raise ConfigError(
             "[auth] token_secret_file must name a file of random bytes, "
-            f"not {_shown(secret)}"
+            f"not {shown(secret)}"
         )
     return AuthSettings(htpasswd, settings, tuple(public), secret)
 
@@ -408,12 +385,12 @@ def _user(name: str, table: object, cameras: set[str]) -> UserSettings:
     """
     where = f"[auth.users.{name}]"
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table, not {_shown(table)}")
-    _known_keys(table, _USER_KEYS, where)
+        raise ConfigError(f"{where} must be a table, not {shown(table)}")
+    known_keys(table, _USER_KEYS, where)
     role = table.get("role")
     if role not in _ROLES:
         raise ConfigError(
-            f"{where} role must be one of {', '.join(_ROLES)}, not {_shown(role)}"
+            f"{where} role must be one of {', '.join(_ROLES)}, not {shown(role)}"
         )
     if "cameras" not in table:
         return UserSettings(role)
@@ -422,7 +399,7 @@ def _user(name: str, table: object, cameras: set[str]) -> UserSettings:
         isinstance(each, str) for each in allowed
     ):
         raise ConfigError(
-            f"{where} cameras must be a list of camera names, not {_shown(allowed)}"
+            f"{where} cameras must be a list of camera names, not {shown(allowed)}"
         )
     for each in allowed:
         if each not in cameras:
@@ -431,100 +408,6 @@ def _user(name: str, table: object, cameras: set[str]) -> UserSettings:
                 f"cameras: {', '.join(sorted(cameras))}"
             )
     return UserSettings(role, frozenset(allowed))
-
-
-def _known_keys(
-    table: Mapping[str, object], known: tuple[str, ...], where: str
-) -> None:
-    """
-    Refuse a key of C{table} not in C{known}.
-    """
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]!r} in {where}; allowed: {', '.join(known)}"
-        )
-
-
-def _server(table: object) -> ServerSettings:
-    """
-    The C{[server]} table's settings.
-    """
-    if not isinstance(table, dict):
-        raise ConfigError(f"server must be a table ([server]), not {_shown(table)}")
-    unknown = sorted(set(table) - set(_SERVER_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]!r} in [server]; "
-            f"allowed: {', '.join(sorted(_SERVER_KEYS))}"
-        )
-    values = {
-        key: _setting(key, f"[server] {key}", table[key])
-        for key in _TIMEOUTS
-        if key in table
-    }
-    for key, parse in _LIMITS.items():
-        if key in table:
-            values[key] = parse(f"[server] {key}", _Number(table[key]))
-    if "endpoints" in table:
-        values["endpoints"] = _endpoints(table["endpoints"])
-    if "hosts" in table:
-        values["hosts"] = _hosts(table["hosts"])
-    if "trusted_proxies" in table:
-        values["trusted_proxies"] = _trusted_proxies(table["trusted_proxies"])
-    return ServerSettings(**values)
-
-
-def _trusted_proxies(value: object) -> tuple[str, ...]:
-    """
-    The C{trusted_proxies} setting: IP addresses and networks.
-    """
-    if not isinstance(value, list) or not all(isinstance(each, str) for each in value):
-        raise ConfigError(
-            "[server] trusted_proxies must be a list of IP addresses or networks, "
-            f'e.g. ["127.0.0.1", "10.0.0.0/8"], not {_shown(value)}'
-        )
-    try:
-        return tuple(str(network) for network in parse_networks(value))
-    except ValueError as error:
-        raise ConfigError(f"[server] trusted_proxies: {error}") from None
-
-
-def _hosts(value: object) -> tuple[str, ...]:
-    """
-    The C{hosts} setting: host names (no ports), lower-cased.
-    """
-    if not isinstance(value, list) or not all(isinstance(each, str) for each in value):
-        raise ConfigError(
-            '[server] hosts must be a list of host names, e.g. ["camera.example"], '
-            f"not {_shown(value)}"
-        )
-    for each in value:
-        if not _HOST.fullmatch(each):
-            raise ConfigError(
-                f"[server] hosts: {each!r} is not a host name "
-                "(letters, digits, '-' and '.', without a port)"
-            )
-    return tuple(each.lower() for each in value)
-
-
-def _endpoints(value: object) -> tuple[str, ...]:
-    """
-    The C{endpoints} setting: one or more endpoint descriptions, each once.
-    """
-    if not (
-        isinstance(value, list)
-        and value
-        and all(isinstance(each, str) and each.strip() for each in value)
-    ):
-        raise ConfigError(
-            "[server] endpoints must be a list of one or more Twisted endpoint "
-            f'descriptions, e.g. ["tcp:8080"], not {_shown(value)}'
-        )
-    for index, description in enumerate(value):
-        if description in value[:index]:
-            raise ConfigError(f"[server] endpoints lists {description!r} twice")
-    return tuple(value)
 
 
 def _cameras(value: object) -> tuple[CameraConfig, ...]:
@@ -538,7 +421,7 @@ def _cameras(value: object) -> tuple[CameraConfig, ...]:
         )
     if not isinstance(value, list):
         raise ConfigError(
-            f"cameras must be tables each headed [[cameras]], not {_shown(value)}"
+            f"cameras must be tables each headed [[cameras]], not {shown(value)}"
         )
     if not value:
         raise ConfigError(
@@ -563,12 +446,12 @@ def _camera(number: int, table: object) -> CameraConfig:
     The camera of the C{number}th C{[[cameras]]} table, counting from 1.
     """
     if not isinstance(table, dict):
-        raise ConfigError(f"camera {number} must be a table, not {_shown(table)}")
+        raise ConfigError(f"camera {number} must be a table, not {shown(table)}")
     name = table.get("name")
     if name is None or name == "":
         raise ConfigError(f"camera {number} has no name")
     if not isinstance(name, str):
-        raise ConfigError(f"camera {number}: name must be a string, not {_shown(name)}")
+        raise ConfigError(f"camera {number}: name must be a string, not {shown(name)}")
     if not _NAME.fullmatch(name):
         raise ConfigError(
             f"camera name {name!r} is not allowed: use letters, digits, '-' and '_'"
@@ -584,66 +467,20 @@ def _camera(number: int, table: object) -> CameraConfig:
             f"{where} has no driver; available: {', '.join(driver_names())}"
         )
     if not isinstance(driver, str):
-        raise ConfigError(f"{where}: driver must be a string, not {_shown(driver)}")
+        raise ConfigError(f"{where}: driver must be a string, not {shown(driver)}")
     timeouts = {
-        key: _setting(key, f"{where}: {key}", table[key])
-        for key in _TIMEOUTS
+        key: setting_value(key, f"{where}: {key}", table[key])
+        for key in TIMEOUTS
         if key in table
     }
     options = {
-        key: _setting(key, f"{where}: option {key!r}", value)
+        key: setting_value(key, f"{where}: option {key!r}", value)
         if key in _COMMON_OPTIONS
         else value
         for key, value in table.items()
-        if key not in ("name", "driver", *_TIMEOUTS)
+        if key not in ("name", "driver", *TIMEOUTS)
     }
     return CameraConfig(name, driver, options, **timeouts)
-
-
-def _setting(key: str, name: str, value: object) -> Any:
-    """
-    C{value} parsed by the command line's parser for the setting C{key}.
-
-    @param name: the setting as the message names it.
-    """
-    setting = _SETTINGS[key]
-    if key not in _TEXT_OPTIONS:
-        return setting.parse(name, _Number(value))
-    if not isinstance(value, str):
-        raise ConfigError(f"{name} must be a string, not {_shown(value)}")
-    return setting.parse(name, value)
-
-
-class _Number(str):  # noqa: SLOT000 - a str subclass cannot have instance slots, and this one keeps its value
-    """
-    A TOML value as text for the command line's number parsers, which take
-    text: a number as its digits, anything else as text no parser takes, so
-    that C{"15"} or C{true} is refused in the same words as a number out of
-    range. The parsers' messages show it as the file wrote it.
-    """
-
-    value: object
-
-    def __new__(cls, value: object) -> Self:
-        """
-        C{value} as text.
-        """
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        text = super().__new__(cls, str(value) if number else "")
-        text.value = value
-        return text
-
-    def __repr__(self) -> str:
-        return _shown(self.value)
-
-
-def _shown(value: object) -> str:
-    """
-    A value from a TOML file, written for a message much as TOML writes it.
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
 
 
 def _endpoint(source: str, description: str, reactor: Any) -> ServerEndpoint:
@@ -713,7 +550,7 @@ def _typed(key: str, value: object, declared: set[type]) -> object:
     allowed = " or ".join(
         _KIND_WORDS[kind] for kind in kinds if not (kind is int and float in kinds)
     )
-    raise ConfigError(f"option {key!r} must be {allowed}, not {_shown(value)}")
+    raise ConfigError(f"option {key!r} must be {allowed}, not {shown(value)}")
 
 
 def _driver_message(driver: str, message: str) -> str:
