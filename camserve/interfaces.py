@@ -98,6 +98,22 @@ class IHealthDetails(Interface):
         """
 
 
+class ICheckable(Interface):
+    """
+    A camera or frame source that can tell, without opening its device,
+    what would stop it: a video file that is not there, say. C{camserve
+    --check-config} reports it; serving, camserve logs it and serves the
+    camera all the same (its failure is then reported and retried, as a
+    file may yet appear).
+    """
+
+    def problems() -> list[str]:
+        """
+        What would stop the camera, each in one line; empty if nothing is
+        known to. Must not open the device, nor block.
+        """
+
+
 class IFrameSink(Interface):
     """
     A consumer fed by a hub: a viewer's connection, a thumbnail maker, a

@@ -15,6 +15,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
+from camserve._commands import camera_problems, check_config_file, list_cameras
 from camserve._errors import ConfigError
 from camserve.access._certificates import CertificateReloader, reloadable
 from camserve.access._exposure import exposure_warning
@@ -23,7 +24,7 @@ from camserve.access._memory import keep_freed_memory
 from camserve.access._proxies import TrustedProxies, parse_networks
 from camserve.access._site import CamserveSite
 from camserve.camera._service import CameraService
-from camserve.cameras._registry import describe_drivers, make_camera
+from camserve.cameras._registry import make_camera
 from camserve.config._file import (
     CameraConfig,
     CheckedConfig,
@@ -81,7 +82,7 @@ class Options(usage.Options):
         if self["list-cameras"]:
             raise SystemExit(list_cameras())
         if self["check-config"]:
-            raise SystemExit(check_config_file(self["check-config"]))
+            raise SystemExit(check_config_file(self["check-config"], _reactor(None)))
         given = [setting.option for setting in SETTINGS if self[setting.option]]
         # One line, not twistd's usage text above a UsageError's message.
         if self["config"]:
@@ -98,32 +99,6 @@ class Options(usage.Options):
             )
         except ConfigError as error:
             raise SystemExit(f"camserve: {error}") from None
-
-
-def list_cameras() -> int:
-    """
-    Print each camera driver with one line about it; the exit status.
-    """
-    for info in describe_drivers():
-        state = "usable" if info.usable else "not usable"
-        print(f"{info.name:<12} {state:<11} {info.description}")  # noqa: T201 - the command's output
-    return 0
-
-
-def check_config_file(path: str, reactor: Any = None) -> int:
-    """
-    Check the config file at C{path} as serving it would, print one line
-    saying what it serves or what is wrong, and return the exit status.
-    """
-    try:
-        checked = check_config(load_config(path), _reactor(reactor))
-    except ConfigError as error:
-        print(f"camserve: {error}")  # noqa: T201 - the command's output
-        return 1
-    cameras = ", ".join(made.config.name for made in checked.cameras)
-    endpoints = ", ".join(each.description for each in checked.endpoints)
-    print(f"{path}: OK: cameras {cameras}; listening on {endpoints}")  # noqa: T201 - the command's output
-    return 0
 
 
 def config_from_environment(
@@ -209,6 +184,10 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         checked = check_config(load_config(serve), reactor)
     else:
         checked = one_camera(serve, reactor)
+    for problem in camera_problems(checked):
+        # Served all the same: the file may yet appear, and a camera that
+        # fails is reported on health and retried.
+        _log.warn("camserve: {problem}", problem=problem)
     top = MultiService()
     cameras = CameraService(reactor)
     cameras.setServiceParent(top)
@@ -254,6 +233,8 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         CertificateReloader(certificates, reactor).setServiceParent(top)
     return top
 
+
+_log = Logger()
 
 TOKEN_BODY_SIZE = 4096
 """The largest request body taken where logins are configured, in bytes:

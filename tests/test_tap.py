@@ -956,3 +956,29 @@ class _CountingEndpoint:
     def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
         self.factories.append(protocolFactory)
         return succeed(self.port)
+
+
+def test_check_config_looks_for_a_missing_video_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log: LogRecorder
+) -> None:
+    """
+    C{--check-config} reports a video file that does not exist, taken from
+    the config file's folder, in one line, and exits 1; serving the same
+    file logs the same line and serves the camera all the same (its failure
+    is reported and retried, as the file may yet appear).
+    """
+    path = tmp_path / "cameras.toml"
+    path.write_text(
+        '[server]\nendpoints = ["tcp:0:interface=127.0.0.1"]\n'
+        '[[cameras]]\nname = "lobby"\ndriver = "opencv"\nsource = "clips/lobby.avi"\n'
+    )
+    missing = tmp_path / "clips" / "lobby.avi"
+    problem = f"camera 'lobby': source {str(missing)!r}: no such video file"
+    assert check_config_output(path, capsys) == (1, f"camserve: {path}: {problem}")
+    top = build_service(str(path), MemoryReactorClock())
+    (service,) = (child for child in top if isinstance(child, CameraService))
+    assert list(service.hubs) == ["lobby"]
+    assert log.formatted() == [f"camserve: {problem}"]
+    missing.parent.mkdir()
+    missing.write_bytes(b"")
+    assert check_config_output(path, capsys)[0] == 0

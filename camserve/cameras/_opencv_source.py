@@ -5,6 +5,7 @@ What an C{opencv} camera's C{source} names: a device, a file or a stream.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -23,6 +24,22 @@ class Source:
     kind: Literal["device", "file", "stream"]
     target: int | str
     shown: str
+
+    def problem(self) -> str | None:
+        """
+        What would stop the source that can be known without opening it: a
+        video file that does not exist. Devices and streams are not looked
+        for, as they may come up later, nor GStreamer pipelines.
+        """
+        target = self.target
+        if (
+            self.kind != "file"
+            or not isinstance(target, str)
+            or "!" in target
+            or Path(target).expanduser().exists()
+        ):
+            return None
+        return f"source {self.shown!r}: no such video file"
 
     @property
     def described(self) -> str:

@@ -23,7 +23,7 @@ from camserve.cameras._opencv_source import Source, parse_source
 from camserve.cameras._options import check_frame_options
 from camserve.cameras._pacing import Pacer, RateLimiter, next_timestamp
 from camserve.cameras._transform import FLIPS, ROTATIONS, Plan, make_plan
-from camserve.interfaces import ICamera, IHealthDetails
+from camserve.interfaces import ICamera, ICheckable, IHealthDetails
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -97,7 +97,7 @@ class _Opened:
     finite: bool
 
 
-@implementer(ICamera, IHealthDetails)
+@implementer(ICamera, IHealthDetails, ICheckable)
 class OpenCVCamera:
     """
     A camera device, video file or network stream, through OpenCV.
@@ -170,6 +170,10 @@ class OpenCVCamera:
         # Importing OpenCV takes over 100 ms: pay it at start, not while the
         # first viewer waits for the first frame.
         import cv2  # noqa: F401, PLC0415
+
+    def problems(self) -> list[str]:
+        """A video file that does not exist (see L{Source.problem})."""
+        return [problem] if (problem := self.source.problem()) else []
 
     def health_details(self) -> dict[str, object]:
         """
