@@ -20,8 +20,9 @@ from camserve.camera._capture import CameraEnded, ThreadedCameraSource
 from camserve.camera._events import CameraEvent
 from camserve.camera._frame_queue import CameraClosed, FrameQueue
 from camserve.camera._handles import CameraHandle
-from camserve.camera._hub import CameraHub, CameraUnavailable, HubState
+from camserve.camera._hub import CameraHub
 from camserve.camera._service import CameraService
+from camserve.camera._states import CameraUnavailable, HubState
 from camserve.cameras._registry import driver_names, find_driver, make_camera
 from camserve.cameras.emulated import EmulatedCamera
 from camserve.cameras.mjpeg import MJPEGRelay
@@ -36,6 +37,7 @@ from camserve.interfaces import (
     ICamera,
     IDroppedFrames,
     IEveryFrame,
+    IFeed,
     IFrameSink,
     IFrameSource,
     IHealthDetails,
@@ -67,6 +69,7 @@ __all__ = [
     "ICamera",
     "IDroppedFrames",
     "IEveryFrame",
+    "IFeed",
     "IFrameSink",
     "IFrameSource",
     "IHealthDetails",

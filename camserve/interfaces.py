@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
 
     from camserve._frame import Frame
@@ -183,6 +184,43 @@ class IEveryFrame(Interface):
         Deliver every frame, keeping up to C{most} the reactor has not yet
         taken (beyond it the oldest is dropped, and counted); with L{None},
         only the newest again. Called in the reactor thread.
+        """
+
+
+class IFeed(Interface):
+    """
+    Where an HTTP stream takes its frames from: a camera's hub, live
+    (L{camserve.CameraHub}), or frames played back from a recording.
+
+    The frames a feed gives are numbered in increasing order for as long as
+    it feeds a stream: a feed that plays frames again (a seek backwards)
+    numbers them anew, as a stream sends only frames newer than the last it
+    sent. All methods are called in the reactor thread.
+    """
+
+    name = Attribute("The camera's name, for logs and the parts' headers.")
+    newest = Attribute("The newest frame given, however old; L{None} if none.")
+
+    def subscribe(sink: IFrameSink) -> None:
+        """
+        Give C{sink} every new frame from now on.
+        """
+
+    def unsubscribe(sink: IFrameSink) -> None:
+        """
+        Give C{sink} frames no more; a sink not subscribed is ignored.
+        """
+
+    def next_frame() -> Deferred[Frame]:
+        """
+        A frame to begin a stream with: the newest if it is fresh, else the
+        next to come.
+        """
+
+    def fresh_frame() -> Frame | None:
+        """
+        The newest frame if it is fresh enough to show at once, else
+        L{None}.
         """
 
 

@@ -41,7 +41,7 @@ LARGEST = 400
 LARGER = {
     "camserve.config._file": 570,
     "camserve.web._server_app": 460,
-    "camserve.camera._hub": 580,
+    "camserve.camera._hub": 560,
     "camserve.cameras.opencv": 480,
     "camserve.access._site": 480,
     "camserve.access._login": 470,

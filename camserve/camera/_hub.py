@@ -5,20 +5,22 @@ The hub: one per camera, between a frame source and everything fed by it.
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from camserve._frame import Frame
 from camserve.camera._events import CameraEvent
 from camserve.camera._sinks import Sinks
+from camserve.camera._states import CameraUnavailable, HubState
 from camserve.interfaces import (
     VIEWER,
     IDroppedFrames,
     IEveryFrame,
+    IFeed,
     IHealthDetails,
 )
 
@@ -33,28 +35,7 @@ _EWMA_WEIGHT = 0.125
 """How much each new frame interval moves the measured capture interval."""
 
 
-class CameraUnavailable(Exception):  # noqa: N818 - reads as a state, like ConnectionLost
-    """
-    A camera gave no frame: it failed to open, failed, or was too slow to
-    start. The message is one line, fit to show a viewer.
-    """
-
-
-class HubState(enum.Enum):
-    """
-    What a hub's camera is doing.
-    """
-
-    IDLE = "idle"
-    """Not capturing: nobody is watching."""
-    STARTING = "starting"
-    """Started, no frame yet."""
-    RUNNING = "running"
-    """Delivering frames."""
-    FAILED = "failed"
-    """The last run failed; retried with backoff while someone watches."""
-
-
+@implementer(IFeed)
 class CameraHub:
     """
     Owns one camera's frame source, its sinks and its newest frame.

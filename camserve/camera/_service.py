@@ -16,7 +16,8 @@ from twisted.python.threadpool import ThreadPool
 
 from camserve.camera._capture import ThreadedCameraSource
 from camserve.camera._handles import CameraHandle
-from camserve.camera._hub import CameraHub, CameraUnavailable
+from camserve.camera._hub import CameraHub
+from camserve.camera._states import CameraUnavailable
 from camserve.camera._thumbnail import thumbnail_hub
 from camserve.interfaces import IFrameSource
 

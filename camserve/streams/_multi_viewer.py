@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from twisted.web.http import Request
 
     from camserve._frame import Frame
-    from camserve.camera._hub import CameraHub
+    from camserve.interfaces import IFeed
 
 
 _GUESSED_PART_SIZE = 65536
@@ -38,7 +38,7 @@ class _Channel:
 
     kind = VIEWER
 
-    def __init__(self, viewer: MultiViewer, hub: CameraHub) -> None:
+    def __init__(self, viewer: MultiViewer, hub: IFeed) -> None:
         self.viewer = viewer
         self.hub = hub
         self.last_number = 0
@@ -82,7 +82,7 @@ class MultiViewer(StreamResponse):
     def __init__(
         self,
         request: Request,
-        hubs: Sequence[CameraHub],
+        hubs: Sequence[IFeed],
         clock: IReactorTime,
         *,
         stall_timeout: float = 30.0,

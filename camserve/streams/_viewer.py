@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from twisted.web.http import Request
 
     from camserve._frame import Frame
-    from camserve.camera._hub import CameraHub
+    from camserve.interfaces import IFeed
 
 _AFTER_EVERY_FRAME = sys.maxsize
 """Higher than any frame number a hub will reach."""
@@ -46,7 +46,7 @@ class StreamViewer(StreamResponse):
     def __init__(
         self,
         request: Request,
-        hub: CameraHub,
+        hub: IFeed,
         clock: IReactorTime,
         *,
         max_fps: float | None = None,

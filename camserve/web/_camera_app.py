@@ -16,7 +16,7 @@ from klein import Klein
 from twisted.internet.defer import succeed
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from camserve.camera._hub import CameraHub, CameraUnavailable, HubState
+from camserve.camera._states import CameraUnavailable, HubState
 from camserve.streams._stream import set_stream_headers
 from camserve.streams._viewer import StreamViewer
 from camserve.web._pages import CameraPage
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from twisted.web.server import Request
 
     from camserve._frame import Frame
+    from camserve.camera._hub import CameraHub
 
 
 class BadRequestError(ValueError):

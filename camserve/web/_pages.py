@@ -14,7 +14,7 @@ from urllib.parse import quote
 from twisted.web.template import Element, XMLString, renderer
 
 from camserve._jpeg import jpeg_size
-from camserve.camera._hub import HubState
+from camserve.camera._states import HubState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

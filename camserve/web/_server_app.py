@@ -13,7 +13,7 @@ from urllib.parse import quote
 from klein import Klein
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from camserve.camera._hub import CameraUnavailable, HubState
+from camserve.camera._states import CameraUnavailable, HubState
 from camserve.streams._multi_viewer import MultiViewer
 from camserve.streams._stream import set_stream_headers
 from camserve.web._camera_app import CameraApp, plain_answer, set_allow
