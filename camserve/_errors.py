@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_config -*-
 """
 The error every part of camserve raises for a setting it cannot use: the
 command line's, the config file's, and a driver's options.

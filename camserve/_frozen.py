@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_config_file -*-
 """
 Helpers of camserve's frozen value objects.
 """
