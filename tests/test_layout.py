@@ -44,7 +44,6 @@ LARGER = {
     "camserve.camera._hub": 560,
     "camserve.cameras.opencv": 480,
     "camserve.access._site": 480,
-    "camserve.access._login": 470,
 }
 """Modules over the limit today, each with its ceiling: none may grow, and
 each is to be split."""
