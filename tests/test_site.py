@@ -30,8 +30,8 @@ from twisted.web.server import NOT_DONE_YET
 
 from camserve import CameraService, CamserveSite, service_resource
 from camserve.access._answers import LINGER
+from camserve.access._channel import CONTENT_SECURITY_POLICY, CamserveChannel
 from camserve.access._proxies import TrustedProxies, parse_networks
-from camserve.access._site import CONTENT_SECURITY_POLICY, CamserveChannel
 from camserve.access._twisted_web import request_line
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
 

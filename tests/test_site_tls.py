@@ -228,7 +228,8 @@ async def test_unfinished_handshakes_free_their_slots(
         await wait_until(
             lambda: server.site.open_connections == 0, "the slots are freed"
         )
-        assert time.monotonic() - started < server.site.header_timeout + 1
+        # Far below the 75 s such slots were held for: freed at the timeout.
+        assert time.monotonic() - started < server.site.header_timeout + LINGER + 5
         for sock in held:
             assert await deferToThread(closed_by_server, sock)
         served = await deferToThread(tls_exchange, server.number, GET)
