@@ -25,13 +25,12 @@ from camserve.access._proxies import TrustedProxies, parse_networks
 from camserve.access._site import CamserveSite
 from camserve.camera._service import CameraService
 from camserve.cameras._registry import make_camera
+from camserve.config._camera_table import CameraConfig, Timeouts
 from camserve.config._file import (
-    CameraConfig,
     CheckedConfig,
     FileConfig,
     MadeCamera,
     ServerEndpoint,
-    Timeouts,
     check_config,
     load_config,
 )

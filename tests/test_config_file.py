@@ -15,11 +15,10 @@ from twisted.internet.testing import MemoryReactor
 
 from camserve import ConfigError, EmulatedCamera, MJPEGRelay, ServerConfig
 from camserve.cameras._registry import driver_names, find_driver
+from camserve.config._camera_table import CameraConfig, Timeouts
 from camserve.config._file import (
-    CameraConfig,
     CheckedConfig,
     FileConfig,
-    Timeouts,
     _driver_options,
     _typed,
     check_config,

@@ -16,10 +16,17 @@ from camserve._errors import ConfigError
 from camserve._frozen import read_only
 from camserve.access._auth import BCRYPT_HASH, Account, Accounts
 from camserve.access._tokens import KEY_SIZE
+from camserve.config._toml_values import known_keys, shown
 from camserve.web._user import User
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+
+_ROLES = ("admin", "viewer")
+"""The roles a user may have: C{viewer} watches, C{admin} may do everything."""
+_AUTH_KEYS = ("htpasswd", "public", "token_secret_file", "users")
+_USER_KEYS = ("cameras", "role")
 
 
 @frozen
@@ -151,3 +158,71 @@ def _hashes(where: str, text: str) -> dict[str, bytes]:
             raise ConfigError(f"{where}: line {number}: user {name!r} again")
         hashes[name] = hashed.encode("ascii")
     return hashes
+
+
+def auth_table(table: object, cameras: set[str]) -> AuthSettings:
+    """
+    The C{[auth]} table's settings, its users' cameras among C{cameras}.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"auth must be a table ([auth]), not {shown(table)}")
+    known_keys(table, _AUTH_KEYS, "[auth]")
+    htpasswd = table.get("htpasswd")
+    if not isinstance(htpasswd, str) or not htpasswd:
+        raise ConfigError(
+            "[auth] htpasswd must name an htpasswd file of bcrypt hashes "
+            f"(htpasswd -B -C 12), not {shown(htpasswd)}"
+        )
+    users = table.get("users")
+    if not isinstance(users, dict) or not users:
+        raise ConfigError(
+            "[auth] has no users: add a [auth.users.<name>] table with a role"
+        )
+    settings = {name: _user(name, value, cameras) for name, value in users.items()}
+    public = table.get("public", ["/healthz"])
+    if not (
+        isinstance(public, list)
+        and all(isinstance(path, str) and path.startswith("/") for path in public)
+    ):
+        raise ConfigError(
+            '[auth] public must be a list of paths, e.g. ["/healthz"], '
+            f"not {shown(public)}"
+        )
+    secret = table.get("token_secret_file")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise ConfigError(
+            "[auth] token_secret_file must name a file of random bytes, "
+            f"not {shown(secret)}"
+        )
+    return AuthSettings(htpasswd, settings, tuple(public), secret)
+
+
+def _user(name: str, table: object, cameras: set[str]) -> UserSettings:
+    """
+    The settings of user C{name}'s C{[auth.users.<name>]} table.
+    """
+    where = f"[auth.users.{name}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, not {shown(table)}")
+    known_keys(table, _USER_KEYS, where)
+    role = table.get("role")
+    if role not in _ROLES:
+        raise ConfigError(
+            f"{where} role must be one of {', '.join(_ROLES)}, not {shown(role)}"
+        )
+    if "cameras" not in table:
+        return UserSettings(role)
+    allowed = table["cameras"]
+    if not isinstance(allowed, list) or not all(
+        isinstance(each, str) for each in allowed
+    ):
+        raise ConfigError(
+            f"{where} cameras must be a list of camera names, not {shown(allowed)}"
+        )
+    for each in allowed:
+        if each not in cameras:
+            raise ConfigError(
+                f"{where} cameras: no camera is named {each!r}; "
+                f"cameras: {', '.join(sorted(cameras))}"
+            )
+    return UserSettings(role, frozenset(allowed))

@@ -50,20 +50,16 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import VerifyError
 
 from camserve._errors import ConfigError
-from camserve._frozen import read_only
 from camserve.access._certificates import tls_error_reason
 from camserve.cameras._registry import (
     declared_types,
-    driver_names,
     find_driver,
     make_camera,
 )
-from camserve.config._accounts import AuthSettings, UserSettings, read_accounts
-from camserve.config._server_table import TIMEOUTS, ServerSettings, server_table
-from camserve.config._settings import (
-    SETTINGS,
-)
-from camserve.config._toml_values import known_keys, setting_value, shown
+from camserve.config._accounts import AuthSettings, auth_table, read_accounts
+from camserve.config._camera_table import CameraConfig, Timeouts, cameras_table
+from camserve.config._server_table import ServerSettings, server_table
+from camserve.config._toml_values import shown
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -73,16 +69,6 @@ if TYPE_CHECKING:
     from camserve.access._auth import Accounts
     from camserve.cameras._registry import Driver
 
-_COMMON_OPTIONS = frozenset(
-    setting.attribute for setting in SETTINGS if setting.driver_option
-)
-"""The driver options the command line has its own settings for."""
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_ROLES = ("admin", "viewer")
-"""The roles a user may have: C{viewer} watches, C{admin} may do everything."""
-_AUTH_KEYS = ("htpasswd", "public", "token_secret_file", "users")
-_USER_KEYS = ("cameras", "role")
-_NAME_LIMIT = 64
 _POSITION = re.compile(
     r"(?P<message>.*) \((?:at line (?P<line>\d+), column (?P<column>\d+)"
     r"|at end of document)\)"
@@ -93,52 +79,6 @@ _KIND_WORDS = {
     float: "a number",
     str: "a string",
 }
-
-
-@frozen
-class Timeouts:
-    """
-    How long one camera's hub and viewers wait, in seconds; the command
-    line's four timeouts.
-    """
-
-    idle_timeout: float
-    start_timeout: float
-    keepalive: float
-    stall_timeout: float
-
-
-@frozen
-class CameraConfig:
-    """
-    One C{[[cameras]]} table: a camera to make and serve.
-
-    @ivar name: the camera's name in URLs and on pages, unique in its file.
-    @ivar driver: the name of the driver that makes it, as C{--camera} takes.
-    @ivar options: the driver's keyword options.
-    @ivar idle_timeout: the camera's own idle timeout; L{None} for the
-        server's. Likewise C{start_timeout}, C{keepalive} and
-        C{stall_timeout}.
-    """
-
-    name: str
-    driver: str
-    options: Mapping[str, Any] = field(factory=dict, converter=read_only)
-    idle_timeout: float | None = None
-    start_timeout: float | None = None
-    keepalive: float | None = None
-    stall_timeout: float | None = None
-
-    def timeouts(self, server: ServerSettings) -> Timeouts:
-        """
-        The timeouts the camera runs with: its own where it sets them, else
-        C{server}'s.
-        """
-        chosen = {}
-        for name in TIMEOUTS:
-            own = getattr(self, name)
-            chosen[name] = getattr(server, name) if own is None else own
-        return Timeouts(**chosen)
 
 
 @frozen
@@ -333,154 +273,13 @@ def _file(document: Mapping[str, Any], source: str) -> FileConfig:
             "allowed: [server], [[cameras]], [auth]"
         )
     server = server_table(document.get("server", {}))
-    cameras = _cameras(document.get("cameras", []))
+    cameras = cameras_table(document.get("cameras", []))
     auth = (
-        _auth(document["auth"], {camera.name for camera in cameras})
+        auth_table(document["auth"], {camera.name for camera in cameras})
         if "auth" in document
         else None
     )
     return FileConfig(server, cameras, source, auth=auth)
-
-
-def _auth(table: object, cameras: set[str]) -> AuthSettings:
-    """
-    The C{[auth]} table's settings, its users' cameras among C{cameras}.
-    """
-    if not isinstance(table, dict):
-        raise ConfigError(f"auth must be a table ([auth]), not {shown(table)}")
-    known_keys(table, _AUTH_KEYS, "[auth]")
-    htpasswd = table.get("htpasswd")
-    if not isinstance(htpasswd, str) or not htpasswd:
-        raise ConfigError(
-            "[auth] htpasswd must name an htpasswd file of bcrypt hashes "
-            f"(htpasswd -B -C 12), not {shown(htpasswd)}"
-        )
-    users = table.get("users")
-    if not isinstance(users, dict) or not users:
-        raise ConfigError(
-            "[auth] has no users: add a [auth.users.<name>] table with a role"
-        )
-    settings = {name: _user(name, value, cameras) for name, value in users.items()}
-    public = table.get("public", ["/healthz"])
-    if not (
-        isinstance(public, list)
-        and all(isinstance(path, str) and path.startswith("/") for path in public)
-    ):
-        raise ConfigError(
-            '[auth] public must be a list of paths, e.g. ["/healthz"], '
-            f"not {shown(public)}"
-        )
-    secret = table.get("token_secret_file")
-    if secret is not None and (not isinstance(secret, str) or not secret):
-        raise ConfigError(
-            "[auth] token_secret_file must name a file of random bytes, "
-            f"not {shown(secret)}"
-        )
-    return AuthSettings(htpasswd, settings, tuple(public), secret)
-
-
-def _user(name: str, table: object, cameras: set[str]) -> UserSettings:
-    """
-    The settings of user C{name}'s C{[auth.users.<name>]} table.
-    """
-    where = f"[auth.users.{name}]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table, not {shown(table)}")
-    known_keys(table, _USER_KEYS, where)
-    role = table.get("role")
-    if role not in _ROLES:
-        raise ConfigError(
-            f"{where} role must be one of {', '.join(_ROLES)}, not {shown(role)}"
-        )
-    if "cameras" not in table:
-        return UserSettings(role)
-    allowed = table["cameras"]
-    if not isinstance(allowed, list) or not all(
-        isinstance(each, str) for each in allowed
-    ):
-        raise ConfigError(
-            f"{where} cameras must be a list of camera names, not {shown(allowed)}"
-        )
-    for each in allowed:
-        if each not in cameras:
-            raise ConfigError(
-                f"{where} cameras: no camera is named {each!r}; "
-                f"cameras: {', '.join(sorted(cameras))}"
-            )
-    return UserSettings(role, frozenset(allowed))
-
-
-def _cameras(value: object) -> tuple[CameraConfig, ...]:
-    """
-    The C{[[cameras]]} tables' cameras.
-    """
-    if isinstance(value, dict):
-        raise ConfigError(
-            "cameras must be tables each headed [[cameras]], "
-            "not one table headed [cameras]"
-        )
-    if not isinstance(value, list):
-        raise ConfigError(
-            f"cameras must be tables each headed [[cameras]], not {shown(value)}"
-        )
-    if not value:
-        raise ConfigError(
-            "no cameras: add a [[cameras]] table with a name and a driver"
-        )
-    cameras = []
-    numbers: dict[str, int] = {}
-    for number, table in enumerate(value, start=1):
-        camera = _camera(number, table)
-        if camera.name in numbers:
-            raise ConfigError(
-                f"duplicate camera name {camera.name!r} "
-                f"(cameras {numbers[camera.name]} and {number})"
-            )
-        numbers[camera.name] = number
-        cameras.append(camera)
-    return tuple(cameras)
-
-
-def _camera(number: int, table: object) -> CameraConfig:
-    """
-    The camera of the C{number}th C{[[cameras]]} table, counting from 1.
-    """
-    if not isinstance(table, dict):
-        raise ConfigError(f"camera {number} must be a table, not {shown(table)}")
-    name = table.get("name")
-    if name is None or name == "":
-        raise ConfigError(f"camera {number} has no name")
-    if not isinstance(name, str):
-        raise ConfigError(f"camera {number}: name must be a string, not {shown(name)}")
-    if not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"camera name {name!r} is not allowed: use letters, digits, '-' and '_'"
-        )
-    if len(name) > _NAME_LIMIT:
-        raise ConfigError(
-            f"camera name {name!r} is not allowed: use at most {_NAME_LIMIT} characters"
-        )
-    where = f"camera {name!r}"
-    driver = table.get("driver")
-    if driver is None or driver == "":
-        raise ConfigError(
-            f"{where} has no driver; available: {', '.join(driver_names())}"
-        )
-    if not isinstance(driver, str):
-        raise ConfigError(f"{where}: driver must be a string, not {shown(driver)}")
-    timeouts = {
-        key: setting_value(key, f"{where}: {key}", table[key])
-        for key in TIMEOUTS
-        if key in table
-    }
-    options = {
-        key: setting_value(key, f"{where}: option {key!r}", value)
-        if key in _COMMON_OPTIONS
-        else value
-        for key, value in table.items()
-        if key not in ("name", "driver", *TIMEOUTS)
-    }
-    return CameraConfig(name, driver, options, **timeouts)
 
 
 def _endpoint(source: str, description: str, reactor: Any) -> ServerEndpoint:

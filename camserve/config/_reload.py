@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from camserve.access._login import LoginResource
     from camserve.camera._hub import CameraHub
     from camserve.camera._service import CameraService
-    from camserve.config._file import CheckedConfig, FileConfig, MadeCamera, Timeouts
+    from camserve.config._camera_table import Timeouts
+    from camserve.config._file import CheckedConfig, FileConfig, MadeCamera
 
     _Running = tuple[str, Mapping[str, Any], Timeouts]
     """A camera's driver, options and timeouts."""

@@ -1,0 +1,150 @@
+# -*- test-case-name: tests.test_config_file -*-
+"""
+A config file's C{[[cameras]]} tables: each camera's name, driver, options
+and own timeouts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from attrs import field, frozen
+
+from camserve._errors import ConfigError
+from camserve._frozen import read_only
+from camserve.cameras._registry import driver_names
+from camserve.config._server_table import TIMEOUTS
+from camserve.config._settings import SETTINGS
+from camserve.config._toml_values import setting_value, shown
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from camserve.config._server_table import ServerSettings
+
+_COMMON_OPTIONS = frozenset(
+    setting.attribute for setting in SETTINGS if setting.driver_option
+)
+"""The driver options the command line has its own settings for."""
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_NAME_LIMIT = 64
+
+
+@frozen
+class Timeouts:
+    """
+    How long one camera's hub and viewers wait, in seconds; the command
+    line's four timeouts.
+    """
+
+    idle_timeout: float
+    start_timeout: float
+    keepalive: float
+    stall_timeout: float
+
+
+@frozen
+class CameraConfig:
+    """
+    One C{[[cameras]]} table: a camera to make and serve.
+
+    @ivar name: the camera's name in URLs and on pages, unique in its file.
+    @ivar driver: the name of the driver that makes it, as C{--camera} takes.
+    @ivar options: the driver's keyword options.
+    @ivar idle_timeout: the camera's own idle timeout; L{None} for the
+        server's. Likewise C{start_timeout}, C{keepalive} and
+        C{stall_timeout}.
+    """
+
+    name: str
+    driver: str
+    options: Mapping[str, Any] = field(factory=dict, converter=read_only)
+    idle_timeout: float | None = None
+    start_timeout: float | None = None
+    keepalive: float | None = None
+    stall_timeout: float | None = None
+
+    def timeouts(self, server: ServerSettings) -> Timeouts:
+        """
+        The timeouts the camera runs with: its own where it sets them, else
+        C{server}'s.
+        """
+        chosen = {}
+        for name in TIMEOUTS:
+            own = getattr(self, name)
+            chosen[name] = getattr(server, name) if own is None else own
+        return Timeouts(**chosen)
+
+
+def cameras_table(value: object) -> tuple[CameraConfig, ...]:
+    """
+    The C{[[cameras]]} tables' cameras.
+    """
+    if isinstance(value, dict):
+        raise ConfigError(
+            "cameras must be tables each headed [[cameras]], "
+            "not one table headed [cameras]"
+        )
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"cameras must be tables each headed [[cameras]], not {shown(value)}"
+        )
+    if not value:
+        raise ConfigError(
+            "no cameras: add a [[cameras]] table with a name and a driver"
+        )
+    cameras = []
+    numbers: dict[str, int] = {}
+    for number, table in enumerate(value, start=1):
+        camera = _camera(number, table)
+        if camera.name in numbers:
+            raise ConfigError(
+                f"duplicate camera name {camera.name!r} "
+                f"(cameras {numbers[camera.name]} and {number})"
+            )
+        numbers[camera.name] = number
+        cameras.append(camera)
+    return tuple(cameras)
+
+
+def _camera(number: int, table: object) -> CameraConfig:
+    """
+    The camera of the C{number}th C{[[cameras]]} table, counting from 1.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"camera {number} must be a table, not {shown(table)}")
+    name = table.get("name")
+    if name is None or name == "":
+        raise ConfigError(f"camera {number} has no name")
+    if not isinstance(name, str):
+        raise ConfigError(f"camera {number}: name must be a string, not {shown(name)}")
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"camera name {name!r} is not allowed: use letters, digits, '-' and '_'"
+        )
+    if len(name) > _NAME_LIMIT:
+        raise ConfigError(
+            f"camera name {name!r} is not allowed: use at most {_NAME_LIMIT} characters"
+        )
+    where = f"camera {name!r}"
+    driver = table.get("driver")
+    if driver is None or driver == "":
+        raise ConfigError(
+            f"{where} has no driver; available: {', '.join(driver_names())}"
+        )
+    if not isinstance(driver, str):
+        raise ConfigError(f"{where}: driver must be a string, not {shown(driver)}")
+    timeouts = {
+        key: setting_value(key, f"{where}: {key}", table[key])
+        for key in TIMEOUTS
+        if key in table
+    }
+    options = {
+        key: setting_value(key, f"{where}: option {key!r}", value)
+        if key in _COMMON_OPTIONS
+        else value
+        for key, value in table.items()
+        if key not in ("name", "driver", *TIMEOUTS)
+    }
+    return CameraConfig(name, driver, options, **timeouts)
