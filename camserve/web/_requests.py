@@ -10,6 +10,7 @@ import json
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
+from camserve.web._camera_app import plain_answer
 from camserve.web._token_argument import DEFAULT_SECONDS
 
 if TYPE_CHECKING:
@@ -150,3 +151,15 @@ def json_answer(request: IRequest, value: object, code: int = 200) -> bytes:
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"cache-control", b"no-store")
     return json.dumps(value).encode("utf-8") + b"\n"
+
+
+def unknown_camera(request: IRequest, names: list[str]) -> bytes:
+    """
+    Answer C{404} to a request of a camera not among C{names}, naming those
+    there are: in JSON under the API, as text elsewhere.
+    """
+    if under_api(request):
+        return json_answer(request, {"error": "no such camera", "cameras": names}, 404)
+    return plain_answer(
+        request, 404, f"no such camera; cameras: {', '.join(names) or 'none'}"
+    )

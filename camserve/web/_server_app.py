@@ -13,11 +13,12 @@ from urllib.parse import quote
 from klein import Klein
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from camserve.camera._states import CameraUnavailable, HubState
+from camserve.camera._states import CameraUnavailable
 from camserve.streams._multi_viewer import MultiViewer
 from camserve.streams._stream import set_stream_headers
 from camserve.web._camera_app import CameraApp, plain_answer, set_allow
-from camserve.web._pages import GridPage, resolution
+from camserve.web._pages import GridPage
+from camserve.web._reports import camera_details, camera_summary, health_report
 from camserve.web._requests import (
     RefusedError,
     json_answer,
@@ -25,6 +26,7 @@ from camserve.web._requests import (
     stream_choice,
     token_request,
     under_api,
+    unknown_camera,
 )
 from camserve.web._resources import Answer, CamerasResource, redirect_to_page
 from camserve.web._static import static_file
@@ -226,22 +228,7 @@ class ServerApp:
         hub = self._hub(name)
         if hub is None:
             return self._unknown(request)
-        health = hub.health()
-        return json_answer(
-            request,
-            {
-                **self._summary(hub),
-                "frames_captured": health["frames_captured"],
-                "uptime": health["uptime"],
-                "details": health["details"],
-                "timeouts": {
-                    "idle": hub.idle_timeout,
-                    "start": hub.start_timeout,
-                    "keepalive": hub.keepalive_interval,
-                    "stall": hub.stall_timeout,
-                },
-            },
-        )
+        return json_answer(request, camera_details(hub, self._viewers(hub)))
 
     @app.route("/api/tokens", methods=["POST"])
     def api_tokens(self, request: Request) -> bytes:
@@ -310,29 +297,10 @@ class ServerApp:
         For those who did not log in, in front of logins, only whether all
         is well, how many cameras there are and how many are failing.
         """
-        if self._anonymous:
-            hubs = self._hubs()
-            down = sum(hub.state is HubState.FAILED for hub in hubs)
-            return json_answer(
-                request,
-                {
-                    "status": "failed" if down else "ok",
-                    "cameras": len(hubs),
-                    "failed": down,
-                },
-                503 if down else 200,
-            )
-        cameras = [self._health(hub) for hub in self._hubs()]
-        failed = [camera["name"] for camera in cameras if camera["state"] == "failed"]
-        return json_answer(
-            request,
-            {
-                "status": "failed" if failed else "ok",
-                "failed": failed,
-                "cameras": cameras,
-            },
-            503 if failed else 200,
+        report, code = health_report(
+            self._hubs(), self._viewers, anonymous=self._anonymous
         )
+        return json_answer(request, report, code)
 
     # Errors
 
@@ -403,16 +371,7 @@ class ServerApp:
         return self._camera_app(hubs[0])[0] if hubs else None
 
     def _unknown(self, request: IRequest) -> bytes:
-        names = sorted(self._visible())
-        if under_api(request):
-            return json_answer(
-                request, {"error": "no such camera", "cameras": names}, 404
-            )
-        return plain_answer(
-            request,
-            404,
-            f"no such camera; cameras: {', '.join(names) or 'none'}",
-        )
+        return unknown_camera(request, sorted(self._visible()))
 
     def _viewers(self, hub: CameraHub) -> int:
         """
@@ -423,25 +382,7 @@ class ServerApp:
         return hub.viewers + (0 if thumbnails is None else thumbnails.viewers)
 
     def _summary(self, hub: CameraHub) -> dict[str, Any]:
-        health = hub.health()
-        size = resolution(hub)
-        path = f"cameras/{quote(hub.name, safe='')}/"
-        return {
-            "name": hub.name,
-            "driver": hub.driver,
-            "state": health["state"],
-            "last_error": health["last_error"],
-            "viewers": self._viewers(hub),
-            "fps": health["fps"],
-            "width": size[0] if size else None,
-            "height": size[1] if size else None,
-            "page": path,
-            "stream": f"{path}video_feed",
-            "snapshot": f"{path}snapshot.jpg",
-        }
-
-    def _health(self, hub: CameraHub) -> dict[str, Any]:
-        return {**hub.health(), "viewers": self._viewers(hub)}
+        return camera_summary(hub, self._viewers(hub))
 
 
 def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
