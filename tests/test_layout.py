@@ -39,7 +39,7 @@ the error of a bad setting, and small helpers of their own."""
 LARGEST = 400
 """The most lines a module should have."""
 LARGER = {
-    "camserve.camera._hub": 560,
+    "camserve.camera._hub": 530,
     "camserve.cameras.opencv": 480,
 }
 """Modules over the limit today, each with its ceiling: none may grow, and

@@ -6,6 +6,13 @@ What happens to a camera, as those who follow it hear it.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, Any
+
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class CameraEvent(enum.Enum):
@@ -26,3 +33,47 @@ class CameraEvent(enum.Enum):
     """The camera failed; it is retried while someone watches."""
     STOPPED = "stopped"
     """The camera stopped, nobody watching, and released its device."""
+
+
+class Listeners:
+    """
+    Those who follow a camera: each called with every event, one that
+    raises logged without disturbing the others or the camera.
+    """
+
+    _log = Logger()
+
+    def __init__(self, label: str) -> None:
+        """
+        @param label: what logs call the camera.
+        """
+        self._label = label
+        self._listeners: list[Callable[..., object]] = []
+
+    def add(self, listener: Callable[..., object]) -> None:
+        """
+        Call C{listener} with each event from now on.
+        """
+        self._listeners.append(listener)
+
+    def remove(self, listener: Callable[..., object]) -> None:
+        """
+        Call C{listener} no more; one not following is ignored.
+        """
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def tell(self, event: CameraEvent, *more: Any) -> None:
+        """
+        Call every listener with C{event} and C{more}.
+        """
+        for listener in list(self._listeners):
+            try:
+                listener(event, *more)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the camera
+                self._log.failure(
+                    "camera {name}: a listener to its {event} failed",
+                    Failure(),
+                    name=self._label,
+                    event=event.value,
+                )

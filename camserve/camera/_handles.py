@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from camserve.camera._events import CameraEvent
+from camserve.camera._events import CameraEvent, Listeners
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,7 +40,7 @@ class CameraHandle:
         self.name = name
         self._hub: CameraHub | None = None
         self._sinks: dict[IFrameSink, None] = {}
-        self._listeners: list[Callable[[CameraEvent, CameraHandle], object]] = []
+        self._listeners = Listeners(name)
 
     @property
     def hub(self) -> CameraHub | None:
@@ -73,14 +73,13 @@ class CameraHandle:
         Call C{listener} with each L{CameraEvent} of the camera, and this
         handle.
         """
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def unfollow(self, listener: Callable[[CameraEvent, CameraHandle], object]) -> None:
         """
         Stop calling C{listener}; one not following is ignored.
         """
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._listeners.remove(listener)
 
     # Called by the service
 
@@ -137,13 +136,4 @@ class CameraHandle:
         hub.follow(self._tell)
 
     def _tell(self, event: CameraEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event, self)
-            except Exception:  # noqa: BLE001 - a listener's bug must not stop the camera
-                self._log.failure(
-                    "camera {name}: a listener to its {event} failed",
-                    Failure(),
-                    name=self.name,
-                    event=event.value,
-                )
+        self._listeners.tell(event, self)

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from camserve._frame import Frame
-from camserve.camera._events import CameraEvent
+from camserve.camera._events import CameraEvent, Listeners
 from camserve.camera._sinks import Sinks
 from camserve.camera._states import CameraUnavailable, HubState
+from camserve.camera._waiters import Waiters
 from camserve.interfaces import (
     VIEWER,
     IDroppedFrames,
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
+    from twisted.python.failure import Failure
 
     from camserve.interfaces import IFrameSink, IFrameSource
 
@@ -105,7 +106,9 @@ class CameraHub:
         self._close_timeout = close_timeout
 
         self._sinks = Sinks(self._label, self.unsubscribe)
-        self._waiters: dict[Deferred[Frame], IDelayedCall] = {}
+        self._waiters = Waiters(
+            clock, start_timeout, self._no_frame_reason, self._demand_changed
+        )
 
         self._state = HubState.IDLE
         self._last_error: str | None = None
@@ -121,7 +124,7 @@ class CameraHub:
         self._idle_call: IDelayedCall | None = None
         self._retry_call: IDelayedCall | None = None
         self._keepalive_call: IDelayedCall | None = None
-        self._listeners: list[Callable[[CameraEvent], object]] = []
+        self._listeners = Listeners(self._label)
 
     # Following
 
@@ -131,26 +134,13 @@ class CameraHub:
         (once per run of failures) and L{CameraEvent.STOPPED} as the camera
         starts giving frames, fails, and stops for want of viewers.
         """
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def unfollow(self, listener: Callable[[CameraEvent], object]) -> None:
         """
         Stop calling C{listener}; one not following is ignored.
         """
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
-    def _tell(self, event: CameraEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # noqa: BLE001 - a listener's bug must not stop the camera
-                self._log.failure(
-                    "camera {name}: a listener to its {event} failed",
-                    Failure(),
-                    name=self._label,
-                    event=event.value,
-                )
+        self._listeners.remove(listener)
 
     # Demand
 
@@ -208,10 +198,7 @@ class CameraHub:
             if not self._sinks and not self._waiters:
                 self._restart_idle_timer()
             return succeed(fresh)
-        waiter: Deferred[Frame] = Deferred(self._cancel_waiter)
-        self._waiters[waiter] = self._clock.callLater(
-            self._start_timeout, self._waiter_timed_out, waiter
-        )
+        waiter = self._waiters.wait()
         self._demand_changed()
         return waiter
 
@@ -229,20 +216,11 @@ class CameraHub:
         age = self._clock.seconds() - newest.received_at
         return newest if age < limit else None
 
-    def _cancel_waiter(self, waiter: Deferred[Frame]) -> None:
-        timeout = self._waiters.pop(waiter, None)
-        if timeout is not None:
-            timeout.cancel()
-            self._demand_changed()
-
-    def _waiter_timed_out(self, waiter: Deferred[Frame]) -> None:
-        if self._waiters.pop(waiter, None) is None:
-            return
+    def _no_frame_reason(self) -> str:
         reason = f"camera {self.name} gave no frame within {self._start_timeout:g} s"
         if self._last_error is not None:
             reason += f" (last error: {self._last_error})"
-        waiter.errback(CameraUnavailable(reason))
-        self._demand_changed()
+        return reason
 
     def _demand_changed(self) -> None:
         if self._sinks or self._waiters:
@@ -284,7 +262,7 @@ class CameraHub:
         if not self._source_active:
             # A failed camera nobody watches is no longer being retried.
             self._state = HubState.IDLE
-            self._tell(CameraEvent.STOPPED)
+            self._listeners.tell(CameraEvent.STOPPED)
         elif not self._stopping:
             self._log.info(
                 "camera {name}: no viewers for {timeout:g} s, stopping it",
@@ -338,10 +316,7 @@ class CameraHub:
 
         self._sinks.send(frame)
         if self._waiters:
-            waiters, self._waiters = self._waiters, {}
-            for waiter, timeout in waiters.items():
-                timeout.cancel()
-                waiter.callback(frame)
+            self._waiters.give(frame)
             self._demand_changed()
         self._schedule_keepalive()
 
@@ -353,7 +328,7 @@ class CameraHub:
         self._state = HubState.RUNNING
         self._last_error = None
         self._backoff = self._backoff_initial
-        self._tell(CameraEvent.STARTED)
+        self._listeners.tell(CameraEvent.STARTED)
 
     def _source_stopped(self, failure: Failure | None) -> None:
         self._source_active = False
@@ -361,7 +336,7 @@ class CameraHub:
         if failure is None and was_stopping:
             self._state = HubState.IDLE
             self._log.info("camera {name}: stopped, device released", name=self._label)
-            self._tell(CameraEvent.STOPPED)
+            self._listeners.tell(CameraEvent.STOPPED)
         else:
             self._source_failed(failure)
             if not self._closed:
@@ -393,11 +368,8 @@ class CameraHub:
         self._state = HubState.FAILED
         self._last_error = reason
         if first:
-            self._tell(CameraEvent.FAILED)
-        waiters, self._waiters = self._waiters, {}
-        for waiter, timeout in waiters.items():
-            timeout.cancel()
-            waiter.errback(CameraUnavailable(f"camera {self.name} failed: {reason}"))
+            self._listeners.tell(CameraEvent.FAILED)
+        self._waiters.fail(CameraUnavailable(f"camera {self.name} failed: {reason}"))
 
     # Keepalive
 
@@ -531,10 +503,7 @@ class CameraHub:
             if call is not None and call.active():
                 call.cancel()
         self._idle_call = self._retry_call = self._keepalive_call = None
-        waiters, self._waiters = self._waiters, {}
-        for waiter, timeout in waiters.items():
-            timeout.cancel()
-            waiter.errback(CameraUnavailable("camserve is shutting down"))
+        self._waiters.fail(CameraUnavailable("camserve is shutting down"))
         closing = self._sinks.close(self._close_timeout, self._clock)
         released: Deferred[None]
         if not self._source_active:
