@@ -89,9 +89,12 @@ class CamserveChannel(Answering, HTTPChannel):
 
     factory: Limits
     _request_call: IDelayedCall | None = None
-    _client: str | None = None
+    counted_client: str | None = None
+    """The client address the connection counts for, from its start; L{None}
+    for a client without one or a trusted proxy."""
     _forwarded: str | None = None
-    _proxied = False
+    proxied = False
+    """Whether the connection comes from a trusted proxy."""
     _in_request_line = True
     _head_size = 0
     _head_lines = 0
@@ -115,7 +118,7 @@ class CamserveChannel(Answering, HTTPChannel):
         self._stop_waiting()
         self.stop_lingering()
         self._forget_forwarded()
-        self.factory.closed(self._client)
+        self.factory.closed(self.counted_client)
         super().connectionLost(reason)
 
     def dataReceived(self, data: bytes) -> None:
@@ -228,7 +231,7 @@ class CamserveChannel(Answering, HTTPChannel):
         count the client under the per-client limit while the request
         lasts; the code to refuse the request with, if any.
         """
-        if not self._proxied:
+        if not self.proxied:
             return None
         peer = self._peer_host
         try:

@@ -57,9 +57,6 @@ class TrustedProxies:
     def __init__(self, networks: Sequence[Network] = ()) -> None:
         self.networks = tuple(networks)
 
-    def __bool__(self) -> bool:
-        return bool(self.networks)
-
     def trusts(self, host: str | None) -> bool:
         """
         Whether a connection from the address C{host} is from a trusted

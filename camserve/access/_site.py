@@ -176,8 +176,8 @@ class CamserveSite(Site):
             refusal.factory = self
             return refusal
         channel = super().buildProtocol(addr)
-        channel._client = client  # noqa: SLF001 - set by its own module
-        channel._proxied = proxied  # noqa: SLF001 - set by its own module
+        channel.counted_client = client
+        channel.proxied = proxied
         self._open += 1
         if client is not None:
             self._per_client[client] += 1

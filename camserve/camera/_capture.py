@@ -39,12 +39,12 @@ class ThreadedCameraSource:
     """
     Runs an L{ICamera}'s C{frames()} in a capture thread.
 
-    Frames cross into the reactor through a single slot: the thread puts the
-    newest frame there and calls C{callFromThread} only when the slot was
-    empty, so however slow the reactor is there is at most one hand-off
-    pending and a newer frame replaces an untaken one, which is counted.
-    While its hub asks for every frame (L{keep_every_frame}), the slot is a
-    queue of a few frames instead, still with at most one hand-off pending.
+    Frames cross into the reactor through a bounded queue, of one frame
+    unless its hub asks for every frame (L{keep_every_frame}): the thread
+    puts each frame there and calls C{callFromThread} only when the queue
+    was empty, so however slow the reactor is there is at most one hand-off
+    pending, and a frame the queue has no room for pushes out the oldest
+    untaken one, which is counted.
     """
 
     def __init__(
@@ -62,11 +62,8 @@ class ThreadedCameraSource:
         self._reactor = reactor
         self._run_in_thread = run_in_thread
         self._lock = threading.Lock()
-        self._slot: tuple[bytes, float] | None = None
+        self._queue: deque[tuple[bytes, float]] = deque(maxlen=1)
         self._dropped = 0
-        # Every frame, while asked for: up to _most of them.
-        self._queue: deque[tuple[bytes, float]] = deque()
-        self._most = 0
         self._stop_requested = threading.Event()
         self._deliver: Callable[[bytes, float], None] | None = None
         self._stopped: Callable[[Failure | None], None] | None = None
@@ -96,12 +93,14 @@ class ThreadedCameraSource:
         yet; or, with L{None}, only the newest again.
         """
         with self._lock:
-            self._most = 0 if most is None else most
+            kept = self._queue
+            self._queue = deque(kept, maxlen=most or 1)
+            self._dropped += len(kept) - len(self._queue)
 
     def frames_dropped(self) -> int:
         """
-        How many frames a newer one replaced in the slot before the reactor
-        took them.
+        How many frames newer ones pushed out of the queue before the
+        reactor took them.
         """
         with self._lock:
             return self._dropped
@@ -140,49 +139,39 @@ class ThreadedCameraSource:
 
     def _hand_off(self, item: bytes | tuple[bytes, float]) -> None:
         """
-        Put a frame in the slot; wake the reactor only if the slot was empty.
+        Queue a frame; wake the reactor only if the queue was empty.
         """
         if isinstance(item, tuple):
             jpeg, captured_at = item
         else:
             jpeg, captured_at = item, time.time()
         with self._lock:
-            was_empty = self._slot is None and not self._queue
-            if self._most:
-                if len(self._queue) >= self._most:
-                    self._queue.popleft()
-                    self._dropped += 1
-                self._queue.append((jpeg, captured_at))
-            else:
-                if self._slot is not None:
-                    self._dropped += 1
-                self._slot = (jpeg, captured_at)
+            queue = self._queue
+            was_empty = not queue
+            if len(queue) == queue.maxlen:
+                self._dropped += 1
+            queue.append((jpeg, captured_at))
         if was_empty:
             self._reactor.callFromThread(self._take)
 
     def _take(self) -> None:
         """
-        In the reactor thread: take the newest frame from the slot.
+        In the reactor thread: take every frame queued.
         """
         with self._lock:
-            taken, self._slot = self._slot, None
-            queued: deque[tuple[bytes, float]] | tuple[()] = ()
-            if self._queue:
-                # A fresh queue for the thread: this one is iterated unlocked.
-                queued, self._queue = self._queue, deque()
-        for each in queued:
+            taken = self._queue
+            # A fresh queue for the thread: this one is read unlocked.
+            self._queue = deque(maxlen=taken.maxlen)
+        for frame in taken:
             if self._deliver is None:
                 return
-            self._deliver(*each)
-        if taken is not None and self._deliver is not None:
-            self._deliver(*taken)
+            self._deliver(*frame)
 
     def _finished(self, outcome: Failure | None) -> None:
         """
         In the reactor thread: drop any untaken frame, then report.
         """
         with self._lock:
-            self._slot = None
             self._queue.clear()
         stopped, self._stopped, self._deliver = self._stopped, None, None
         if stopped is not None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from twisted.logger import Logger
-from twisted.python.failure import Failure
-
 from camserve.camera._events import CameraEvent, Listeners
 
 if TYPE_CHECKING:
@@ -33,8 +30,6 @@ class CameraHandle:
 
     All methods are called in the reactor thread.
     """
-
-    _log = Logger()
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -119,16 +114,8 @@ class CameraHandle:
         The camera is served by C{hub}, made again: the sinks follow it.
         """
         self._attach(hub)
-        for sink in list(self._sinks):
-            try:
-                hub.subscribe(sink)
-            except Exception:  # noqa: BLE001 - one sink must not cost the others
-                self._log.failure(
-                    "camera {name}: a sink could not follow it",
-                    Failure(),
-                    name=self.name,
-                )
-                del self._sinks[sink]
+        for sink in self._sinks:
+            hub.subscribe(sink)
         self._tell(CameraEvent.REPLACED)
 
     def _attach(self, hub: CameraHub) -> None:

@@ -118,6 +118,8 @@ class Sinks:
         """
         Give every sink C{frame}.
         """
+        # Not shared with keep_alive through a callable: this loop runs for
+        # every viewer on every frame.
         for sink in self._all:
             try:
                 sink.send_frame(frame)
