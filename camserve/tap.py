@@ -25,7 +25,7 @@ from camserve.access._proxies import TrustedProxies, parse_networks
 from camserve.access._site import CamserveSite
 from camserve.camera._service import CameraService
 from camserve.cameras._registry import make_camera
-from camserve.config._camera_table import CameraConfig, Timeouts
+from camserve.config._camera_table import CameraConfig
 from camserve.config._file import (
     CheckedConfig,
     FileConfig,
@@ -35,8 +35,8 @@ from camserve.config._file import (
     load_config,
 )
 from camserve.config._reload import ConfigReloader, serve_camera
-from camserve.config._server_table import ServerSettings
-from camserve.config._settings import SETTINGS, ServerConfig
+from camserve.config._server_config import ServerConfig
+from camserve.config._settings import Scope, settings_in
 from camserve.web._server_app import service_resource
 
 if TYPE_CHECKING:
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
     from twisted.python.failure import Failure
     from twisted.web.server import Site
+
+
+_OPTIONS = settings_in(Scope.COMMAND_LINE)
 
 
 class Options(usage.Options):
@@ -70,7 +73,7 @@ class Options(usage.Options):
     optParameters = [  # noqa: RUF012 - usage.Options reads a class attribute
         ["config", None, None, "serve the cameras of this TOML file (see the README)"],
         ["check-config", None, None, "check this TOML config file, then exit"],
-        *([setting.option, None, None, setting.help] for setting in SETTINGS),
+        *([setting.option, None, None, setting.option_help] for setting in _OPTIONS),
     ]
 
     def postOptions(self) -> None:
@@ -82,7 +85,7 @@ class Options(usage.Options):
             raise SystemExit(list_cameras())
         if self["check-config"]:
             raise SystemExit(check_config_file(self["check-config"], _reactor(None)))
-        given = [setting.option for setting in SETTINGS if self[setting.option]]
+        given = [setting.option for setting in _OPTIONS if self[setting.option]]
         # One line, not twistd's usage text above a UsageError's message.
         if self["config"]:
             if given:
@@ -94,7 +97,7 @@ class Options(usage.Options):
             return
         try:
             self["serve"] = ServerConfig.from_strings(
-                {setting.option: self[setting.option] for setting in SETTINGS}
+                {setting.option: self[setting.option] for setting in _OPTIONS}
             )
         except ConfigError as error:
             raise SystemExit(f"camserve: {error}") from None
@@ -113,7 +116,7 @@ def config_from_environment(
     environ = os.environ if environ is None else environ
     path = environ.get("CAMSERVE_CONFIG")
     if path:
-        given = [s.env for s in SETTINGS if environ.get(s.env)]
+        given = [setting.env for setting in _OPTIONS if environ.get(setting.env)]
         if given:
             raise ConfigError(
                 f"CAMSERVE_CONFIG and {given[0]} cannot be used together:"
@@ -139,29 +142,13 @@ def one_camera(config: ServerConfig, reactor: Any = None) -> CheckedConfig:
             f"endpoint {config.endpoint!r} is not a valid Twisted endpoint "
             f"description (e.g. tcp:8080, tcp:8080:interface=127.0.0.1): {error}"
         ) from None
-    timeouts = Timeouts(
-        config.idle_timeout,
-        config.start_timeout,
-        config.keepalive,
-        config.stall_timeout,
-    )
-    server = ServerSettings(
-        (config.endpoint,),
-        idle_timeout=config.idle_timeout,
-        start_timeout=config.start_timeout,
-        keepalive=config.keepalive,
-        stall_timeout=config.stall_timeout,
-        header_timeout=config.header_timeout,
-        max_connections=config.max_connections,
-        max_connections_per_client=config.max_connections_per_client,
-        trusted_proxies=config.trusted_proxies,
-    )
+    server = config.server
     camera_config = CameraConfig(
         config.camera_name, config.camera, config.camera_options
     )
     return CheckedConfig(
         FileConfig(server, (camera_config,), source="the command line"),
-        (MadeCamera(camera_config, camera, timeouts),),
+        (MadeCamera(camera_config, camera, camera_config.timeouts(server)),),
         (ServerEndpoint(config.endpoint, endpoint),),
     )
 

@@ -41,7 +41,7 @@ from zope.interface.verify import verifyObject
 
 from camserve.access._certificates import ReloadableCertificates, reloadable
 from camserve.config._reload import ConfigReloader
-from camserve.config._settings import ServerConfig
+from camserve.config._server_config import ServerConfig
 from camserve.tap import _Listener, build_service
 from camserve.testing import self_signed_pem
 

@@ -39,7 +39,7 @@ from twisted.web.server import Site
 
 from camserve.access._certificates import select_protocol
 from camserve.access._site import CamserveSite
-from camserve.config._settings import ServerConfig
+from camserve.config._server_config import ServerConfig
 from camserve.tap import _Listener, build_service
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ LAYERS = {
 drivers (C{cameras}) and the camera layer know nothing of each other."""
 CONTRACT = {
     "camserve.interfaces",
+    "camserve._defaults",
     "camserve._errors",
     "camserve._frame",
     "camserve._frozen",
@@ -35,7 +36,8 @@ CONTRACT = {
     "camserve._multipart",
 }
 """What every part may import: the interfaces, a frame and its wire format,
-the error of a bad setting, and small helpers of their own."""
+the settings' defaults and the error of a bad setting, and small helpers of
+their own."""
 LARGEST = 400
 """The most lines a module should have."""
 LARGER = {

@@ -56,7 +56,7 @@ from camserve import (
     ServerConfig,
 )
 from camserve.config._reload import ConfigReloader
-from camserve.config._settings import SETTINGS, Setting
+from camserve.config._settings import Scope, Setting, settings_in
 from camserve.tap import (
     Options,
     _address,
@@ -174,7 +174,9 @@ def test_config_option_names_the_file_to_serve() -> None:
     assert options["serve"] == "cameras.toml"
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.option)
+@pytest.mark.parametrize(
+    "setting", settings_in(Scope.COMMAND_LINE), ids=lambda setting: setting.option
+)
 @pytest.mark.parametrize("config_first", [True, False])
 def test_config_with_a_one_camera_option_is_refused(
     setting: Setting, config_first: bool
@@ -297,7 +299,9 @@ def test_camserve_config_in_the_environment() -> None:
     assert config_from_environment({"CAMSERVE_CONFIG": ""}) == ServerConfig()
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.env)
+@pytest.mark.parametrize(
+    "setting", settings_in(Scope.COMMAND_LINE), ids=lambda setting: setting.env
+)
 def test_camserve_config_with_a_camera_setting_is_refused(setting: Setting) -> None:
     """
     C{CAMSERVE_CONFIG} with any setting of the one camera (C{CAMERA} or a
