@@ -289,6 +289,22 @@ def test_options_are_read_only() -> None:
         camera.options["fps"] = 1  # type: ignore[index]
 
 
+def test_a_camera_has_a_group() -> None:
+    """
+    A camera's C{group} is its own, not its driver's option; text only.
+    """
+    config = parse_config(f'{PORCH}group = "outside"\n', "cameras.toml")
+    (porch,) = config.cameras
+    assert porch.group == "outside"
+    assert "group" not in porch.options
+    assert parse_config(PORCH, "cameras.toml").cameras[0].group is None
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f"{PORCH}group = 3\n", "cameras.toml")
+    assert str(raised.value) == (
+        "cameras.toml: camera 'porch': group must be a string, not 3"
+    )
+
+
 def test_camera_timeouts_override_the_servers() -> None:
     """
     A camera runs with the timeouts it sets, and the server's for the rest.

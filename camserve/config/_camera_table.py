@@ -54,6 +54,7 @@ class CameraConfig:
     @ivar idle_timeout: the camera's own idle timeout; L{None} for the
         server's. Likewise C{start_timeout}, C{keepalive} and
         C{stall_timeout}.
+    @ivar group: the group the grid shows the camera in; L{None} for none.
     """
 
     name: str
@@ -63,6 +64,7 @@ class CameraConfig:
     start_timeout: float | None = None
     keepalive: float | None = None
     stall_timeout: float | None = None
+    group: str | None = None
 
     def timeouts(self, server: ServerSettings) -> Timeouts:
         """

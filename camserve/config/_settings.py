@@ -214,6 +214,12 @@ SETTINGS = (
         scope=_TIMEOUT,
     ),
     Setting(
+        "group",
+        Text(),
+        "the group of cameras the grid shows the camera with",
+        scope=Scope.CAMERA,
+    ),
+    Setting(
         "header_timeout",
         _SECONDS,
         "seconds a client has to send a whole request, body included",
