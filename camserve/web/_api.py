@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from klein import Klein
 
+from camserve.web._permissions import Permission, allow
 from camserve.web._reports import camera_details, camera_summary
 from camserve.web._requests import (
     RefusedError,
@@ -58,6 +59,7 @@ class ApiRoutes:
         self._reload = reload
 
     @app.route("/api/cameras", methods=["GET"])
+    @allow(Permission.USER)
     def api_cameras(self, request: Request) -> bytes:
         """
         Every camera's name, driver, state, viewers, frame rate and size.
@@ -67,6 +69,7 @@ class ApiRoutes:
         return json_answer(request, summaries)
 
     @app.route("/api/cameras/<path:name>", methods=["GET"])
+    @allow(Permission.USER)
     def api_camera(self, request: Request, name: str) -> bytes:
         """
         One camera, with its driver's details and its timeouts.
@@ -82,6 +85,7 @@ class ApiRoutes:
         return json_answer(request, camera_details(hub, self._seen.viewers(hub)))
 
     @app.route("/api/tokens", methods=["POST"])
+    @allow(Permission.USER)
     def api_tokens(self, request: Request) -> bytes:
         """
         Mint an API token for the logged-in user, for one camera they see:
@@ -113,17 +117,14 @@ class ApiRoutes:
         )
 
     @app.route("/api/reload", methods=["POST"])
+    @allow(Permission.ADMIN, action="reload")
     def api_reload(self, request: Request) -> Deferred[bytes] | bytes:
         """
-        Read the config file again and apply it, as C{SIGHUP} does: for a
-        logged-in admin (C{403} for anyone else), asked with a JSON body
-        (C{{}}) from the same origin. Answers the cameras added, removed,
-        restarted and unchanged and the users whose logins changed; or
-        C{400} with the file's mistake, which changes nothing.
+        Read the config file again and apply it, as C{SIGHUP} does, asked
+        with a JSON body (C{{}}) from the same origin. Answers the cameras
+        added, removed, restarted and unchanged and the users whose logins
+        changed; or C{400} with the file's mistake, which changes nothing.
         """
-        user = self.user
-        if user is None or not user.may("admin"):
-            return json_answer(request, {"error": "only an admin may reload"}, 403)
         try:
             json_body(request)
         except RefusedError as refused:

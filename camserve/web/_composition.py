@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_server_app -*-
+# -*- test-case-name: tests.test_permissions,tests.test_server_app -*-
 """
 One Klein app made of the routes of several: a server app serves the
 routes of its parts (the pages, the API, the stream of several cameras) as
@@ -16,20 +16,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from camserve.web._permissions import declaration_of, declare_as
+from camserve.web._route_table import BRANCH_REST
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from klein import Klein, KleinRenderable
     from twisted.web.iweb import IRequest
 
-_BRANCH_REST = "__rest__"
-"""The variable Klein gives the rest of the path, past a branch route's own."""
-
 
 def include(app: Klein, routes: Klein, part: Callable[[Any], Klein]) -> None:
     """
     Serve the routes of C{routes}, another class's Klein app, from C{app}
-    too, at the same paths.
+    too, at the same paths, each with what it declares.
 
     @param part: the app C{routes} of the object that serves them, bound to
         it, by the instance of C{app}'s class the request is served by.
@@ -37,24 +37,27 @@ def include(app: Klein, routes: Klein, part: Callable[[Any], Klein]) -> None:
         a route whose name C{app} already has.
     """
     for rule in routes.url_map.iter_rules():
-        if _BRANCH_REST in rule.arguments or rule.endpoint in app.endpoints:
+        if BRANCH_REST in rule.arguments or rule.endpoint in app.endpoints:
             raise ValueError(f"cannot include route {rule.rule} ({rule.endpoint})")
         app.route(
             rule.rule,
             methods=None if rule.methods is None else sorted(rule.methods),
             endpoint=rule.endpoint,
             strict_slashes=rule.strict_slashes,
-        )(_serving(rule.endpoint, part))
+        )(_serving(routes, rule.endpoint, part))
 
 
 def _serving(
-    endpoint: str, part: Callable[[Any], Klein]
+    routes: Klein, endpoint: str, part: Callable[[Any], Klein]
 ) -> Callable[..., KleinRenderable]:
     """
-    The function serving the route named C{endpoint} by its part.
+    The function serving route C{endpoint} of C{routes} by its part.
     """
 
     def serve(instance: object, request: IRequest, **arguments: Any) -> Any:
         return part(instance).execute_endpoint(endpoint, request, **arguments)
 
+    declaration = declaration_of(routes.endpoints[endpoint])
+    if declaration is not None:
+        declare_as(serve, declaration)
     return serve

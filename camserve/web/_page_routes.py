@@ -11,6 +11,7 @@ from klein import Klein
 
 from camserve.web._camera_app import plain_answer
 from camserve.web._pages import GridPage
+from camserve.web._permissions import Permission, allow
 from camserve.web._static import static_file
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class PageRoutes:
         self._seen = seen
 
     @app.route("/", methods=["GET"])
+    @allow(Permission.USER)
     def index(self, request: Request) -> GridPage:
         """
         Every camera's live picture in a grid.
@@ -43,6 +45,7 @@ class PageRoutes:
         return GridPage(self._seen.hubs(), viewers=self._seen.viewers)
 
     @app.route("/static/<name>", methods=["GET"])
+    @allow(Permission.USER)
     def static(self, request: Request, name: str) -> bytes:
         """
         The pages' stylesheet, scripts and images.
@@ -51,6 +54,7 @@ class PageRoutes:
         return plain_answer(request, 404, "not found") if content is None else content
 
     @app.route("/favicon.ico", methods=["GET"])
+    @allow(Permission.USER)
     def favicon(self, request: Request) -> bytes | None:
         """
         The icon, for browsers that ask for it before reading the page.

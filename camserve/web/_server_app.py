@@ -10,16 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from klein import Klein
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound
 
 from camserve.web._api import ApiRoutes
 from camserve.web._camera_app import CameraApp, plain_answer, set_allow
 from camserve.web._cameras_seen import CamerasSeen
 from camserve.web._composition import include
 from camserve.web._page_routes import PageRoutes
+from camserve.web._permissions import Permission, allow
 from camserve.web._reports import health_report
 from camserve.web._requests import json_answer, under_api
 from camserve.web._resources import Answer, CamerasResource, redirect_to_page
+from camserve.web._route_table import RouteTable
 from camserve.web._streams_route import StreamsRoute
 
 if TYPE_CHECKING:
@@ -45,7 +47,8 @@ class ServerApp:
     The app serves its parts' routes as its own: the pages
     (L{PageRoutes}), the stream of several cameras (L{StreamsRoute}) and
     the API (L{ApiRoutes}); its own are each camera's routes, the first
-    camera's stream and snapshot, and health.
+    camera's stream and snapshot, and health. Each route declares who may
+    use it (L{allow}); L{SERVER_ROUTES} is what they declare.
 
     An app made for a logged-in L{User} serves only the cameras the user
     sees: to them the others do not exist (left out of the grid, the API,
@@ -106,6 +109,7 @@ class ServerApp:
     # Each camera
 
     @app.route("/cameras/", branch=True, strict_slashes=False)
+    @allow(Permission.USER, camera_routes=CameraApp.app)
     def cameras(self, request: Request) -> IResource:  # noqa: ARG002 - Klein passes it
         """
         Everything of each camera under its name: its page, stream, snapshot
@@ -132,6 +136,7 @@ class ServerApp:
     # The first camera, where a one-camera camserve had them
 
     @app.route("/video_feed", methods=["GET"])
+    @allow(Permission.CAMERA)
     def video_feed(self, request: Request) -> Deferred[Any] | bytes:
         """
         The first camera's stream, with every query option of a camera's.
@@ -142,6 +147,7 @@ class ServerApp:
         return first.video_feed(request)
 
     @app.route("/snapshot.jpg", methods=["GET"])
+    @allow(Permission.CAMERA)
     def snapshot(self, request: Request) -> Deferred[bytes] | bytes:
         """
         A fresh JPEG of the first camera.
@@ -154,6 +160,7 @@ class ServerApp:
     # Health
 
     @app.route("/healthz", methods=["GET"])
+    @allow(Permission.USER, says_less_in_public=True)
     def healthz(self, request: Request) -> bytes:
         """
         Every camera's health; C{503} naming the cameras that are failing.
@@ -186,6 +193,18 @@ class ServerApp:
             return json_answer(request, {"error": "method not allowed"}, 405)
         return plain_answer(request, 405, "method not allowed")
 
+    @app.handle_errors(Forbidden)
+    def forbidden(self, request: IRequest, failure: Failure) -> bytes:
+        """
+        Routes their user may not use, saying who may.
+        """
+        refused = failure.value
+        assert isinstance(refused, Forbidden)  # noqa: S101 - narrows the type
+        message = str(refused.description)
+        if under_api(request):
+            return json_answer(request, {"error": message}, 403)
+        return plain_answer(request, 403, message)
+
     # Helpers
 
     def _camera_app(self, hub: CameraHub) -> tuple[CameraApp, IResource]:
@@ -214,6 +233,12 @@ class ServerApp:
     def _first_app(self) -> CameraApp | None:
         hubs = self._seen.hubs()
         return self._camera_app(hubs[0])[0] if hubs else None
+
+
+SERVER_ROUTES = RouteTable(ServerApp.app)
+"""Every route of a server app, each camera's included, with what it
+declares: built as the module is imported, so that a route that declares
+nothing stops camserve at once."""
 
 
 def service_resource(service: CameraService, clock: IReactorTime) -> IResource:

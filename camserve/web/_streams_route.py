@@ -14,6 +14,7 @@ from camserve.camera._states import CameraUnavailable
 from camserve.streams._multi_viewer import MultiViewer
 from camserve.streams._stream import set_stream_headers
 from camserve.web._camera_app import plain_answer
+from camserve.web._permissions import Permission, allow
 from camserve.web._requests import RefusedError, stream_choice
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class StreamsRoute:
         self._clock = clock
 
     @app.route("/streams", methods=["GET"])
+    @allow(Permission.USER)
     def streams(self, request: Request) -> Deferred[None] | bytes:
         """
         The live frames of several cameras as one stream, each part naming
