@@ -66,7 +66,7 @@ class HubHealth:
         """
         run = self._run
         now = self._clock.seconds()
-        fps = self._rate.fps() if run.state is HubState.RUNNING else 0.0
+        fps = self._rate.fps(now) if run.state is HubState.RUNNING else 0.0
         return {
             "state": run.state.value,
             "last_error": run.last_error,

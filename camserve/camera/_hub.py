@@ -240,7 +240,7 @@ class CameraHub:
         starting = run.state is not HubState.RUNNING
         if starting:
             rate.restart()
-        rate.add(now)
+        rate.add(now, captured_at)
         frame = Frame(jpeg, captured_at, rate.count, now, self.name)
         self._newest = frame
         if starting:
