@@ -9,16 +9,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from twisted.application.service import IService, MultiService, Service
+from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
 from camserve._commands import camera_problems, check_config_file, list_cameras
 from camserve._errors import ConfigError
+from camserve._listener import Listener
+from camserve._listener import ListenError as ListenError  # noqa: PLC0414 - camserve.tap.ListenError stays importable
 from camserve.access._certificates import CertificateReloader, reloadable
-from camserve.access._exposure import exposure_warning
 from camserve.access._login import LoginResource
 from camserve.access._memory import keep_freed_memory
 from camserve.access._proxies import TrustedProxies, parse_networks
@@ -41,10 +41,6 @@ from camserve.web._server_app import service_resource
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-    from twisted.python.failure import Failure
-    from twisted.web.server import Site
 
 
 _OPTIONS = settings_in(Scope.COMMAND_LINE)
@@ -205,7 +201,7 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
             certificates.append(certificate)
             # This process will serve TLS: see keep_freed_memory.
             keep_freed_memory()
-        _Listener(
+        Listener(
             each.description, each.endpoint, site, login=checked.accounts is not None
         ).setServiceParent(top)
     if isinstance(serve, str):
@@ -227,19 +223,6 @@ TOKEN_BODY_SIZE = 4096
 room for C{POST /api/tokens}'s JSON."""
 
 
-class ListenError(SystemExit, Exception):
-    """
-    The end of the program: an endpoint cannot be listened on. Its code is
-    the one line that says so.
-
-    A L{SystemExit}, so that the program ends with that line rather than a
-    traceback; and an L{Exception} too, because twistd, once it has
-    daemonized, tells the process waiting on the terminal of an
-    L{Exception} only (told nothing, that process waits for ever), and only
-    then removes its pid file.
-    """
-
-
 def listen_now(top: MultiService) -> None:
     """
     Listen on every endpoint of C{top}, a service L{build_service} made,
@@ -250,111 +233,8 @@ def listen_now(top: MultiService) -> None:
     the terminal is no longer there to say why camserve could not start.
     """
     for child in top:
-        if isinstance(child, _Listener):
+        if isinstance(child, Listener):
             child.listen()
-
-
-class _Listener(Service):
-    """
-    Listens on one endpoint, and says where: a port that cannot be had ends
-    the program with one line rather than a traceback.
-    """
-
-    _log = Logger()
-
-    def __init__(
-        self,
-        description: str,
-        endpoint: IStreamServerEndpoint,
-        factory: Site,
-        *,
-        login: bool = False,
-    ) -> None:
-        """
-        @param login: whether the site asks for a login; without one, a
-            listener other machines can reach is warned about at start.
-        """
-        self._description = description
-        self._endpoint = endpoint
-        self._factory = factory
-        self._login = login
-        self._port: IListeningPort | None = None
-
-    def privilegedStartService(self) -> None:
-        """
-        Listen (before twistd gives up root, for ports below 1024), or exit
-        with a one-line reason.
-        """
-        super().privilegedStartService()
-        self.listen()
-
-    def startService(self) -> None:
-        """
-        Listen, if that was not done before privileges were dropped.
-        """
-        super().startService()
-        self.listen()
-
-    def stopService(self) -> Any:
-        """
-        Stop listening.
-        """
-        super().stopService()
-        port, self._port = self._port, None
-        return port.stopListening() if port is not None else None
-
-    def listen(self) -> None:
-        """
-        Listen, unless listening already.
-
-        @raise ListenError: for a port that cannot be had.
-        """
-        if self._port is not None:
-            return
-        failures: list[Failure] = []
-        self._endpoint.listen(self._factory).addCallbacks(
-            self._listening, failures.append
-        )
-        if failures:
-            error = failures[0].value
-            if isinstance(error, CannotListenError):
-                reason = error.socketError or error
-                message = f"camserve: cannot listen on {self._description}: {reason}"
-                raise ListenError(message) from None
-            failures[0].raiseException()
-
-    def _listening(self, port: IListeningPort) -> None:
-        self._port = port
-        self._log.info(
-            "camserve is at {url} (listening on {description})",
-            url=_address(self._description, port),
-            description=self._description,
-        )
-        warning = (
-            None if self._login else exposure_warning(self._description, port.getHost())
-        )
-        if warning is not None:
-            # As a field, not the format: a description may hold braces.
-            self._log.warn("{warning}", warning=warning)
-
-
-def _address(description: str, port: IListeningPort) -> str:
-    """
-    Where a browser on this machine finds a listening port.
-    """
-    host = port.getHost()
-    number = getattr(host, "port", None)
-    if number is None:
-        # A Unix socket's path, which Twisted keeps as bytes.
-        path = getattr(host, "name", None)
-        return f"the socket {description if path is None else os.fsdecode(path)}"
-    name = getattr(host, "host", "localhost")
-    if name in ("0.0.0.0", "::", ""):
-        name = "localhost"
-    elif ":" in name:
-        name = f"[{name}]"
-    scheme = "https" if description.startswith(("ssl:", "tls:")) else "http"
-    return f"{scheme}://{name}:{number}/"
 
 
 def _reactor(reactor: Any) -> Any:
