@@ -680,10 +680,10 @@ def test_replaced_camera_is_served(server: Server) -> None:
 def test_api_cameras(server: Server) -> None:
     """
     C{/api/cameras} lists every camera in order: name, driver, state, last
-    error, viewers, measured frame rate, the size of its newest frame, and
-    its page, stream and snapshot relative to the server's root.
+    error, viewers, measured frame rate, the size of its newest frame, its
+    group, and its page, stream and snapshot relative to the server's root.
     """
-    server.add("back yard")
+    server.add("back yard", group="garden")
     watching = server.request("GET", "/cameras/front/video_feed")
     for number in range(4):
         server.push("front", make_jpeg(number, width=64, height=48))
@@ -696,6 +696,7 @@ def test_api_cameras(server: Server) -> None:
         {
             "name": "front",
             "driver": "emulated",
+            "group": None,
             "state": "running",
             "last_error": None,
             "viewers": 1,
@@ -709,6 +710,7 @@ def test_api_cameras(server: Server) -> None:
         {
             "name": "back",
             "driver": "v4l2",
+            "group": None,
             "state": "failed",
             "last_error": "no such device",
             "viewers": 0,
@@ -722,6 +724,7 @@ def test_api_cameras(server: Server) -> None:
         {
             "name": "back yard",
             "driver": "",
+            "group": "garden",
             "state": "idle",
             "last_error": None,
             "viewers": 0,
@@ -757,6 +760,7 @@ def test_api_camera() -> None:
     assert camera == {
         "name": "cam",
         "driver": "v4l2",
+        "group": None,
         "state": "running",
         "last_error": None,
         "viewers": 0,

@@ -11,6 +11,12 @@ from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from camserve._defaults import (
+    IDLE_TIMEOUT,
+    KEEPALIVE,
+    STALL_TIMEOUT,
+    START_TIMEOUT,
+)
 from camserve._frame import Frame
 from camserve.camera._demand import Demand
 from camserve.camera._events import Listeners
@@ -65,10 +71,11 @@ class CameraHub:
         clock: IReactorTime,
         *,
         driver: str = "",
-        idle_timeout: float = 10.0,
-        start_timeout: float = 10.0,
-        keepalive_interval: float = 2.0,
-        stall_timeout: float = 30.0,
+        group: str | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        start_timeout: float = START_TIMEOUT,
+        keepalive_interval: float = KEEPALIVE,
+        stall_timeout: float = STALL_TIMEOUT,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         label: str | None = None,
@@ -79,6 +86,8 @@ class CameraHub:
         @param source: where frames come from.
         @param clock: schedules the timeouts; the reactor, or a C{Clock}.
         @param driver: the driver's registered name, for health.
+        @param group: the group of cameras the grid shows it with; L{None}
+            for none. A public attribute, which a reload may change.
         @param idle_timeout: seconds without demand before the source stops.
         @param start_timeout: seconds a caller of L{next_frame} waits.
         @param keepalive_interval: seconds without a new frame before sinks
@@ -93,6 +102,7 @@ class CameraHub:
         """
         self.name = name
         self.driver = driver
+        self.group = group
         self._label = name if label is None else label
         self._source = source
         self._clock = clock
