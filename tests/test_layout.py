@@ -19,13 +19,15 @@ LAYERS = {
     "cameras": 1,
     "camera": 1,
     "streams": 2,
+    "recording": 2,
     "web": 3,
     "access": 4,
     "config": 5,
     "top": 6,
 }
 """Each part's place: a part imports only parts below it, except that the
-drivers (C{cameras}) and the camera layer know nothing of each other."""
+drivers (C{cameras}) and the camera layer know nothing of each other, nor
+do the HTTP streams and the recordings (a stream plays any C{IFeed})."""
 CONTRACT = {
     "camserve.interfaces",
     "camserve._defaults",
