@@ -21,3 +21,7 @@ MAX_CONNECTIONS = 1000
 """Connections served at once."""
 MAX_CONNECTIONS_PER_CLIENT = 50
 """Connections served at once from one client address."""
+SEGMENT_MINUTES = 5.0
+"""Minutes of a camera's recording in one segment file."""
+MIN_FREE_BYTES = 0
+"""Bytes the recordings leave free on their disk."""

@@ -1,0 +1,4 @@
+"""
+Recordings: each camera's frames written to disk as they arrive, and read
+back (see C{docs/recording-format.md}).
+"""

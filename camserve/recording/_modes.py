@@ -1,0 +1,63 @@
+# -*- test-case-name: tests.test_recorder -*-
+"""
+How a camera records, and what its recording is doing.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from attrs import frozen
+
+from camserve._defaults import SEGMENT_MINUTES
+
+
+class RecordingMode(enum.Enum):
+    """
+    When a camera records.
+    """
+
+    OFF = "off"
+    """Never."""
+    CONTINUOUS = "continuous"
+    """All the time it is served, whether anyone watches or not."""
+    ON_DEMAND = "on_demand"
+    """From when it is asked to start until it is asked to stop."""
+    # Recording on motion, with its pre- and post-roll, joins these as a
+    # mode of its own once its detector exists.
+
+
+class RecordingState(enum.Enum):
+    """
+    What a camera's recording is doing.
+    """
+
+    OFF = "off"
+    """Not recording: its mode is off, or it was not asked to record."""
+    RECORDING = "recording"
+    """Writing every frame the camera gives."""
+    FAILED = "failed"
+    """Writing failed (a full disk, a folder that cannot be written): the
+    recording is stopped, and tried again every few seconds."""
+    WAITING_FOR_DISK = "waiting_for_disk"
+    """The recordings' disk has less free space than the server's floor and
+    nothing more may be deleted: the recording waits for space."""
+
+
+@frozen
+class RecordingSettings:
+    """
+    How one camera records.
+
+    @ivar mode: when it records.
+    @ivar segment_seconds: how long each segment file lasts.
+    @ivar max_bytes: the most bytes its recordings may hold, the oldest
+        deleted first; L{None} for no limit.
+    @ivar max_age: the most seconds its recordings are kept; L{None} for no
+        limit.
+    """
+
+    mode: RecordingMode = RecordingMode.OFF
+    segment_seconds: float = SEGMENT_MINUTES * 60
+    max_bytes: int | None = None
+    max_age: float | None = None
