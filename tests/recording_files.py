@@ -88,11 +88,13 @@ def read_segment(segment: Path) -> list[Recorded]:
     data = segment.read_bytes()
     index_path = index_of(segment)
     index = index_path.read_bytes() if index_path.exists() else b""
-    frames = []
+    frames: list[Recorded] = []
     resume = len(PREAMBLE) if data.startswith(PREAMBLE) else None
     whole = len(index) // RECORD.size
     for number in range(whole):
-        captured_at, offset, length, crc = RECORD.unpack_from(index, number * RECORD.size)
+        captured_at, offset, length, crc = RECORD.unpack_from(
+            index, number * RECORD.size
+        )
         jpeg = data[offset : offset + length]
         if offset + length > len(data) or zlib.crc32(jpeg) != crc:
             break
@@ -116,9 +118,11 @@ def check_whole(segment: Path) -> list[Recorded]:
     index = index_of(segment).read_bytes()
     assert data.startswith(PREAMBLE)
     assert len(index) % RECORD.size == 0
-    records = [RECORD.unpack_from(index, at) for at in range(0, len(index), RECORD.size)]
+    records = [
+        RECORD.unpack_from(index, at) for at in range(0, len(index), RECORD.size)
+    ]
     position = len(PREAMBLE)
-    frames = []
+    frames: list[Recorded] = []
     for captured_at, offset, length, crc in records:
         part = parse_part(data, position)
         assert part is not None, f"no whole part at {position} of {segment}"

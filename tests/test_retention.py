@@ -39,7 +39,9 @@ def segment(
     suffixes = (".mjpeg", ".idx", ".act") if act else (".mjpeg", ".idx")
     for suffix in suffixes:
         path = name.path(suffix)
-        path.write_bytes(b"x" * (size - 100 * (len(suffixes) - 1) if suffix == ".mjpeg" else 100))
+        path.write_bytes(
+            b"x" * (size - 100 * (len(suffixes) - 1) if suffix == ".mjpeg" else 100)
+        )
         changed = started + 60 if ended is None else ended
         os.utime(path, (changed, changed))
     # Day folders last changed long ago: their listings may be kept.
@@ -55,7 +57,9 @@ def left(root: Path) -> list[str]:
     """
     Every file under C{root}, relative to it.
     """
-    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+    return sorted(
+        str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()
+    )
 
 
 def test_segments_older_than_the_cameras_max_age_go(tmp_path: Path) -> None:
@@ -78,7 +82,8 @@ def test_segments_older_than_the_cameras_max_age_go(tmp_path: Path) -> None:
     ]
     # The emptied day's folder goes too.
     assert not old.parent.exists()
-    assert kept.parent.exists() and other.parent.exists()
+    assert kept.parent.exists()
+    assert other.parent.exists()
 
 
 def test_the_oldest_segments_go_beyond_max_bytes(tmp_path: Path) -> None:
@@ -86,7 +91,9 @@ def test_the_oldest_segments_go_beyond_max_bytes(tmp_path: Path) -> None:
     Beyond a camera's C{max_bytes}, its oldest segments go until it holds
     no more.
     """
-    bases = [segment(tmp_path, "porch", NOW - hours * 3600) for hours in (5, 4, 3, 2, 1)]
+    bases = [
+        segment(tmp_path, "porch", NOW - hours * 3600) for hours in (5, 4, 3, 2, 1)
+    ]
     retention = Retention(OpenSegments())
     swept = retention.sweep(tmp_path, {"porch": Limits(max_bytes=2500)}, 0, NOW)
     assert swept.deleted == tuple(bases[:3])
@@ -128,7 +135,9 @@ def test_files_that_are_no_segments_are_left_alone(tmp_path: Path) -> None:
     (tmp_path / "porch" / "exports").mkdir()
     (tmp_path / "porch" / "exports" / "20231112T221320.000Z.mjpeg").write_text("mine")
     (tmp_path / "README").write_text("mine")
-    swept = Retention(OpenSegments()).sweep(tmp_path, {"porch": Limits(max_age=1)}, 0, NOW)
+    swept = Retention(OpenSegments()).sweep(
+        tmp_path, {"porch": Limits(max_age=1)}, 0, NOW
+    )
     assert swept.deleted == (base,)
     assert left(tmp_path) == [
         "README",

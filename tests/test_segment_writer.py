@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,7 +25,6 @@ from camserve.testing import make_jpeg
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 START = 1_700_000_000.25
 """A capture time: 2023-11-14T22:13:20.250Z."""
@@ -44,7 +44,9 @@ def writer(tmp_path: Path) -> SegmentWriter:
     return SegmentWriter(tmp_path / "recordings", "porch", OpenSegments())
 
 
-def test_frames_are_written_as_the_spec_says(tmp_path: Path, writer: SegmentWriter) -> None:
+def test_frames_are_written_as_the_spec_says(
+    tmp_path: Path, writer: SegmentWriter
+) -> None:
     """
     A segment is named for its first frame's UTC time, to the
     millisecond, in the folder of its day; it holds the preamble and each
@@ -164,7 +166,7 @@ def test_a_flush_reaches_the_disk(
     real_fsync = os.fsync
 
     def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        synced.append(str(Path(f"/proc/self/fd/{fd}").readlink()))
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
@@ -221,7 +223,10 @@ def read_only(folder: Path) -> Iterator[None]:
             folder.chmod(0o755)
         return
     chattr = shutil.which("chattr")
-    if chattr is None or subprocess.run([chattr, "+i", str(folder)], check=False).returncode:
+    if (
+        chattr is None
+        or subprocess.run([chattr, "+i", str(folder)], check=False).returncode
+    ):
         pytest.skip("as root, a folder is made unwritable only by chattr +i")
     try:
         yield

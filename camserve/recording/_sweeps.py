@@ -7,7 +7,7 @@ each camera's recording holds, and whether the disk is below its floor.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 from twisted.internet.task import LoopingCall
@@ -82,7 +82,7 @@ class Sweeps:
         self._wall_clock = wall_clock
         self._loop = LoopingCall(self.sweep)
         self._loop.clock = clock
-        self._sweeping: Deferred[None] | None = None
+        self._sweeping: Deferred[Swept] | None = None
         self._usage: dict[str, int] = {}
         self._counted: dict[str, tuple[Recorder, int]] = {}
         self._error: str | None = None
@@ -95,7 +95,7 @@ class Sweeps:
         if not self._loop.running:
             self._loop.start(self._interval, now=True)
 
-    def stop(self) -> Deferred[None] | None:
+    def stop(self) -> Deferred[Any] | None:
         """
         Sweep no more; the sweep running now, if one is.
         """
@@ -115,7 +115,7 @@ class Sweeps:
         counted, before = self._counted.get(name, (None, 0))
         return found + recorder.bytes_written - (before if counted is recorder else 0)
 
-    def sweep(self) -> Deferred[None] | None:
+    def sweep(self) -> Deferred[Any] | None:
         """
         Delete what retention asks to, in a thread, unless a sweep runs.
         """
@@ -133,11 +133,8 @@ class Sweeps:
             plan.min_free_bytes,
             self._wall_clock(),
         )
-        sweeping = self._sweeping = self._in_thread(job).addCallbacks(
-            self._swept,
-            self._failed,
-            callbackArgs=(counted, plan),
-        )
+        sweeping = self._sweeping = self._in_thread(job)
+        sweeping.addCallbacks(self._swept, self._failed, callbackArgs=(counted, plan))
         return sweeping
 
     def _swept(
