@@ -34,9 +34,15 @@ from camserve.config._file import (
     check_config,
     load_config,
 )
+from camserve.config._recording import (
+    COMMAND_LINE_SETTING,
+    FILE_SETTING,
+    recordings_of,
+)
 from camserve.config._reload import ConfigReloader, serve_camera
 from camserve.config._server_config import ServerConfig
 from camserve.config._settings import Scope, settings_in
+from camserve.recording._service import RecordingService
 from camserve.web._server_app import service_resource
 
 if TYPE_CHECKING:
@@ -44,6 +50,9 @@ if TYPE_CHECKING:
 
 
 _OPTIONS = settings_in(Scope.COMMAND_LINE)
+_CAMERA_OWN = settings_in(Scope.COMMAND_LINE | Scope.CAMERA)
+"""The settings of the one camera of the command line, some its own (its
+recording's) rather than the server's or its driver's."""
 
 
 class Options(usage.Options):
@@ -139,8 +148,13 @@ def one_camera(config: ServerConfig, reactor: Any = None) -> CheckedConfig:
             f"description (e.g. tcp:8080, tcp:8080:interface=127.0.0.1): {error}"
         ) from None
     server = config.server
+    own = {
+        setting.name: getattr(config, setting.name)
+        for setting in _CAMERA_OWN
+        if Scope.SERVER not in setting.scope and not setting.driver_option
+    }
     camera_config = CameraConfig(
-        config.camera_name, config.camera, config.camera_options
+        config.camera_name, config.camera, config.camera_options, **own
     )
     return CheckedConfig(
         FileConfig(server, (camera_config,), source="the command line"),
@@ -152,9 +166,10 @@ def one_camera(config: ServerConfig, reactor: Any = None) -> CheckedConfig:
 def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiService:
     """
     The whole camserve server: the cameras of the config file at C{serve},
-    reloaded on C{SIGHUP}, or the one camera of a L{ServerConfig}; and an
-    HTTP listener on each endpoint, whose TLS certificate, if it has one,
-    is read again on C{SIGHUP} in either case. A file with C{[auth]} asks for a login
+    reloaded on C{SIGHUP}, or the one camera of a L{ServerConfig}, each
+    recorded as its settings say; and an HTTP listener on each endpoint,
+    whose TLS certificate, if it has one, is read again on C{SIGHUP} in
+    either case. A file with C{[auth]} asks for a login
     on every path but its public ones, and its admins may reload it with
     C{POST /api/reload}; a reload applies changed users at once. The
     one-camera command line has no login.
@@ -170,19 +185,33 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         # Served all the same: the file may yet appear, and a camera that
         # fails is reported on health and retried.
         _log.warn("camserve: {problem}", problem=problem)
+    server = checked.config.server
+    plan = recordings_of(
+        server,
+        (made.config for made in checked.cameras),
+        FILE_SETTING if isinstance(serve, str) else COMMAND_LINE_SETTING,
+    )
     top = MultiService()
     cameras = CameraService(reactor)
     cameras.setServiceParent(top)
     for made in checked.cameras:
         serve_camera(cameras, made)
-    server = checked.config.server
+    # Started after the cameras, whose capture threads then run for the
+    # cameras recorded at once.
+    recordings = RecordingService(cameras, reactor)
+    recordings.configure(plan.root, plan.min_free_bytes, plan.cameras)
+    recordings.setServiceParent(top)
     # The one-camera command line has no [auth]: it serves everyone.
     logins = (
         None
         if checked.accounts is None
-        else LoginResource(cameras, reactor, checked.accounts)
+        else LoginResource(cameras, reactor, checked.accounts, recordings=recordings)
     )
-    resource = service_resource(cameras, reactor) if logins is None else logins
+    resource = (
+        service_resource(cameras, reactor, recordings=recordings)
+        if logins is None
+        else logins
+    )
     site = CamserveSite(
         resource,
         reactor,
@@ -206,7 +235,13 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         ).setServiceParent(top)
     if isinstance(serve, str):
         reloader = ConfigReloader(
-            serve, checked, cameras, reactor, certificates=certificates, logins=logins
+            serve,
+            checked,
+            cameras,
+            reactor,
+            certificates=certificates,
+            logins=logins,
+            recordings=recordings,
         )
         reloader.setServiceParent(top)
         if logins is not None:

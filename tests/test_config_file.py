@@ -396,8 +396,8 @@ def test_syntax_errors_say_where_in_one_line(text: str, message: str) -> None:
             (
                 "cameras.toml: unknown key 'port' in [server]; allowed: endpoints, "
                 "header_timeout, hosts, idle_timeout, keepalive, max_connections, "
-                "max_connections_per_client, stall_timeout, start_timeout, "
-                "trusted_proxies"
+                "max_connections_per_client, min_free_bytes, recordings_dir, "
+                "stall_timeout, start_timeout, trusted_proxies"
             ),
         ),
         (

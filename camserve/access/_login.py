@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from camserve.access._auth import Accounts, LoginThrottle
     from camserve.camera._service import CameraService
+    from camserve.recording._service import RecordingService
     from camserve.web._collaborators import Reload
     from camserve.web._user import User
 
@@ -74,15 +75,19 @@ class LoginResource(Resource):
         *,
         throttle: LoginThrottle | None = None,
         tokens: Tokens | None = None,
+        recordings: RecordingService | None = None,
     ) -> None:
         """
         @param reactor: for viewers' timers, and whose thread pool checks
             passwords.
         @param tokens: mints and checks API tokens; by default, with the
             accounts' token key (a random one if they have none).
+        @param recordings: what records the cameras, whose recordings
+            health and the API report; L{None} for nothing.
         """
         super().__init__()
         self._service = service
+        self._recordings = recordings
         self._reactor = reactor
         self.reload: Reload | None = None
         self._checker = BcryptChecker(
@@ -105,8 +110,12 @@ class LoginResource(Resource):
             Portal(self._realm, [self._checker]),
             [PeerBasicCredentialFactory(b"camserve")],
         )
-        self._door = TokenDoor(service, reactor, tokens, self._tracked)
-        self._public = ServerApp(service, reactor, anonymous=True).app.resource()
+        self._door = TokenDoor(
+            service, reactor, tokens, self._tracked, recordings=recordings
+        )
+        self._public = ServerApp(
+            service, reactor, anonymous=True, recordings=recordings
+        ).app.resource()
         self._paths = _paths(accounts.public)
 
     def update(self, accounts: Accounts) -> list[str]:
@@ -173,6 +182,7 @@ class LoginResource(Resource):
             user=user,
             tokens=self._tokens,
             reload=self._reload,
+            recordings=self._recordings,
         )
         return self._tracked(user.name, app.app.resource())
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from camserve.access._tokens import Tokens
     from camserve.camera._service import CameraService
+    from camserve.recording._service import RecordingService
 
 
 class TokenDoor:
@@ -40,12 +41,17 @@ class TokenDoor:
         clock: IReactorTime,
         tokens: Tokens,
         tracked: Callable[[str, IResource], IResource],
+        *,
+        recordings: RecordingService | None = None,
     ) -> None:
         """
         @param tracked: wraps the resource made for a user's token so that
             their requests are kept under the key given.
+        @param recordings: what records the cameras, whose recordings
+            health reports; L{None} for nothing.
         """
         self._service = service
+        self._recordings = recordings
         self._clock = clock
         self._tokens = tokens
         self._tracked = tracked
@@ -84,7 +90,9 @@ class TokenDoor:
             # Seeing only the token's camera, which /video_feed and
             # /snapshot.jpg then serve, as the first camera.
             only = User(user.name, "viewer", frozenset({camera}))
-            app = ServerApp(self._service, self._clock, user=only)
+            app = ServerApp(
+                self._service, self._clock, user=only, recordings=self._recordings
+            )
             resource = self._tracked(f"?{user.name}", app.app.resource())
             self._resources[user.name, camera] = resource
         return UntilExpiry(resource, self._tokens.clock, grant.expires)

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_config_file -*-
 """
-A config file's C{[[cameras]]} tables: each camera's name, driver, options
-and own timeouts.
+A config file's C{[[cameras]]} tables: each camera's name, driver, options,
+own timeouts and recording.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class CameraConfig:
         server's. Likewise C{start_timeout}, C{keepalive} and
         C{stall_timeout}.
     @ivar group: the group the grid shows the camera in; L{None} for none.
+    @ivar record: when the camera records (a L{RecordingMode}'s value);
+        L{None} for never. Likewise C{segment_minutes}, C{max_bytes} and
+        C{max_age}, its recording's, each L{None} for its default.
     """
 
     name: str
@@ -65,6 +68,10 @@ class CameraConfig:
     keepalive: float | None = None
     stall_timeout: float | None = None
     group: str | None = None
+    record: str | None = None
+    segment_minutes: float | None = None
+    max_bytes: int | None = None
+    max_age: float | None = None
 
     def timeouts(self, server: ServerSettings) -> Timeouts:
         """

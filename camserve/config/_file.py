@@ -27,8 +27,8 @@ ones (see L{AuthSettings})::
     role = "viewer"
     cameras = ["porch"]
 
-A camera's keys other than C{name}, C{driver} and the four timeouts are its
-driver's options. L{parse_config} checks all the file alone can tell, with
+A camera's keys other than C{name}, C{driver}, C{group}, the four timeouts
+and those of its recording are its driver's options. L{parse_config} checks all the file alone can tell, with
 the command line's rules for the settings the two share; L{check_config}
 makes the cameras and endpoints, which finds what only a driver or Twisted
 can.
@@ -58,6 +58,7 @@ from camserve.cameras._registry import (
 )
 from camserve.config._accounts import AuthSettings, auth_table, read_accounts
 from camserve.config._camera_table import CameraConfig, Timeouts, cameras_table
+from camserve.config._recording import check_recordings
 from camserve.config._server_table import ServerSettings, server_table
 from camserve.config._toml_values import shown
 
@@ -166,6 +167,10 @@ def load_config(path: str | os.PathLike[str]) -> FileConfig:
         config,
         cameras=tuple(_sourced_from(folder, camera) for camera in config.cameras),
     )
+    recordings = config.server.recordings_dir
+    if recordings is not None:
+        recordings = str(folder / Path(recordings).expanduser())
+        config = evolve(config, server=evolve(config.server, recordings_dir=recordings))
     if config.auth is not None:
         htpasswd = folder / Path(config.auth.htpasswd).expanduser()
         secret = config.auth.token_secret_file
@@ -274,6 +279,7 @@ def _file(document: Mapping[str, Any], source: str) -> FileConfig:
         )
     server = server_table(document.get("server", {}))
     cameras = cameras_table(document.get("cameras", []))
+    check_recordings(server, cameras)
     auth = (
         auth_table(document["auth"], {camera.name for camera in cameras})
         if "auth" in document

@@ -16,6 +16,7 @@ from camserve._errors import ConfigError
 from camserve.access._certificates import reload_all
 from camserve.access._hangup import HangupService
 from camserve.config._file import check_config, load_config
+from camserve.config._recording import recordings_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from camserve.camera._service import CameraService
     from camserve.config._camera_table import Timeouts
     from camserve.config._file import CheckedConfig, FileConfig, MadeCamera
+    from camserve.recording._service import RecordingService
 
     _Running = tuple[str, Mapping[str, Any], Timeouts]
     """A camera's driver, options and timeouts."""
@@ -94,6 +96,7 @@ class ConfigReloader(HangupService):
         *,
         certificates: Sequence[ReloadableCertificates] = (),
         logins: LoginResource | None = None,
+        recordings: RecordingService | None = None,
     ) -> None:
         """
         @param path: the file, read again from the same place however the
@@ -104,9 +107,11 @@ class ConfigReloader(HangupService):
         @param certificates: read again on each reload.
         @param logins: the login in front of the service, if the file has
             C{[auth]}.
+        @param recordings: records the cameras, as the file says.
         """
         self._certificates = certificates
         self._logins = logins
+        self._recordings = recordings
         self._accounts: Accounts | None = checked.accounts
         self._path = str(Path(path).absolute())
         self._serving: dict[str, _Running] = {
@@ -172,6 +177,17 @@ class ConfigReloader(HangupService):
             return ()
         return tuple(self._logins.update(accounts))
 
+    def _record(self, checked: CheckedConfig) -> None:
+        """
+        Record C{checked}'s cameras as it says.
+        """
+        if self._recordings is None:
+            return
+        plan = recordings_of(
+            checked.config.server, (made.config for made in checked.cameras)
+        )
+        self._recordings.configure(plan.root, plan.min_free_bytes, plan.cameras)
+
     def _apply(
         self, checked: CheckedConfig, endpoints: tuple[str, ...]
     ) -> Deferred[Reloaded]:
@@ -212,6 +228,9 @@ class ConfigReloader(HangupService):
                 # Not part of what a camera runs with: changed in place.
                 hubs[name].group = made.config.group
             self._cameras.arrange(list(wanted))
+            # Not waited for: a recording's files closing on a stuck disk
+            # must not hold the reload up.
+            self._record(checked)
             self._serving = {name: _running(made) for name, made in wanted.items()}
             kept = [name for name in wanted if name not in changed + added]
             self._log.info(

@@ -38,6 +38,12 @@ class ServerConfig:
     max_connections_per_client: int = default_of("max_connections_per_client")
     hosts: tuple[str, ...] = default_of("hosts")
     trusted_proxies: tuple[str, ...] = default_of("trusted_proxies")
+    recordings_dir: str | None = default_of("recordings_dir")
+    min_free_bytes: int = default_of("min_free_bytes")
+    record: str = default_of("record")
+    segment_minutes: float = default_of("segment_minutes")
+    max_bytes: int | None = default_of("max_bytes")
+    max_age: float | None = default_of("max_age")
 
     @property
     def camera_name(self) -> str:

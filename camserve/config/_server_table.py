@@ -2,7 +2,7 @@
 """
 A config file's C{[server]} table: where to listen, the timeouts of every
 camera that does not set its own, the HTTP server's limits, the host names
-it answers to and the proxies it trusts.
+it answers to, the proxies it trusts, and where cameras record.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ class ServerSettings:
         C{Host} header are a DNS-rebinding attack's.
     @ivar trusted_proxies: the addresses and networks of the reverse
         proxies whose C{X-Forwarded-For} names the client.
+    @ivar recordings_dir: the folder cameras record in; L{None} for none
+        (no camera may record).
+    @ivar min_free_bytes: the bytes recording keeps free on the disk of
+        C{recordings_dir}.
     """
 
     endpoints: tuple[str, ...] = default_of("endpoints")
@@ -46,6 +50,8 @@ class ServerSettings:
     max_connections_per_client: int = default_of("max_connections_per_client")
     hosts: tuple[str, ...] = default_of("hosts")
     trusted_proxies: tuple[str, ...] = default_of("trusted_proxies")
+    recordings_dir: str | None = default_of("recordings_dir")
+    min_free_bytes: int = default_of("min_free_bytes")
 
 
 def server_table(table: object) -> ServerSettings:

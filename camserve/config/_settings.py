@@ -15,6 +15,7 @@ from attrs import frozen
 
 from camserve import _defaults
 from camserve.config._values import (
+    Choice,
     DriverOptions,
     Endpoints,
     HostNames,
@@ -24,6 +25,7 @@ from camserve.config._values import (
     TextValue,
     TomlValue,
 )
+from camserve.recording._modes import RecordingMode
 
 
 class Scope(enum.Flag):
@@ -138,6 +140,7 @@ def _is_number(value: object) -> bool:
 _EVERYWHERE = Scope.COMMAND_LINE | Scope.SERVER
 _TIMEOUT = Scope.COMMAND_LINE | Scope.SERVER | Scope.CAMERA
 _OF_DRIVER = Scope.COMMAND_LINE | Scope.CAMERA | Scope.DRIVER
+_OF_CAMERA = Scope.COMMAND_LINE | Scope.CAMERA
 _SECONDS = Number(float, 0, above=True)
 
 SETTINGS = (
@@ -257,6 +260,49 @@ SETTINGS = (
         default=(),
         scope=_EVERYWHERE,
         default_shown="none",
+    ),
+    Setting(
+        "recordings_dir",
+        Text(),
+        "folder to record cameras in (see the README)",
+        scope=_EVERYWHERE,
+        default_shown="none",
+    ),
+    Setting(
+        "min_free_bytes",
+        Number(int, 0),
+        "bytes to keep free on the recordings' disk: below it the oldest"
+        " recordings of any camera are deleted, and recording waits",
+        default=_defaults.MIN_FREE_BYTES,
+        scope=_EVERYWHERE,
+    ),
+    Setting(
+        "record",
+        Choice(tuple(mode.value for mode in RecordingMode)),
+        "when the camera records: off, continuous, or on_demand",
+        default=RecordingMode.OFF.value,
+        scope=_OF_CAMERA,
+    ),
+    Setting(
+        "segment_minutes",
+        Number(float, 0, above=True),
+        "minutes of recording in each segment file",
+        default=_defaults.SEGMENT_MINUTES,
+        scope=_OF_CAMERA,
+    ),
+    Setting(
+        "max_bytes",
+        Number(int, 1),
+        "bytes the camera's recordings may hold, the oldest deleted first",
+        scope=_OF_CAMERA,
+        default_shown="no limit",
+    ),
+    Setting(
+        "max_age",
+        _SECONDS,
+        "seconds the camera's recordings are kept",
+        scope=_OF_CAMERA,
+        default_shown="no limit",
     ),
 )
 """Every setting, in the order the command line's help lists them."""

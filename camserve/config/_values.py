@@ -108,6 +108,26 @@ class Text:
 
 
 @frozen
+class Choice:
+    """
+    One of a few words.
+    """
+
+    words: tuple[str, ...]
+
+    def from_text(self, name: str, raw: str) -> str:
+        if raw not in self.words:
+            allowed = ", ".join(repr(word) for word in self.words)
+            raise ConfigError(f"{name} must be one of {allowed}, not {raw!r}")
+        return raw
+
+    def from_toml(self, name: str, value: object) -> str:
+        if not isinstance(value, str):
+            return self.from_text(name, NumberText(value))
+        return self.from_text(name, value)
+
+
+@frozen
 class Networks:
     """
     IP addresses and networks, as networks (C{127.0.0.1/32}): text

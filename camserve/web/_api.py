@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.web.server import Request
 
+    from camserve.recording._service import RecordingService
     from camserve.web._cameras_seen import CamerasSeen
     from camserve.web._collaborators import Reload, Reloaded, TokenMinter
     from camserve.web._user import User
@@ -46,14 +47,18 @@ class ApiRoutes:
         user: User | None = None,
         tokens: TokenMinter | None = None,
         reload: Reload | None = None,
+        recordings: RecordingService | None = None,
     ) -> None:
         """
         @param seen: the cameras the API tells of.
         @param user: who logged in; L{None} without logins.
         @param tokens: mints API tokens for C{user}; L{None} for none.
         @param reload: what C{POST /api/reload} calls for an admin.
+        @param recordings: what records the cameras, whose recordings the
+            API tells of; L{None} for nothing.
         """
         self._seen = seen
+        self._recordings = recordings
         self.user = user
         self._tokens = tokens
         self._reload = reload
@@ -65,7 +70,10 @@ class ApiRoutes:
         Every camera's name, driver, state, viewers, frame rate and size.
         """
         seen = self._seen
-        summaries = [camera_summary(hub, seen.viewers(hub)) for hub in seen.hubs()]
+        summaries = [
+            camera_summary(hub, seen.viewers(hub), self._recordings)
+            for hub in seen.hubs()
+        ]
         return json_answer(request, summaries)
 
     @app.route("/api/cameras/<path:name>", methods=["GET"])
@@ -82,7 +90,8 @@ class ApiRoutes:
         hub = self._seen.hub(name)
         if hub is None:
             return self._seen.unknown(request)
-        return json_answer(request, camera_details(hub, self._seen.viewers(hub)))
+        details = camera_details(hub, self._seen.viewers(hub), self._recordings)
+        return json_answer(request, details)
 
     @app.route("/api/tokens", methods=["POST"])
     @allow(Permission.USER)

@@ -21,6 +21,7 @@ from camserve.streams._stream import set_stream_headers
 from camserve.streams._viewer import StreamViewer
 from camserve.web._pages import CameraPage
 from camserve.web._permissions import Permission, allow
+from camserve.web._reports import camera_health
 from camserve.web._static import static_file
 from camserve.web._token_argument import token_of
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from camserve._frame import Frame
     from camserve.camera._hub import CameraHub
+    from camserve.recording._service import RecordingService
 
 
 class BadRequestError(ValueError):
@@ -58,6 +60,7 @@ class CameraApp:
         in_grid: bool = False,
         share: bool = False,
         details: bool = True,
+        recordings: RecordingService | None = None,
     ) -> None:
         """
         @param stall_timeout: seconds a viewer's connection may stay full
@@ -71,6 +74,8 @@ class CameraApp:
         @param details: whether the camera's health tells all about it, or
             (for those who did not log in, in front of logins) only its
             name and state.
+        @param recordings: what records the camera, whose recording its
+            health tells; L{None} for nothing.
         """
         self._hub = hub
         self._clock = clock
@@ -80,6 +85,7 @@ class CameraApp:
         self._in_grid = in_grid
         self._share = share
         self._details = details
+        self._recordings = recordings
 
     @app.route("/", methods=["GET"])
     @allow(Permission.CAMERA)
@@ -173,7 +179,7 @@ class CameraApp:
         The camera's state as JSON; C{503} while it is failing.
         """
         health = (
-            self._hub.health()
+            camera_health(self._hub, self._recordings)
             if self._details
             else {"name": self._hub.name, "state": self._hub.state.value}
         )

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_server_app,tests.test_health -*-
 """
 What a server app reports of its cameras: each camera's summary in the API,
-and the health of them all.
+its health, and the health of them all; with their recordings', if they
+are recorded.
 """
 
 from __future__ import annotations
@@ -16,40 +17,50 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from camserve.camera._hub import CameraHub
+    from camserve.recording._service import RecordingService
 
 
-def camera_summary(hub: CameraHub, viewers: int) -> dict[str, Any]:
+def camera_summary(
+    hub: CameraHub, viewers: int, recordings: RecordingService | None = None
+) -> dict[str, Any]:
     """
     The API's summary of C{hub}'s camera, which C{viewers} watch: its
-    state, rate and size, and the paths of its page, stream and snapshot.
+    state, rate and size, the paths of its page, stream and snapshot, and
+    its C{recording} if C{recordings} records the server's cameras.
     """
     health = hub.health()
     size = resolution(hub)
     path = f"cameras/{quote(hub.name, safe='')}/"
-    return {
-        "name": hub.name,
-        "driver": hub.driver,
-        "group": hub.group,
-        "state": health["state"],
-        "last_error": health["last_error"],
-        "viewers": viewers,
-        "fps": health["fps"],
-        "width": size[0] if size else None,
-        "height": size[1] if size else None,
-        "page": path,
-        "stream": f"{path}video_feed",
-        "snapshot": f"{path}snapshot.jpg",
-    }
+    return _with_recording(
+        recordings,
+        hub,
+        {
+            "name": hub.name,
+            "driver": hub.driver,
+            "group": hub.group,
+            "state": health["state"],
+            "last_error": health["last_error"],
+            "viewers": viewers,
+            "fps": health["fps"],
+            "width": size[0] if size else None,
+            "height": size[1] if size else None,
+            "page": path,
+            "stream": f"{path}video_feed",
+            "snapshot": f"{path}snapshot.jpg",
+        },
+    )
 
 
-def camera_details(hub: CameraHub, viewers: int) -> dict[str, Any]:
+def camera_details(
+    hub: CameraHub, viewers: int, recordings: RecordingService | None = None
+) -> dict[str, Any]:
     """
     The API's account of one camera: its summary, with its frame count,
     uptime, driver's details and timeouts.
     """
     health = hub.health()
     return {
-        **camera_summary(hub, viewers),
+        **camera_summary(hub, viewers, recordings),
         "frames_captured": health["frames_captured"],
         "uptime": health["uptime"],
         "details": health["details"],
@@ -62,11 +73,30 @@ def camera_details(hub: CameraHub, viewers: int) -> dict[str, Any]:
     }
 
 
+def camera_health(
+    hub: CameraHub, recordings: RecordingService | None = None
+) -> dict[str, Any]:
+    """
+    The health of C{hub}'s camera (see L{CameraHub.health}), with its
+    C{recording} if C{recordings} records the server's cameras.
+    """
+    return _with_recording(recordings, hub, hub.health())
+
+
+def _with_recording(
+    recordings: RecordingService | None, hub: CameraHub, report: dict[str, Any]
+) -> dict[str, Any]:
+    if recordings is not None:
+        report["recording"] = recordings.report(hub.name)
+    return report
+
+
 def health_report(
     hubs: Sequence[CameraHub],
     viewers: Callable[[CameraHub], int],
     *,
     anonymous: bool,
+    recordings: RecordingService | None = None,
 ) -> tuple[dict[str, Any], int]:
     """
     The health of C{hubs}' cameras and its status code: C{503} while one has
@@ -75,12 +105,15 @@ def health_report(
     and have failed.
 
     @param viewers: how many watch a hub's camera.
+    @param recordings: what records the cameras, if anything does.
     """
     if anonymous:
         down = sum(hub.state is HubState.FAILED for hub in hubs)
         counts = {"status": "failed" if down else "ok", "cameras": len(hubs)}
         return {**counts, "failed": down}, 503 if down else 200
-    cameras = [{**hub.health(), "viewers": viewers(hub)} for hub in hubs]
+    cameras = [
+        {**camera_health(hub, recordings), "viewers": viewers(hub)} for hub in hubs
+    ]
     failed = [camera["name"] for camera in cameras if camera["state"] == "failed"]
     report = {
         "status": "failed" if failed else "ok",

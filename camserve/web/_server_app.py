@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from camserve.camera._hub import CameraHub
     from camserve.camera._service import CameraService
+    from camserve.recording._service import RecordingService
     from camserve.web._collaborators import Reload, TokenMinter
     from camserve.web._user import User
 
@@ -83,6 +84,7 @@ class ServerApp:
         tokens: TokenMinter | None = None,
         reload: Reload | None = None,
         anonymous: bool = False,
+        recordings: RecordingService | None = None,
     ) -> None:
         """
         @param user: who logged in; L{None} without logins.
@@ -90,8 +92,11 @@ class ServerApp:
         @param reload: what C{POST /api/reload} calls for an admin.
         @param anonymous: whether the app serves those who did not log in,
             in front of logins, whose health then says little.
+        @param recordings: what records the service's cameras, whose
+            recordings health and the API report; L{None} for nothing.
         """
         self._service = service
+        self._recordings = recordings
         self.user = user
         self._anonymous = anonymous
         self._share = tokens is not None and user is not None
@@ -104,7 +109,13 @@ class ServerApp:
         self._seen = CamerasSeen(service, user, self._forget_removed)
         self.pages = PageRoutes(self._seen)
         self.streams = StreamsRoute(service, self._seen, clock)
-        self.api = ApiRoutes(self._seen, user=user, tokens=tokens, reload=reload)
+        self.api = ApiRoutes(
+            self._seen,
+            user=user,
+            tokens=tokens,
+            reload=reload,
+            recordings=recordings,
+        )
 
     # Each camera
 
@@ -168,7 +179,10 @@ class ServerApp:
         is well, how many cameras there are and how many are failing.
         """
         report, code = health_report(
-            self._seen.hubs(), self._seen.viewers, anonymous=self._anonymous
+            self._seen.hubs(),
+            self._seen.viewers,
+            anonymous=self._anonymous,
+            recordings=self._recordings,
         )
         return json_answer(request, report, code)
 
@@ -216,6 +230,7 @@ class ServerApp:
                 in_grid=True,
                 share=self._share,
                 details=not self._anonymous,
+                recordings=self._recordings,
             )
             made = self._camera_apps[hub.name] = (hub, app, app.app.resource())
         return made[1], made[2]
@@ -241,7 +256,12 @@ declares: built as the module is imported, so that a route that declares
 nothing stops camserve at once."""
 
 
-def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
+def service_resource(
+    service: CameraService,
+    clock: IReactorTime,
+    *,
+    recordings: RecordingService | None = None,
+) -> IResource:
     """
     A twisted.web resource serving every camera of C{service}: a grid page
     at its root, each camera under C{cameras/<name>/}, the API under
@@ -249,5 +269,7 @@ def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
     a Klein route with C{branch=True}.
 
     @param clock: the reactor, for viewers' timers.
+    @param recordings: what records the cameras, whose recordings health
+        and the API report; L{None} for nothing.
     """
-    return ServerApp(service, clock).app.resource()
+    return ServerApp(service, clock, recordings=recordings).app.resource()
