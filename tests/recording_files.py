@@ -81,9 +81,11 @@ def parse_part(data: bytes, start: int) -> tuple[float, int, int, int] | None:
 def read_segment(segment: Path) -> list[Recorded]:
     """
     The frames of C{segment} by the spec's rules for reading after a crash:
-    index records up to the last whole one, ending at the first that runs
-    past the segment or whose bytes fail its CRC; then the whole parts
-    after the last good record, read from their headers; nothing after.
+    index records up to the last whole one, ending at the first whose JPEG
+    is empty, starts before the end of the part before (or of the
+    preamble), runs past the segment, or fails its CRC; then the whole
+    parts after the last good record, read from their headers; nothing
+    after.
     """
     data = segment.read_bytes()
     index_path = index_of(segment)
@@ -96,7 +98,13 @@ def read_segment(segment: Path) -> list[Recorded]:
             index, number * RECORD.size
         )
         jpeg = data[offset : offset + length]
-        if offset + length > len(data) or zlib.crc32(jpeg) != crc:
+        if (
+            resume is None
+            or length == 0
+            or offset < resume
+            or offset + length > len(data)
+            or zlib.crc32(jpeg) != crc
+        ):
             break
         frames.append(Recorded(captured_at, jpeg, indexed=True))
         resume = offset + length + len(PART_END)

@@ -105,6 +105,21 @@ def test_a_segment_ends_after_its_length_of_capture_time(
     ]
 
 
+def test_an_empty_frame_is_not_written(tmp_path: Path, writer: SegmentWriter) -> None:
+    """
+    A frame of no bytes is no picture, and not written (its record would
+    read as the end of the index); a new segment it was to start starts
+    with the next frame.
+    """
+    empty = Frame(b"", START + 0.1, 2, 0.0, "porch")
+    written = [frame(1, START), empty, frame(3, START + 0.2)]
+    assert writer.write(written, segment_seconds=FIVE_MINUTES, splits={1}).frames == 2
+    writer.end_segment()
+    first, second = segments(tmp_path / "recordings", "porch")
+    assert [each.jpeg for each in check_whole(first)] == [make_jpeg(1)]
+    assert [each.jpeg for each in check_whole(second)] == [make_jpeg(3)]
+
+
 def test_a_taken_name_gives_the_next_millisecond(
     tmp_path: Path, writer: SegmentWriter
 ) -> None:

@@ -134,11 +134,19 @@ class SegmentWriter:
         @param segment_seconds: how long a segment lasts, in capture time.
         @param splits: the positions in C{frames} of those that start a new
             segment (the first after the camera was made again, say).
+        @return: what was written; a frame of no bytes is not.
         """
         count = size = 0
+        split = False
         try:
             for position, frame in enumerate(frames):
-                size += self._write(frame, segment_seconds, position in splits)
+                split = split or position in splits
+                if not frame.jpeg:
+                    # No picture: its record would read as the end of the
+                    # index.
+                    continue
+                size += self._write(frame, segment_seconds, split)
+                split = False
                 count += 1
             if sync:
                 self._sync()

@@ -128,6 +128,20 @@ class RecordingService(Service):
         """
         return self._root
 
+    @property
+    def min_free_bytes(self) -> int:
+        """
+        The bytes retention keeps free on the recordings' disk.
+        """
+        return self._min_free_bytes
+
+    @property
+    def settings(self) -> dict[str, RecordingSettings]:
+        """
+        How each camera records, by name.
+        """
+        return dict(self._settings)
+
     def configure(
         self,
         root: Path | None,
