@@ -82,9 +82,6 @@ class Recorder:
 
     @ivar settings: how the camera records; its segment length and limits
         may be changed in place, which the next segment follows.
-    @ivar frames_written: frames written since the recorder was made.
-    @ivar bytes_written: bytes written since the recorder was made.
-    @ivar last_error: why writing last failed; L{None} if it never did.
     """
 
     _log = Logger()

@@ -185,16 +185,19 @@ class WriterJobs:
         self.frames_written += written.frames
         self.bytes_written += written.size
         if written.error is not None:
-            # The writer abandoned the segment.
             self.lost += frames - written.frames
-            self.open = self._unsynced = False
+            # The writer abandoned its segment, or (a bug) may still hold it
+            # open: ending it either way closes it, or does nothing.
+            self.open, self._unsynced = True, False
             self._writing_failed(written.error)
         else:
-            self.open = (self.open or frames > 0) and not ends
+            self.open = (self.open or written.frames > 0) and not ends
             if synced:
                 self._last_sync = self._clock.seconds()
-            self._unsynced = self.open and (self._unsynced or frames > 0) and not synced
-            if self.failed and self._retrying and frames:
+            self._unsynced = (
+                self.open and (self._unsynced or written.frames > 0) and not synced
+            )
+            if self.failed and self._retrying and written.frames:
                 self.failed = self._retrying = False
                 self._log.info("camera {name}: recording again", name=self._name)
             self._flush_later()
