@@ -289,7 +289,7 @@ async def test_recording_in_real_threads(tmp_path: Path) -> None:
     """
     On the real reactor, a camera captured in its thread is recorded in a
     writer thread of its own: every frame it gave is read back, and
-    stopping the services closes the files.
+    stopping the services closes the files and ends the threads.
     """
     cameras = CameraService(reactor)
     jpegs = [make_jpeg(number) for number in range(5)]
@@ -303,6 +303,7 @@ async def test_recording_in_real_threads(tmp_path: Path) -> None:
             lambda: recordings.report("porch")["frames_written"] >= 20,
             "the camera is recorded",
         )
+        names = {thread.name for thread in threading.enumerate()}
     finally:
         recorder = recordings._writing()["porch"]
         await recordings.stopService()
@@ -311,8 +312,9 @@ async def test_recording_in_real_threads(tmp_path: Path) -> None:
     assert len(recorded) == recorder.frames_written
     assert recorded == [jpegs[number % 5] for number in range(len(recorded))]
     assert recorder.frames_dropped == 0
-    assert not [
-        thread
-        for thread in threading.enumerate()
-        if "camserve-recording" in thread.name
-    ]
+    ours = {"camserve-recording-porch", "camserve-retention"}
+    assert ours <= names
+    await wait_until(
+        lambda: not {thread.name for thread in threading.enumerate()} & ours,
+        "the writer's and retention's threads end",
+    )

@@ -6,16 +6,12 @@ their writer threads, and retention.
 
 from __future__ import annotations
 
-import threading
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 
 from camserve._defaults import MIN_FREE_BYTES
 from camserve.recording._modes import RecordingMode, RecordingState
@@ -24,6 +20,7 @@ from camserve.recording._recorder import Recorder
 from camserve.recording._retention import Limits, Retention, disk_free
 from camserve.recording._segment_writer import SegmentWriter
 from camserve.recording._sweeps import Plan, Sweeps
+from camserve.recording._writer_thread import WriterThread
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -47,11 +44,10 @@ class RecordingService(Service):
     each as its settings say (see L{configure}), and keeps the folder
     within each camera's limits and the disk's free-space floor.
 
-    Each recording camera has a L{Recorder} and a writer thread of its own
-    from the service's pool; retention sweeps the folder every
-    C{sweep_interval} seconds in a thread of the same pool. Stopping the
-    service stops every recording, its last frames written and its files
-    closed.
+    Each recording camera has a L{Recorder} and a writer thread of its
+    own; retention sweeps the folder every C{sweep_interval} seconds in a
+    thread of its own. Stopping the service stops every recording, its last
+    frames written and its files closed.
 
     All methods are called in the reactor thread.
     """
@@ -82,8 +78,9 @@ class RecordingService(Service):
             written.
         @param close_grace: seconds L{stopService} waits for the files to
             be written and closed.
-        @param in_thread: runs a job in a writer thread; by default, in a
-            thread of the service's pool.
+        @param in_thread: runs every job of the writers and of retention;
+            by default, each writer's in a thread of its own, and
+            retention's in another.
         @param free_space: the bytes free on the disk of a path.
         @param wall_clock: the time, Unix seconds, that ages are counted to.
         """
@@ -96,14 +93,16 @@ class RecordingService(Service):
         self._retry_interval = retry_interval
         self._queue_size = queue_size
         self._close_grace = close_grace
-        self._pool = _WriterThreadPool(
-            minthreads=0, maxthreads=1, name="camserve-recording"
-        )
-        self._in_thread: InThread = (
-            in_thread
-            if in_thread is not None
-            else partial(deferToThreadPool, reactor, self._pool)
-        )
+        self._in_thread = in_thread
+        self._threads: dict[Recorder, WriterThread] = {}
+        self._retention_thread: WriterThread | None = None
+        sweeping: InThread
+        if in_thread is None:
+            sweeping = self._retention_thread = WriterThread(
+                reactor, "camserve-retention"
+            )
+        else:
+            sweeping = in_thread
         self._root: Path | None = None
         self._min_free_bytes = MIN_FREE_BYTES
         self._settings: dict[str, RecordingSettings] = {}
@@ -113,7 +112,7 @@ class RecordingService(Service):
         self._sweeps = Sweeps(
             Retention(self._open, free_space),
             reactor,
-            self._in_thread,
+            sweeping,
             plan=self._plan,
             recorders=self._writing,
             low=self._disk_low,
@@ -208,21 +207,24 @@ class RecordingService(Service):
             or name in self._closing
         ):
             return
+        thread: WriterThread | None = None
+        writing: InThread
+        if self._in_thread is None:
+            writing = thread = WriterThread(self._reactor, f"camserve-recording-{name}")
+        else:
+            writing = self._in_thread
         recorder = Recorder(
             self._cameras.camera(name),
             settings,
             SegmentWriter(root, name, self._open),
             self._reactor,
-            self._in_thread,
+            writing,
             queue_size=self._queue_size,
             retry_interval=self._retry_interval,
         )
         self._recorders[name] = (recorder, root)
-        # A writer thread for each recorder, and one for retention; never
-        # fewer, as those of recorders closing may still be writing.
-        self._pool.adjustPoolsize(
-            maxthreads=max(self._pool.max, len(self._recorders) + 1)
-        )
+        if thread is not None:
+            self._threads[recorder] = thread
         recorder.disk_low(self._sweeps.low)
         if settings.mode is RecordingMode.CONTINUOUS:
             recorder.start()
@@ -233,9 +235,12 @@ class RecordingService(Service):
         the one its settings now ask for.
         """
         recorder, _ = self._recorders.pop(name)
+        thread = self._threads.pop(recorder, None)
         closed = self._closing[name] = recorder.close()
 
         def then(_: object) -> None:
+            if thread is not None:
+                thread.stop()
             if self._closing.get(name) is closed:
                 del self._closing[name]
             if self.running:
@@ -324,15 +329,14 @@ class RecordingService(Service):
 
     def startService(self) -> None:
         """
-        Start the writer threads' pool and the recordings.
+        Start the recordings.
         """
         super().startService()
-        self._pool.start()
         self._apply()
 
     def stopService(self) -> Deferred[None]:
         """
-        Stop every recording, and the pool once their files are closed.
+        Stop every recording, and its thread once its files are closed.
         """
         super().stopService()
         sweeping = self._sweeps.stop()
@@ -353,8 +357,9 @@ class RecordingService(Service):
         )
 
         def stop_threads(_: object) -> None:
+            if self._retention_thread is not None:
+                self._retention_thread.stop()
             if all(each.called for each in closing):
-                self._pool.stop()
                 return
             # A write stuck in the kernel (a dead network disk) cannot be
             # interrupted: its daemon thread is left behind rather than
@@ -366,17 +371,3 @@ class RecordingService(Service):
             )
 
         return settled.addCallback(stop_threads)
-
-
-class _WriterThreadPool(ThreadPool):
-    """
-    A thread pool whose threads do not keep the process alive: a writer
-    stuck on a dead disk must not stop camserve from exiting.
-    """
-
-    @staticmethod
-    def threadFactory(*args: Any, **kwargs: Any) -> threading.Thread:  # type: ignore[override] # Twisted declares it as the Thread class
-        """
-        A daemon thread.
-        """
-        return threading.Thread(*args, daemon=True, **kwargs)
