@@ -16,7 +16,8 @@ from support import reactor_test
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from camserve.recording._catalog import GAP, Catalog, Position, Worker, in_threads
+from camserve.recording._catalog import GAP, Catalog, Position
+from camserve.recording._catalog_files import Worker, in_threads
 
 if TYPE_CHECKING:
     from collections.abc import Callable

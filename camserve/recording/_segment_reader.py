@@ -29,69 +29,25 @@ from __future__ import annotations
 
 import math
 import os
-import re
-import struct
-import zlib
 from array import array
 from typing import TYPE_CHECKING
 
 from attrs import frozen
 
-from camserve._multipart import PREAMBLE
+from camserve.recording._segment_parts import (
+    BETWEEN,
+    LONGEST_HEADERS,
+    OPENING,
+    RECORD,
+    SHORTEST_HEADERS,
+    Entry,
+    checked_jpeg,
+    whole_parts,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
-
-RECORD = struct.Struct("<dQII")
-"""An index record: capture time, offset of the JPEG, its length, its CRC-32."""
-OPENING = PREAMBLE
-"""What a segment starts with, before its first part's headers."""
-BETWEEN = b"\r\n" + PREAMBLE
-"""What ends each part's JPEG, and starts the next part's headers."""
-_HEADERS = re.compile(
-    rb"Content-Type: image/jpeg\r\n"
-    rb"Content-Length: ([0-9]{1,10})\r\n"
-    rb"X-Timestamp: (-?[0-9]{1,17}\.[0-9]{6})\r\n\r\n"
-)
-"""A part's headers, exactly as camserve writes them."""
-_SHORTEST_HEADERS = len(
-    b"Content-Type: image/jpeg\r\nContent-Length: 1\r\nX-Timestamp: 0.000000\r\n\r\n"
-)
-_LONGEST_HEADERS = _SHORTEST_HEADERS + 9 + 17
-_CHUNK = 1 << 20
-"""The most bytes read at once while checking a long JPEG's CRC-32."""
-
-
-@frozen
-class Entry:
-    """
-    Where one complete frame is in its segment.
-
-    @ivar captured_at: its capture time, Unix seconds.
-    @ivar offset: where its JPEG starts in the segment.
-    @ivar length: the JPEG's length.
-    @ivar crc: the JPEG's CRC-32.
-    """
-
-    captured_at: float
-    offset: int
-    length: int
-    crc: int
-
-    @property
-    def stamp(self) -> bytes:
-        """
-        The capture time as the part's C{X-Timestamp} header writes it.
-        """
-        return b"%.6f" % (self.captured_at,)
-
-    @property
-    def end(self) -> int:
-        """
-        Where the JPEG ends.
-        """
-        return self.offset + self.length
 
 
 @frozen(eq=False)
@@ -329,9 +285,7 @@ def _accept(
         if not (
             length > 0
             and offset + length <= size
-            and opening + _SHORTEST_HEADERS
-            <= offset - end
-            <= opening + _LONGEST_HEADERS
+            and opening + SHORTEST_HEADERS <= offset - end <= opening + LONGEST_HEADERS
             and math.isfinite(captured_at)
         ):
             return accepted
@@ -368,7 +322,7 @@ def _recovered(
         if length > 0 and offset + length <= size:
             claims.setdefault(offset, Entry(captured_at, offset, length, crc))
     end = frames.offsets[-1] + frames.lengths[-1] if len(frames) else 0
-    parts = () if fd is None else _parts(fd, size, end, claims, known)
+    parts = () if fd is None else whole_parts(fd, size, end, claims, known)
     for entry in parts:
         frames.times.append(entry.captured_at)
         frames.offsets.append(entry.offset)
@@ -385,80 +339,10 @@ def _recovered(
     )
 
 
-def _parts(
-    fd: int,
-    size: int,
-    start: int,
-    claims: Mapping[int, Entry],
-    known: Mapping[int, Entry],
-) -> Iterator[Entry]:
-    """
-    The whole parts from C{start} on (the end of a JPEG, or 0 for the
-    segment's beginning), up to the first that is not whole or that a claim
-    contradicts.
-    """
-    position = start
-    opening = OPENING if start == 0 else BETWEEN
-    while True:
-        head = os.pread(fd, len(opening) + _LONGEST_HEADERS, position)
-        headers = _HEADERS.match(head, len(opening))
-        if not head.startswith(opening) or headers is None:
-            return
-        length = int(headers[1])
-        offset = position + headers.end()
-        stamp = headers[2]
-        if length == 0 or offset + length + len(BETWEEN) > size:
-            return
-        if os.pread(fd, len(BETWEEN), offset + length) != BETWEEN:
-            return
-        entry = known.get(offset)
-        if entry is None or (entry.length, entry.stamp) != (length, stamp):
-            entry = Entry(float(stamp), offset, length, _crc(fd, offset, length))
-        claim = claims.get(offset)
-        if claim is not None and (claim.length, claim.crc, claim.stamp) != (
-            entry.length,
-            entry.crc,
-            entry.stamp,
-        ):
-            return
-        yield entry
-        position, opening = entry.end, BETWEEN
-
-
-def _crc(fd: int, offset: int, length: int) -> int:
-    """
-    The CRC-32 of C{length} bytes of C{fd} from C{offset}, read a chunk at a
-    time.
-    """
-    crc = 0
-    end = offset + length
-    while offset < end:
-        chunk = os.pread(fd, min(_CHUNK, end - offset), offset)
-        if not chunk:
-            break
-        crc = zlib.crc32(chunk, crc)
-        offset += len(chunk)
-    return crc
-
-
 def _checked(fd: int, frames: SegmentFrames, index: int) -> bytes | None:
     """
-    The JPEG of frame C{index} if its part is what its record says: the
-    boundary and headers just before it, its length and capture time, and
-    its CRC-32; else L{None}.
+    The JPEG of frame C{index} of C{frames}, if its part is what its record
+    says (L{checked_jpeg}); else L{None}.
     """
-    entry = frames.entry(index)
     start = frames.offsets[index - 1] + frames.lengths[index - 1] if index else 0
-    data = os.pread(fd, entry.end - start, start)
-    opening = OPENING if index == 0 else BETWEEN
-    head = len(data) - entry.length
-    headers = _HEADERS.fullmatch(data, len(opening), head) if head > 0 else None
-    if (
-        headers is None
-        or not data.startswith(opening)
-        or int(headers[1]) != entry.length
-        or headers[2] != entry.stamp
-    ):
-        return None
-    jpeg = data[head:]
-    return jpeg if zlib.crc32(jpeg) == entry.crc else None
+    return checked_jpeg(fd, frames.entry(index), start)
