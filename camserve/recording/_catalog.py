@@ -83,6 +83,12 @@ class Stretch:
     lengths: Sequence[int]
     times: Sequence[float]
 
+    def position(self, index: int) -> Position:
+        """
+        Where the stretch's frame C{index} (from 0) is.
+        """
+        return Position(self.segment, self.first + index, self.times[index])
+
 
 class Catalog:
     """
@@ -139,6 +145,16 @@ class Catalog:
             return self._last_before(found)
 
         return self._frames(segment, until=when).addCallback(search)
+
+    def following(self, when: float) -> Deferred[Position | None]:
+        """
+        The first frame captured at C{when} or later; L{None} if there is
+        none yet.
+        """
+        if not self._segments:
+            return succeed(None)
+        segment = self._segments[max(bisect_right(self._starts, when) - 1, 0)]
+        return self.at_or_after(Position(segment, 0, segment.start), when)
 
     def after(self, position: Position) -> Deferred[Position | None]:
         """
