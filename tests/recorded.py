@@ -2,7 +2,7 @@
 Recordings for the tests, written as C{docs/recording-format.md} says,
 independently of camserve's own writer: segment files of given frames, and
 where each frame's bytes are, to tell what a reader must give back after
-the files are damaged.
+the files are damaged; and a server of such recordings.
 """
 
 from __future__ import annotations
@@ -10,16 +10,24 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
+import treq
+from attrs import define, frozen
+from support import reactor
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.server import Site
 
+from camserve import CameraService, EmulatedCamera
 from camserve._multipart import PREAMBLE, encode_part
 from camserve.testing import make_jpeg
+from camserve.web._server_app import ServerApp
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
+
+    from twisted.web.iweb import IResponse
 
 RECORD = struct.Struct("<dQII")
 BOUNDARY_AFTER = b"\r\n" + PREAMBLE
@@ -115,3 +123,62 @@ def frames_at(
         (start + index / fps, make_jpeg(first + index, **size))
         for index in range(count)
     ]
+
+
+@define
+class Served:
+    """
+    A camserve server on a fresh port of 127.0.0.1 with cameras C{porch}
+    and C{yard} (emulated, started only if watched), whose recordings are
+    in C{folder}, and an HTTP client.
+    """
+
+    folder: Path | None
+    service: CameraService
+    port: Any
+    pool: HTTPConnectionPool
+    http: treq.client.HTTPClient
+
+    @classmethod
+    def start(cls, folder: Path | None, **app: Any) -> Served:
+        """
+        Serve the recordings in C{folder} (L{None} for a server that does
+        not record), with C{app} more arguments of the server app.
+        """
+        service = CameraService(reactor)
+        service.add_camera("porch", EmulatedCamera(fps=5))
+        service.add_camera("yard", EmulatedCamera(fps=5))
+        service.startService()
+        app_ = ServerApp(service, reactor, recordings_dir=folder, **app)
+        port = reactor.listenTCP(0, Site(app_.app.resource()), interface="127.0.0.1")
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        return cls(
+            folder,
+            service,
+            port,
+            pool,
+            treq.client.HTTPClient(Agent(reactor, pool=pool)),
+        )
+
+    async def get(self, path: str, method: bytes = b"GET") -> tuple[IResponse, bytes]:
+        """
+        Ask for C{path} with a plain L{Agent}, without treq's decoding of
+        the body (which loses its length); the response, and its body.
+        """
+        agent = Agent(reactor, pool=self.pool)
+        response = await agent.request(method, self.url(path).encode("ascii"))
+        return response, await treq.content(response)
+
+    def url(self, path: str) -> str:
+        """
+        The URL of C{path} on this server.
+        """
+        return f"http://127.0.0.1:{self.port.getHost().port}{path}"
+
+    async def close(self) -> None:
+        """
+        Stop serving.
+        """
+        await self.pool.closeCachedConnections()
+        await self.port.stopListening()
+        await self.service.stopService()
