@@ -216,13 +216,43 @@ async def test_control(
     assert state["time"] >= frames[60]
 
 
+@reactor_test
+async def test_live(
+    served: Served, recorded: list[Written], watching: list[Watching]
+) -> None:
+    """
+    Asked to go live, a playback goes on with the camera's live frames on
+    the same stream, each once, and the camera counts it as a viewer; the
+    state says so.
+    """
+    client = watch(served, watching, f"/cameras/porch/playback?start={START}")
+    await wait_until(lambda: len(client.parts) >= 2, "frames are played")
+    before = time.time()
+    code, state = await control(served, client.session, action="live")
+    assert code == 200
+    assert state["live"] is True
+    assert state["speed"] == 1
+    assert state["time"] >= before - 1
+    count = len(client.parts)
+    await wait_until(lambda: len(client.parts) >= count + 3, "live frames come")
+    times = client.times
+    assert times[:2] == [t for t, _ in recorded[0].frames[:2]]
+    assert times[-3:] == sorted(set(times[-3:]))
+    assert times[-1] >= before - 1
+    hub = served.service.hubs["porch"]
+    assert hub.viewers == 1
+    code, state = await control(served, client.session, action="pause")
+    assert (state["live"], state["paused"]) == (False, True)
+    assert hub.viewers == 0
+
+
 @pytest.mark.parametrize(
     "case",
     [
         (
             {"action": "rewind"},
             400,
-            "action must be one of pause, resume, seek, speed, step",
+            "action must be one of pause, resume, seek, speed, step, live",
         ),
         (
             {"action": "speed", "speed": 32},

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from camserve.recording._catalog_files import Worker
-    from camserve.recording._playback import Playback
+    from camserve.recording._playback_live import LivePlayback
 
 
 class Recordings:
@@ -33,7 +33,7 @@ class Recordings:
         self.folder = folder
         self._work = work
         self._catalogs: dict[str, Catalog] = {}
-        self._playbacks: dict[str, Playback] = {}
+        self._playbacks: dict[str, LivePlayback] = {}
 
     def catalog(self, camera: str) -> Catalog | None:
         """
@@ -48,7 +48,7 @@ class Recordings:
             catalog = self._catalogs[camera] = Catalog(self.folder / camera, self._work)
         return catalog
 
-    def add_playback(self, playback: Playback) -> str:
+    def add_playback(self, playback: LivePlayback) -> str:
         """
         Keep C{playback} until it ends, under a new session name, which only
         the one who started it is told.
@@ -60,7 +60,7 @@ class Recordings:
         playback.ended.addCallback(lambda _: self._playbacks.pop(session, None))
         return session
 
-    def playback(self, camera: str, session: str) -> Playback | None:
+    def playback(self, camera: str, session: str) -> LivePlayback | None:
         """
         The playback of C{camera} in progress under C{session}, if any.
         """

@@ -5,6 +5,7 @@ The frames a playback shows next, read from the recording ahead of time.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -52,12 +53,20 @@ class ReadAhead:
         self._cursor: Position | None = None
         self._first: Position | None = None
         self._step = 0.0
+        self._after = -math.inf
         self._reading = False
         self._generation = 0
         self._quiet = False
         self.at_end = False
 
-    def restart(self, position: Position, *, step: float, including: bool) -> None:
+    def restart(
+        self,
+        position: Position,
+        *,
+        step: float,
+        including: bool,
+        after: float | None = None,
+    ) -> None:
         """
         Forget the frames read, and read from C{position} on.
 
@@ -65,12 +74,14 @@ class ReadAhead:
             read: those in between are skipped.
         @param including: whether C{position}'s own frame is the first read,
             else the one after it.
+        @param after: if given, read only frames captured after it.
         """
         self._generation += 1
         self._queue.clear()
         self._cursor = position
         self._first = position if including else None
         self._step = step
+        self._after = -math.inf if after is None else math.nextafter(after, math.inf)
         self._reading = False
         self.at_end = False
         self._fill()
@@ -135,7 +146,7 @@ class ReadAhead:
             self._read(generation, chosen)
             return
         self._catalog.at_or_after(
-            after, after.captured_at + self._step, after.index + 1
+            after, max(after.captured_at + self._step, self._after), after.index + 1
         ).addCallbacks(
             self._found,
             self._failed,

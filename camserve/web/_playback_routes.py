@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from klein import Klein
 from twisted.internet.defer import succeed
 
-from camserve.recording._playback import FASTEST, SLOWEST, Playback
+from camserve.recording._playback import FASTEST, SLOWEST
+from camserve.recording._playback_live import LivePlayback
 from camserve.streams._stream import set_stream_headers
 from camserve.streams._viewer import StreamViewer
 from camserve.web._instants import instant
@@ -29,10 +30,11 @@ if TYPE_CHECKING:
     from camserve._frame import Frame
     from camserve.camera._hub import CameraHub
     from camserve.recording._catalogs import Recordings
+    from camserve.recording._playback import Playback
 
 SESSION_HEADER = b"x-playback-session"
 """The response header naming a playback's session, to control it with."""
-ACTIONS = ("pause", "resume", "seek", "speed", "step")
+ACTIONS = ("pause", "resume", "seek", "speed", "step", "live")
 """What a playback's control may ask for."""
 
 
@@ -72,8 +74,9 @@ class PlaybackRoutes:
         part's C{X-Timestamp} its original capture time, played at
         C{?speed=} (0.25 to 16, 1 by default); C{?advance_headers=1} as for
         the live stream. Starts at the frame captured then or just before
-        (in a gap, the first after). The session to control it with is in
-        the C{X-Playback-Session} header.
+        (in a gap, the first after), skips gaps, and at the end of what is
+        recorded goes on with the camera's live frames. The session to
+        control it with is in the C{X-Playback-Session} header.
         """
         recordings = self._recordings
         catalog = None if recordings is None else recordings.catalog(self._hub.name)
@@ -86,10 +89,11 @@ class PlaybackRoutes:
         if request.method == b"HEAD":
             set_stream_headers(request)
             return b""
-        playback = Playback(
+        playback = LivePlayback(
             self._hub.name,
             catalog,
             self._clock,
+            self._hub,
             speed=speed,
             keepalive=self._hub.keepalive_interval,
         )
@@ -124,9 +128,10 @@ class PlaybackRoutes:
         (C{POST}, a JSON object from the same origin): C{{"action":
         "pause"}}, C{"resume"}, C{"seek"} with C{"time"} (as C{?start=}),
         C{"speed"} with C{"speed"}, C{"step"} with C{"frames"} (1 or -1,
-        which pauses). Answers its state: whether it is C{paused}, its
-        C{speed}, the capture C{time} of the frame shown, and whether it is
-        C{at_end} of what is recorded.
+        which pauses), C{"live"} (the camera's live frames from now on, on
+        the same stream). Answers its state: whether it is C{paused} or
+        C{live}, its C{speed}, the capture C{time} of the frame shown, and
+        whether it is C{at_end} of what is recorded.
         """
         recordings = self._recordings
         playback = (
@@ -137,22 +142,26 @@ class PlaybackRoutes:
         if request.method != b"POST":
             return json_answer(request, _state(playback))
         try:
-            changed = _control(playback, json_body(request))
+            asked = json_body(request)
+            changed = _control(playback, asked)
         except RefusedError as refused:
             return json_answer(request, {"error": str(refused)}, refused.code)
+        refusal = (
+            ("the camera gave no frame", 503)
+            if asked.get("action") == "live"
+            else ("nothing was recorded there", 404)
+        )
 
         def answer(frame: Frame | None) -> bytes:
             if frame is None and changed is not None:
-                return json_answer(
-                    request, {"error": "nothing was recorded there"}, 404
-                )
+                return json_answer(request, {"error": refusal[0]}, refusal[1])
             return json_answer(request, _state(playback))
 
         return (succeed(None) if changed is None else changed).addCallback(answer)
 
 
 def _control(
-    playback: Playback, asked: dict[str, Any]
+    playback: LivePlayback, asked: dict[str, Any]
 ) -> Deferred[Frame | None] | None:
     """
     Do to C{playback} what C{asked} asks.
@@ -180,6 +189,8 @@ def _control(
         if frames not in (1, -1) or isinstance(frames, bool):
             raise RefusedError(400, "frames must be 1 or -1")
         return playback.step(frames)
+    elif action == "live":
+        return playback.go_live()
     else:
         raise RefusedError(400, f"action must be one of {', '.join(ACTIONS)}")
     return None
@@ -190,6 +201,7 @@ def _state(playback: Playback) -> dict[str, Any]:
     return {
         "camera": playback.name,
         "paused": playback.paused,
+        "live": playback.live,
         "speed": playback.speed,
         "time": None if newest is None else newest.captured_at,
         "at_end": playback.at_end,
