@@ -193,6 +193,37 @@ async def test_times_as_iso_8601(served: Served, recorded: list[Written]) -> Non
 
 
 @pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1714564800.25", 1714564800.25),
+        ("1714564800", 1714564800.0),
+        ("2024-05-01T12:00:00Z", 1714564800.0),
+        ("2024-05-01T12:00:00", 1714564800.0),
+        ("2024-05-01 12:00:00.5", 1714564800.5),
+        ("2024-05-01T14:00:00.250+02:00", 1714564800.25),
+        ("2024-05-01T14:00:00.250 02:00", 1714564800.25),
+        ("20240501T120000Z", 1714564800.0),
+    ],
+)
+def test_instants(text: str, seconds: float) -> None:
+    """
+    Instants are Unix seconds or ISO 8601 times, UTC unless they say
+    otherwise; a C{+} that a query string turned into a space is read as
+    the C{+} it was.
+    """
+    assert instant(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "nan", "inf", "-inf", "yesterday", "2024-13-01"])
+def test_not_instants(text: str) -> None:
+    """
+    Anything else is not an instant.
+    """
+    with pytest.raises(ValueError, match="not a time"):
+        instant(text)
+
+
+@pytest.mark.parametrize(
     ("query", "code", "message"),
     [
         ("", 400, "start and end must be ISO 8601 times or Unix seconds"),
