@@ -205,10 +205,18 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
     logins = (
         None
         if checked.accounts is None
-        else LoginResource(cameras, reactor, checked.accounts, recordings=recordings)
+        else LoginResource(
+            cameras,
+            reactor,
+            checked.accounts,
+            recordings_dir=plan.root,
+            recorder=recordings,
+        )
     )
     resource = (
-        service_resource(cameras, reactor, recordings=recordings)
+        service_resource(
+            cameras, reactor, recordings_dir=plan.root, recorder=recordings
+        )
         if logins is None
         else logins
     )
@@ -241,7 +249,7 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
             reactor,
             certificates=certificates,
             logins=logins,
-            recordings=recordings,
+            recorder=recordings,
         )
         reloader.setServiceParent(top)
         if logins is not None:

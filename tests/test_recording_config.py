@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from test_reload import emulated, toml
 from twisted.internet.testing import MemoryReactorClock
+from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
 
 from camserve import CameraService, ConfigError, ServerConfig
@@ -29,6 +30,16 @@ if TYPE_CHECKING:
 successResultOf = SynchronousTestCase().successResultOf  # noqa: N816 - Twisted's name
 
 CONTINUOUS = RecordingSettings(RecordingMode.CONTINUOUS)
+
+
+class Reactor(MemoryReactorClock):
+    """
+    A memory reactor with a thread pool (never started), which the
+    recordings' readers ask for as the server is built.
+    """
+
+    def getThreadPool(self) -> ThreadPool:
+        return ThreadPool()
 
 
 def recordings_of(top: MultiService) -> RecordingService:
@@ -67,7 +78,7 @@ def test_a_file_says_how_each_camera_records(tmp_path: Path) -> None:
         604800.0,
     )
     assert dict(porch.options) == {}
-    recordings = recordings_of(build_service(str(path), MemoryReactorClock()))
+    recordings = recordings_of(build_service(str(path), Reactor()))
     assert recordings.root == tmp_path / "conf" / "../recordings"
     assert recordings.min_free_bytes == 5_000_000_000
     assert recordings.settings == {
@@ -175,7 +186,7 @@ def test_the_command_line_records_its_camera(tmp_path: Path) -> None:
             "10",
         ]
     )
-    recordings = recordings_of(build_service(options["serve"], MemoryReactorClock()))
+    recordings = recordings_of(build_service(options["serve"], Reactor()))
     assert recordings.root == tmp_path
     assert recordings.min_free_bytes == 10
     assert recordings.settings == {
@@ -185,7 +196,7 @@ def test_the_command_line_records_its_camera(tmp_path: Path) -> None:
         {"CAMSERVE_RECORD": "continuous", "CAMSERVE_RECORDINGS_DIR": "rec"}
     )
     assert isinstance(environment, ServerConfig)
-    recordings = recordings_of(build_service(environment, MemoryReactorClock()))
+    recordings = recordings_of(build_service(environment, Reactor()))
     assert recordings.root == Path("rec").absolute()
     assert recordings.settings["emulated"].mode is RecordingMode.CONTINUOUS
 
@@ -196,7 +207,7 @@ def test_the_command_line_records_into_a_folder() -> None:
     mistake naming the options.
     """
     with pytest.raises(ConfigError) as raised:
-        build_service(ServerConfig(record="continuous"), MemoryReactorClock())
+        build_service(ServerConfig(record="continuous"), Reactor())
     assert str(raised.value) == (
         "camera 'emulated' records (record = 'continuous') but recordings_dir"
         " (--recordings-dir, CAMSERVE_RECORDINGS_DIR) is not set: the folder to"
@@ -214,7 +225,7 @@ def test_a_reload_applies_recording_settings(tmp_path: Path) -> None:
     """
     path = tmp_path / "cameras.toml"
     path.write_text(toml(emulated("a"), emulated("b")))
-    top = build_service(str(path), MemoryReactorClock())
+    top = build_service(str(path), Reactor())
     recordings = recordings_of(top)
     (cameras,) = (child for child in top if isinstance(child, CameraService))
     (reloader,) = (child for child in top if isinstance(child, ConfigReloader))

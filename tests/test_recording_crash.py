@@ -138,7 +138,7 @@ def test_a_server_stopped_closes_its_recordings(tmp_path: Path) -> None:
     """
     A camserve stopped with SIGTERM writes its recordings' last frames and
     closes them, each segment whole; while it ran, the API and the camera's
-    health told the recording.
+    health told the recording, and an export of it opened in OpenCV.
     """
     port = free_port()
     path = tmp_path / "cameras.toml"
@@ -164,10 +164,20 @@ def test_a_server_stopped_closes_its_recordings(tmp_path: Path) -> None:
             0,
             {"recorder": 1},
         )
+        # What it records, it serves: an export of it opens in OpenCV.
+        status, exported = get(port, "/api/cameras/porch/export?start=0&end=4e9")
+        assert status == 200
+        (tmp_path / "porch.avi").write_bytes(exported)
+        capture = cv2.VideoCapture(str(tmp_path / "porch.avi"))
+        opened = 0
+        while capture.read()[0]:
+            opened += 1
+        capture.release()
+        assert opened >= 10
         output = stop(process, log)
     assert "Traceback" not in output
     recorded = [frame for each in segments(rec, "porch") for frame in check_whole(each)]
-    assert len(recorded) >= 10
+    assert len(recorded) >= opened
 
 
 # A power cut at any moment

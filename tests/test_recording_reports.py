@@ -55,7 +55,7 @@ class Served:
         )
         self.recordings.startService()
         self.agent = RequestTraversalAgent(
-            service_resource(self.cameras, self.clock, recordings=self.recordings)
+            service_resource(self.cameras, self.clock, recorder=self.recordings)
         )
         self.client = HTTPClient(self.agent)
 

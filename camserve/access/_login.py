@@ -28,6 +28,7 @@ from camserve.web._token_argument import token_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+    from pathlib import Path
 
     from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
@@ -75,19 +76,23 @@ class LoginResource(Resource):
         *,
         throttle: LoginThrottle | None = None,
         tokens: Tokens | None = None,
-        recordings: RecordingService | None = None,
+        recordings_dir: str | Path | None = None,
+        recorder: RecordingService | None = None,
     ) -> None:
         """
         @param reactor: for viewers' timers, and whose thread pool checks
             passwords.
         @param tokens: mints and checks API tokens; by default, with the
             accounts' token key (a random one if they have none).
-        @param recordings: what records the cameras, whose recordings
-            health and the API report; L{None} for nothing.
+        @param recordings_dir: the folder of the cameras' recordings, which
+            they play back and export; L{None} for none.
+        @param recorder: what records the cameras, whose recordings health
+            and the API report; L{None} for nothing.
         """
         super().__init__()
         self._service = service
-        self._recordings = recordings
+        self._recordings_dir = recordings_dir
+        self._recorder = recorder
         self._reactor = reactor
         self.reload: Reload | None = None
         self._checker = BcryptChecker(
@@ -111,10 +116,14 @@ class LoginResource(Resource):
             [PeerBasicCredentialFactory(b"camserve")],
         )
         self._door = TokenDoor(
-            service, reactor, tokens, self._tracked, recordings=recordings
+            service, reactor, tokens, self._tracked, recorder=recorder
         )
         self._public = ServerApp(
-            service, reactor, anonymous=True, recordings=recordings
+            service,
+            reactor,
+            anonymous=True,
+            recordings_dir=recordings_dir,
+            recorder=recorder,
         ).app.resource()
         self._paths = _paths(accounts.public)
 
@@ -182,7 +191,8 @@ class LoginResource(Resource):
             user=user,
             tokens=self._tokens,
             reload=self._reload,
-            recordings=self._recordings,
+            recordings_dir=self._recordings_dir,
+            recorder=self._recorder,
         )
         return self._tracked(user.name, app.app.resource())
 

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 
 from camserve.access._tokens import token_camera
-from camserve.web._camera_app import plain_answer
+from camserve.web._requests import plain_answer
 from camserve.web._server_app import ServerApp
 from camserve.web._token_argument import token_of
 from camserve.web._user import User
@@ -42,16 +42,16 @@ class TokenDoor:
         tokens: Tokens,
         tracked: Callable[[str, IResource], IResource],
         *,
-        recordings: RecordingService | None = None,
+        recorder: RecordingService | None = None,
     ) -> None:
         """
         @param tracked: wraps the resource made for a user's token so that
             their requests are kept under the key given.
-        @param recordings: what records the cameras, whose recordings
+        @param recorder: what records the cameras, whose recordings
             health reports; L{None} for nothing.
         """
         self._service = service
-        self._recordings = recordings
+        self._recorder = recorder
         self._clock = clock
         self._tokens = tokens
         self._tracked = tracked
@@ -91,7 +91,7 @@ class TokenDoor:
             # /snapshot.jpg then serve, as the first camera.
             only = User(user.name, "viewer", frozenset({camera}))
             app = ServerApp(
-                self._service, self._clock, user=only, recordings=self._recordings
+                self._service, self._clock, user=only, recorder=self._recorder
             )
             resource = self._tracked(f"?{user.name}", app.app.resource())
             self._resources[user.name, camera] = resource

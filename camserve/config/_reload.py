@@ -96,7 +96,7 @@ class ConfigReloader(HangupService):
         *,
         certificates: Sequence[ReloadableCertificates] = (),
         logins: LoginResource | None = None,
-        recordings: RecordingService | None = None,
+        recorder: RecordingService | None = None,
     ) -> None:
         """
         @param path: the file, read again from the same place however the
@@ -107,11 +107,11 @@ class ConfigReloader(HangupService):
         @param certificates: read again on each reload.
         @param logins: the login in front of the service, if the file has
             C{[auth]}.
-        @param recordings: records the cameras, as the file says.
+        @param recorder: records the cameras, as the file says.
         """
         self._certificates = certificates
         self._logins = logins
-        self._recordings = recordings
+        self._recorder = recorder
         self._accounts: Accounts | None = checked.accounts
         self._path = str(Path(path).absolute())
         self._serving: dict[str, _Running] = {
@@ -181,12 +181,12 @@ class ConfigReloader(HangupService):
         """
         Record C{checked}'s cameras as it says.
         """
-        if self._recordings is None:
+        if self._recorder is None:
             return
         plan = recordings_of(
             checked.config.server, (made.config for made in checked.cameras)
         )
-        self._recordings.configure(plan.root, plan.min_free_bytes, plan.cameras)
+        self._recorder.configure(plan.root, plan.min_free_bytes, plan.cameras)
 
     def _apply(
         self, checked: CheckedConfig, endpoints: tuple[str, ...]

@@ -72,14 +72,6 @@ class Setting:
     default_shown: str | None = None
 
     @property
-    def attribute(self) -> str:
-        """
-        The setting's name in L{ServerConfig}, the file's tables and the
-        driver's options.
-        """
-        return self.name
-
-    @property
     def option(self) -> str:
         """
         Its command-line option, without the C{--}: C{idle-timeout}.
@@ -307,8 +299,7 @@ SETTINGS = (
 )
 """Every setting, in the order the command line's help lists them."""
 
-BY_NAME = {setting.name: setting for setting in SETTINGS}
-"""Every setting, by name."""
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 def settings_in(scope: Scope) -> tuple[Setting, ...]:
@@ -322,7 +313,7 @@ def default_of(name: str) -> Any:
     """
     The default of setting C{name}.
     """
-    return BY_NAME[name].default
+    return _BY_NAME[name].default
 
 
 TIMEOUTS = tuple(

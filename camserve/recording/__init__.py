@@ -1,4 +1,5 @@
 """
-Recordings: each camera's frames written to disk as they arrive, and read
-back (see C{docs/recording-format.md}).
+Recordings: each camera's frames written to disk as they arrive, in
+segment files, and read back for playback and export (see
+C{docs/recording-format.md}).
 """

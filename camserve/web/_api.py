@@ -47,18 +47,18 @@ class ApiRoutes:
         user: User | None = None,
         tokens: TokenMinter | None = None,
         reload: Reload | None = None,
-        recordings: RecordingService | None = None,
+        recorder: RecordingService | None = None,
     ) -> None:
         """
         @param seen: the cameras the API tells of.
         @param user: who logged in; L{None} without logins.
         @param tokens: mints API tokens for C{user}; L{None} for none.
         @param reload: what C{POST /api/reload} calls for an admin.
-        @param recordings: what records the cameras, whose recordings the
+        @param recorder: what records the cameras, whose recordings the
             API tells of; L{None} for nothing.
         """
         self._seen = seen
-        self._recordings = recordings
+        self._recorder = recorder
         self.user = user
         self._tokens = tokens
         self._reload = reload
@@ -71,7 +71,7 @@ class ApiRoutes:
         """
         seen = self._seen
         summaries = [
-            camera_summary(hub, seen.viewers(hub), self._recordings)
+            camera_summary(hub, seen.viewers(hub), self._recorder)
             for hub in seen.hubs()
         ]
         return json_answer(request, summaries)
@@ -90,7 +90,7 @@ class ApiRoutes:
         hub = self._seen.hub(name)
         if hub is None:
             return self._seen.unknown(request)
-        details = camera_details(hub, self._seen.viewers(hub), self._recordings)
+        details = camera_details(hub, self._seen.viewers(hub), self._recorder)
         return json_answer(request, details)
 
     @app.route("/api/tokens", methods=["POST"])

@@ -21,18 +21,18 @@ if TYPE_CHECKING:
 
 
 def camera_summary(
-    hub: CameraHub, viewers: int, recordings: RecordingService | None = None
+    hub: CameraHub, viewers: int, recorder: RecordingService | None = None
 ) -> dict[str, Any]:
     """
     The API's summary of C{hub}'s camera, which C{viewers} watch: its
     state, rate and size, the paths of its page, stream and snapshot, and
-    its C{recording} if C{recordings} records the server's cameras.
+    its C{recording} if C{recorder} records the server's cameras.
     """
     health = hub.health()
     size = resolution(hub)
     path = f"cameras/{quote(hub.name, safe='')}/"
     return _with_recording(
-        recordings,
+        recorder,
         hub,
         {
             "name": hub.name,
@@ -52,7 +52,7 @@ def camera_summary(
 
 
 def camera_details(
-    hub: CameraHub, viewers: int, recordings: RecordingService | None = None
+    hub: CameraHub, viewers: int, recorder: RecordingService | None = None
 ) -> dict[str, Any]:
     """
     The API's account of one camera: its summary, with its frame count,
@@ -60,7 +60,7 @@ def camera_details(
     """
     health = hub.health()
     return {
-        **camera_summary(hub, viewers, recordings),
+        **camera_summary(hub, viewers, recorder),
         "frames_captured": health["frames_captured"],
         "uptime": health["uptime"],
         "details": health["details"],
@@ -74,20 +74,20 @@ def camera_details(
 
 
 def camera_health(
-    hub: CameraHub, recordings: RecordingService | None = None
+    hub: CameraHub, recorder: RecordingService | None = None
 ) -> dict[str, Any]:
     """
     The health of C{hub}'s camera (see L{CameraHub.health}), with its
-    C{recording} if C{recordings} records the server's cameras.
+    C{recording} if C{recorder} records the server's cameras.
     """
-    return _with_recording(recordings, hub, hub.health())
+    return _with_recording(recorder, hub, hub.health())
 
 
 def _with_recording(
-    recordings: RecordingService | None, hub: CameraHub, report: dict[str, Any]
+    recorder: RecordingService | None, hub: CameraHub, report: dict[str, Any]
 ) -> dict[str, Any]:
-    if recordings is not None:
-        report["recording"] = recordings.report(hub.name)
+    if recorder is not None:
+        report["recording"] = recorder.report(hub.name)
     return report
 
 
@@ -96,7 +96,7 @@ def health_report(
     viewers: Callable[[CameraHub], int],
     *,
     anonymous: bool,
-    recordings: RecordingService | None = None,
+    recorder: RecordingService | None = None,
 ) -> tuple[dict[str, Any], int]:
     """
     The health of C{hubs}' cameras and its status code: C{503} while one has
@@ -105,14 +105,14 @@ def health_report(
     and have failed.
 
     @param viewers: how many watch a hub's camera.
-    @param recordings: what records the cameras, if anything does.
+    @param recorder: what records the cameras, if anything does.
     """
     if anonymous:
         down = sum(hub.state is HubState.FAILED for hub in hubs)
         counts = {"status": "failed" if down else "ok", "cameras": len(hubs)}
         return {**counts, "failed": down}, 503 if down else 200
     cameras = [
-        {**camera_health(hub, recordings), "viewers": viewers(hub)} for hub in hubs
+        {**camera_health(hub, recorder), "viewers": viewers(hub)} for hub in hubs
     ]
     failed = [camera["name"] for camera in cameras if camera["state"] == "failed"]
     report = {
