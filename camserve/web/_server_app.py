@@ -109,7 +109,7 @@ class ServerApp:
         """
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        return GridPage(self._hubs(), viewers=self._viewers)
+        return GridPage(self._hubs(), viewers=self._viewers, user=self.user)
 
     @app.route("/cameras/", branch=True, strict_slashes=False)
     def cameras(self, request: Request) -> IResource:  # noqa: ARG002 - Klein passes it
