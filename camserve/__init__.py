@@ -30,7 +30,7 @@ from camserve.cameras.opencv import OpenCVCamera
 from camserve.cameras.pi import PiCamera
 from camserve.cameras.picamera2 import Picamera2Camera
 from camserve.cameras.v4l2 import V4L2Camera
-from camserve.config._settings import ServerConfig
+from camserve.config._server_config import ServerConfig
 from camserve.interfaces import (
     THUMBNAIL,
     VIEWER,

@@ -9,23 +9,23 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from twisted.application.service import IService, MultiService, Service
+from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
 from camserve._commands import camera_problems, check_config_file, list_cameras
 from camserve._errors import ConfigError
+from camserve._listener import Listener
+from camserve._listener import ListenError as ListenError  # noqa: PLC0414 - camserve.tap.ListenError stays importable
 from camserve.access._certificates import CertificateReloader, reloadable
-from camserve.access._exposure import exposure_warning
 from camserve.access._login import LoginResource
 from camserve.access._memory import keep_freed_memory
 from camserve.access._proxies import TrustedProxies, parse_networks
 from camserve.access._site import CamserveSite
 from camserve.camera._service import CameraService
 from camserve.cameras._registry import make_camera
-from camserve.config._camera_table import CameraConfig, Timeouts
+from camserve.config._camera_table import CameraConfig
 from camserve.config._file import (
     CheckedConfig,
     FileConfig,
@@ -35,16 +35,15 @@ from camserve.config._file import (
     load_config,
 )
 from camserve.config._reload import ConfigReloader, serve_camera
-from camserve.config._server_table import ServerSettings
-from camserve.config._settings import SETTINGS, ServerConfig
+from camserve.config._server_config import ServerConfig
+from camserve.config._settings import Scope, settings_in
 from camserve.web._server_app import service_resource
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-    from twisted.python.failure import Failure
-    from twisted.web.server import Site
+
+_OPTIONS = settings_in(Scope.COMMAND_LINE)
 
 
 class Options(usage.Options):
@@ -70,7 +69,7 @@ class Options(usage.Options):
     optParameters = [  # noqa: RUF012 - usage.Options reads a class attribute
         ["config", None, None, "serve the cameras of this TOML file (see the README)"],
         ["check-config", None, None, "check this TOML config file, then exit"],
-        *([setting.option, None, None, setting.help] for setting in SETTINGS),
+        *([setting.option, None, None, setting.option_help] for setting in _OPTIONS),
     ]
 
     def postOptions(self) -> None:
@@ -82,7 +81,7 @@ class Options(usage.Options):
             raise SystemExit(list_cameras())
         if self["check-config"]:
             raise SystemExit(check_config_file(self["check-config"], _reactor(None)))
-        given = [setting.option for setting in SETTINGS if self[setting.option]]
+        given = [setting.option for setting in _OPTIONS if self[setting.option]]
         # One line, not twistd's usage text above a UsageError's message.
         if self["config"]:
             if given:
@@ -94,7 +93,7 @@ class Options(usage.Options):
             return
         try:
             self["serve"] = ServerConfig.from_strings(
-                {setting.option: self[setting.option] for setting in SETTINGS}
+                {setting.option: self[setting.option] for setting in _OPTIONS}
             )
         except ConfigError as error:
             raise SystemExit(f"camserve: {error}") from None
@@ -113,7 +112,7 @@ def config_from_environment(
     environ = os.environ if environ is None else environ
     path = environ.get("CAMSERVE_CONFIG")
     if path:
-        given = [s.env for s in SETTINGS if environ.get(s.env)]
+        given = [setting.env for setting in _OPTIONS if environ.get(setting.env)]
         if given:
             raise ConfigError(
                 f"CAMSERVE_CONFIG and {given[0]} cannot be used together:"
@@ -139,29 +138,13 @@ def one_camera(config: ServerConfig, reactor: Any = None) -> CheckedConfig:
             f"endpoint {config.endpoint!r} is not a valid Twisted endpoint "
             f"description (e.g. tcp:8080, tcp:8080:interface=127.0.0.1): {error}"
         ) from None
-    timeouts = Timeouts(
-        config.idle_timeout,
-        config.start_timeout,
-        config.keepalive,
-        config.stall_timeout,
-    )
-    server = ServerSettings(
-        (config.endpoint,),
-        idle_timeout=config.idle_timeout,
-        start_timeout=config.start_timeout,
-        keepalive=config.keepalive,
-        stall_timeout=config.stall_timeout,
-        header_timeout=config.header_timeout,
-        max_connections=config.max_connections,
-        max_connections_per_client=config.max_connections_per_client,
-        trusted_proxies=config.trusted_proxies,
-    )
+    server = config.server
     camera_config = CameraConfig(
         config.camera_name, config.camera, config.camera_options
     )
     return CheckedConfig(
         FileConfig(server, (camera_config,), source="the command line"),
-        (MadeCamera(camera_config, camera, timeouts),),
+        (MadeCamera(camera_config, camera, camera_config.timeouts(server)),),
         (ServerEndpoint(config.endpoint, endpoint),),
     )
 
@@ -218,7 +201,7 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
             certificates.append(certificate)
             # This process will serve TLS: see keep_freed_memory.
             keep_freed_memory()
-        _Listener(
+        Listener(
             each.description, each.endpoint, site, login=checked.accounts is not None
         ).setServiceParent(top)
     if isinstance(serve, str):
@@ -240,19 +223,6 @@ TOKEN_BODY_SIZE = 4096
 room for C{POST /api/tokens}'s JSON."""
 
 
-class ListenError(SystemExit, Exception):
-    """
-    The end of the program: an endpoint cannot be listened on. Its code is
-    the one line that says so.
-
-    A L{SystemExit}, so that the program ends with that line rather than a
-    traceback; and an L{Exception} too, because twistd, once it has
-    daemonized, tells the process waiting on the terminal of an
-    L{Exception} only (told nothing, that process waits for ever), and only
-    then removes its pid file.
-    """
-
-
 def listen_now(top: MultiService) -> None:
     """
     Listen on every endpoint of C{top}, a service L{build_service} made,
@@ -263,111 +233,8 @@ def listen_now(top: MultiService) -> None:
     the terminal is no longer there to say why camserve could not start.
     """
     for child in top:
-        if isinstance(child, _Listener):
+        if isinstance(child, Listener):
             child.listen()
-
-
-class _Listener(Service):
-    """
-    Listens on one endpoint, and says where: a port that cannot be had ends
-    the program with one line rather than a traceback.
-    """
-
-    _log = Logger()
-
-    def __init__(
-        self,
-        description: str,
-        endpoint: IStreamServerEndpoint,
-        factory: Site,
-        *,
-        login: bool = False,
-    ) -> None:
-        """
-        @param login: whether the site asks for a login; without one, a
-            listener other machines can reach is warned about at start.
-        """
-        self._description = description
-        self._endpoint = endpoint
-        self._factory = factory
-        self._login = login
-        self._port: IListeningPort | None = None
-
-    def privilegedStartService(self) -> None:
-        """
-        Listen (before twistd gives up root, for ports below 1024), or exit
-        with a one-line reason.
-        """
-        super().privilegedStartService()
-        self.listen()
-
-    def startService(self) -> None:
-        """
-        Listen, if that was not done before privileges were dropped.
-        """
-        super().startService()
-        self.listen()
-
-    def stopService(self) -> Any:
-        """
-        Stop listening.
-        """
-        super().stopService()
-        port, self._port = self._port, None
-        return port.stopListening() if port is not None else None
-
-    def listen(self) -> None:
-        """
-        Listen, unless listening already.
-
-        @raise ListenError: for a port that cannot be had.
-        """
-        if self._port is not None:
-            return
-        failures: list[Failure] = []
-        self._endpoint.listen(self._factory).addCallbacks(
-            self._listening, failures.append
-        )
-        if failures:
-            error = failures[0].value
-            if isinstance(error, CannotListenError):
-                reason = error.socketError or error
-                message = f"camserve: cannot listen on {self._description}: {reason}"
-                raise ListenError(message) from None
-            failures[0].raiseException()
-
-    def _listening(self, port: IListeningPort) -> None:
-        self._port = port
-        self._log.info(
-            "camserve is at {url} (listening on {description})",
-            url=_address(self._description, port),
-            description=self._description,
-        )
-        warning = (
-            None if self._login else exposure_warning(self._description, port.getHost())
-        )
-        if warning is not None:
-            # As a field, not the format: a description may hold braces.
-            self._log.warn("{warning}", warning=warning)
-
-
-def _address(description: str, port: IListeningPort) -> str:
-    """
-    Where a browser on this machine finds a listening port.
-    """
-    host = port.getHost()
-    number = getattr(host, "port", None)
-    if number is None:
-        # A Unix socket's path, which Twisted keeps as bytes.
-        path = getattr(host, "name", None)
-        return f"the socket {description if path is None else os.fsdecode(path)}"
-    name = getattr(host, "host", "localhost")
-    if name in ("0.0.0.0", "::", ""):
-        name = "localhost"
-    elif ":" in name:
-        name = f"[{name}]"
-    scheme = "https" if description.startswith(("ssl:", "tls:")) else "http"
-    return f"{scheme}://{name}:{number}/"
 
 
 def _reactor(reactor: Any) -> Any:

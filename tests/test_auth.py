@@ -31,6 +31,7 @@ from zope.interface.verify import verifyObject
 
 import camserve.access._auth
 from camserve import CameraService, CamserveSite, ConfigError
+from camserve._listener import Listener
 from camserve.access._auth import (
     Accounts,
     BcryptChecker,
@@ -39,7 +40,7 @@ from camserve.access._auth import (
 )
 from camserve.access._login import LoginResource, _Realm
 from camserve.config._file import check_config, load_config
-from camserve.tap import _Listener, build_service
+from camserve.tap import build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 from camserve.web._user import User
 
@@ -911,11 +912,11 @@ async def test_server_built_from_a_config_with_auth(tmp_path: Path) -> None:
     top = build_service(str(write_config(tmp_path, config=config)), reactor)
     top.startService()
     try:
-        (listener,) = [child for child in top if isinstance(child, _Listener)]
-        site = listener._factory
+        (listener,) = [child for child in top if isinstance(child, Listener)]
+        site = listener.factory
         assert isinstance(site, CamserveSite)
         assert site.allowed_hosts == frozenset({"cams.example"})
-        url = f"http://127.0.0.1:{listener._port.getHost().port}"  # type: ignore[union-attr]  # a listening TCP port's
+        url = f"http://127.0.0.1:{listener.port.getHost().port}"  # type: ignore[union-attr]  # a listening TCP port's
         client = HTTPClient(
             Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
         )

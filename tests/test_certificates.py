@@ -39,10 +39,11 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel
 from zope.interface.verify import verifyObject
 
+from camserve._listener import Listener
 from camserve.access._certificates import ReloadableCertificates, reloadable
 from camserve.config._reload import ConfigReloader
-from camserve.config._settings import ServerConfig
-from camserve.tap import _Listener, build_service
+from camserve.config._server_config import ServerConfig
+from camserve.tap import build_service
 from camserve.testing import self_signed_pem
 
 if TYPE_CHECKING:
@@ -109,8 +110,8 @@ def _healthz(sock: ssl.SSLSocket) -> bytes:
 
 
 def certificates_of(top: MultiService) -> ReloadableCertificates:
-    (listener,) = [each for each in top if isinstance(each, _Listener)]
-    certificates = listener._endpoint._sslContextFactory  # type: ignore[attr-defined]
+    (listener,) = [each for each in top if isinstance(each, Listener)]
+    certificates = listener.endpoint._sslContextFactory
     assert isinstance(certificates, ReloadableCertificates)
     return certificates
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from camserve import ConfigError, ServerConfig
-from camserve.config._settings import SETTINGS
+from camserve.config._settings import Scope, settings_in
 from camserve.tap import Options, config_from_environment
 
 
@@ -209,7 +209,7 @@ def test_every_setting_is_an_option_and_a_variable() -> None:
     Each setting has a documented option and environment variable.
     """
     help_text = str(Options())
-    for setting in SETTINGS:
+    for setting in settings_in(Scope.COMMAND_LINE):
         assert f"--{setting.option}" in help_text
         assert setting.env == "CAMERA" or setting.env.startswith("CAMSERVE_")
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import re
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from twisted.internet.endpoints import TCP4ServerEndpoint
@@ -27,8 +29,10 @@ from camserve.config._file import (
 )
 from camserve.config._server_table import ServerSettings
 from camserve.config._settings import SETTINGS
-from camserve.config._toml_values import TEXT_OPTIONS
 from camserve.testing import self_signed_pem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cameras.toml"
 
@@ -283,6 +287,22 @@ def test_options_are_read_only() -> None:
     camera = parse_config(DOCUMENTED, "cameras.toml").cameras[0]
     with pytest.raises(TypeError):
         camera.options["fps"] = 1  # type: ignore[index]
+
+
+def test_a_camera_has_a_group() -> None:
+    """
+    A camera's C{group} is its own, not its driver's option; text only.
+    """
+    config = parse_config(f'{PORCH}group = "outside"\n', "cameras.toml")
+    (porch,) = config.cameras
+    assert porch.group == "outside"
+    assert "group" not in porch.options
+    assert parse_config(PORCH, "cameras.toml").cameras[0].group is None
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f"{PORCH}group = 3\n", "cameras.toml")
+    assert str(raised.value) == (
+        "cameras.toml: camera 'porch': group must be a string, not 3"
+    )
 
 
 def test_camera_timeouts_override_the_servers() -> None:
@@ -713,21 +733,27 @@ def test_idle_timeout_may_be_zero_and_numbers_may_be_whole() -> None:
     assert type(camera.options["fps"]) is float
 
 
-def test_text_options_are_those_the_command_line_takes_as_text() -> None:
+def accepts(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except ConfigError:
+        return False
+    return True
+
+
+def test_common_options_are_read_alike_from_the_file_and_the_command_line() -> None:
     """
-    The common options read as text are exactly those of the command line's
-    driver settings that take any text; the rest are numbers.
+    A driver option camserve knows is text in the file where the command
+    line takes any text, and a number where it takes a number: a file's
+    number is no text, and its quoted digits are no number.
     """
     for setting in SETTINGS:
         if not setting.driver_option:
             continue
-        try:
-            setting.parse("x", "abc")
-        except ConfigError:
-            takes_text = False
-        else:
-            takes_text = True
-        assert (setting.attribute in TEXT_OPTIONS) == takes_text, setting.option
+        takes_text = accepts(partial(setting.parse, "x", "abc"))
+        assert accepts(partial(setting.read, "x", "abc")) == takes_text, setting.name
+        assert accepts(partial(setting.read, "x", "20")) == takes_text, setting.name
+        assert accepts(partial(setting.read, "x", 20)) != takes_text, setting.name
 
 
 def test_other_options_are_kept_as_written() -> None:

@@ -37,10 +37,11 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from camserve._listener import Listener
 from camserve.access._certificates import select_protocol
 from camserve.access._site import CamserveSite
-from camserve.config._settings import ServerConfig
-from camserve.tap import _Listener, build_service
+from camserve.config._server_config import ServerConfig
+from camserve.tap import build_service
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -73,8 +74,8 @@ async def serving(tmp_path: Path) -> tuple[MultiService, int]:
 
 
 def site_of(top: MultiService) -> CamserveSite:
-    (listener,) = [each for each in top if isinstance(each, _Listener)]
-    site = listener._factory
+    (listener,) = [each for each in top if isinstance(each, Listener)]
+    site = listener.factory
     assert isinstance(site, CamserveSite)
     return site
 

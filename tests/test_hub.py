@@ -218,8 +218,8 @@ def test_first_frame_makes_hub_running() -> None:
 def test_health() -> None:
     """
     health() reports name, driver, state, last error, viewers, consumers by
-    kind, frames captured and dropped, the frame rate measured from frame intervals on the hub's clock
-    (smoothed), and the uptime since the hub was made.
+    kind, frames captured and dropped, the frame rate measured over the last
+    frames, and the uptime since the hub was made.
     """
     hub, source, clock = make_hub()
     assert hub.health() == {
@@ -253,14 +253,14 @@ def test_health() -> None:
         "details": {},
     }
 
-    # One frame: running, but no interval measured yet.
+    # One frame: running, but no rate measured yet.
     source.push(b"1", 100.0)
     assert hub.health()["fps"] == 0.0
     assert hub.health()["state"] == "running"
     # Frames every 0.25 s: 4 fps.
     for number in range(2, 5):
         clock.advance(0.25)
-        source.push(b"%d" % number, 100.0 + number)
+        source.push(b"%d" % number, 100.0 + (number - 1) * 0.25)
     assert hub.health() == {
         "name": "cam",
         "driver": "push",
@@ -274,10 +274,10 @@ def test_health() -> None:
         "uptime": 1.75,
         "details": {},
     }
-    # A 0.5 s interval moves the estimate by 1/8: 0.25 + 0.25 / 8 = 0.28125.
+    # Then a 0.5 s interval: four intervals in 1.25 s.
     clock.advance(0.5)
-    source.push(b"5", 105.0)
-    assert hub.health()["fps"] == round(1 / 0.28125, 2) == 3.56
+    source.push(b"5", 101.25)
+    assert hub.health()["fps"] == 3.2
     assert hub.health()["uptime"] == 2.25
 
 
@@ -291,7 +291,7 @@ def test_frame_interval_is_not_measured_across_a_restart() -> None:
     sink = RecordingSink()
     hub.subscribe(sink)
     for number in range(1, 5):
-        source.push(b"%d" % number, float(number))
+        source.push(b"%d" % number, clock.seconds())
         clock.advance(0.25)
     assert hub.health()["fps"] == 4.0
     hub.unsubscribe(sink)
@@ -300,9 +300,9 @@ def test_frame_interval_is_not_measured_across_a_restart() -> None:
     clock.advance(1)
 
     hub.subscribe(sink)
-    source.push(b"5", 5.0)
+    source.push(b"5", clock.seconds())
     clock.advance(0.25)
-    source.push(b"6", 6.0)
+    source.push(b"6", clock.seconds())
     assert hub.health()["fps"] == 4.0
     # Two frame intervals of 0.25 s: the newest frame is no longer fresh.
     clock.advance(0.5)
@@ -310,6 +310,126 @@ def test_frame_interval_is_not_measured_across_a_restart() -> None:
     assert not later.called
     source.push(b"7", 7.0)
     assert result_of(later).jpeg == b"7"
+
+
+FPS = 30
+"""The frame rate of the cameras whose rate is measured."""
+
+
+def push_at_rate(
+    source: PushSource,
+    clock: Clock,
+    count: int,
+    *,
+    first: float | None = None,
+    arrival: float = 1 / FPS,
+) -> None:
+    """
+    Push C{count} frames captured L{FPS} a second from C{first} (now by
+    default), the first received now and each other C{arrival} seconds after
+    the one before.
+    """
+    captured = clock.seconds() if first is None else first
+    for number in range(count):
+        if number:
+            clock.advance(arrival)
+        source.push(b"%d" % number, captured + number / FPS)
+
+
+@pytest.mark.parametrize("count", [2, 5, 30, 90])
+def test_rate_is_right_from_the_first_frames(count: int) -> None:
+    """
+    From its second frame on, a camera giving 30 frames a second is
+    reported at 30 a second, read as a frame comes or just before the next.
+    """
+    hub, source, clock = make_hub()
+    hub.subscribe(RecordingSink())
+    push_at_rate(source, clock, count)
+    assert hub.health()["fps"] == pytest.approx(FPS, abs=0.01)
+    clock.advance(1 / FPS - EPS)
+    assert hub.health()["fps"] == pytest.approx(FPS, abs=0.01)
+
+
+@pytest.mark.parametrize("count", [2, 5, 30])
+def test_rate_of_frames_received_in_a_burst(count: int) -> None:
+    """
+    Frames captured 30 a second but received in a burst (the reactor was
+    busy as the camera started) are reported at the rate their capture
+    times support, not at the rate they arrived.
+    """
+    hub, source, clock = make_hub()
+    hub.subscribe(RecordingSink())
+    start = clock.seconds()
+    clock.advance((count - 1) / FPS)
+    push_at_rate(source, clock, count, first=start, arrival=EPS)
+    assert hub.health()["fps"] == pytest.approx(FPS, abs=0.01)
+    # Then at their own pace: the burst does not linger in the rate.
+    clock.advance(1 / FPS)
+    push_at_rate(source, clock, 10, first=start + count / FPS)
+    assert hub.health()["fps"] == pytest.approx(FPS, abs=0.01)
+
+
+def test_a_stall_lowers_the_rate() -> None:
+    """
+    A camera that stops sending frames is reported slower as soon as a frame
+    is late, and all but stopped once it has sent nothing for longer than
+    the rate is measured over; its rate is right again once frames come.
+    """
+    hub, source, clock = make_hub()
+    hub.subscribe(RecordingSink())
+    push_at_rate(source, clock, 60)
+    assert hub.health()["fps"] == pytest.approx(FPS, abs=0.01)
+    clock.advance(1 / FPS + 0.1)
+    assert hub.health()["fps"] < FPS - 1
+    # Half a second without frames: the last 2 s had 1.5 s of them.
+    clock.advance(0.5 - 0.1)
+    assert hub.health()["fps"] == pytest.approx(FPS * 1.5 / 2, abs=1)
+    clock.advance(10)
+    assert hub.health()["fps"] < 1
+    clock.advance(1 / FPS)
+    push_at_rate(source, clock, 3)
+    assert hub.health()["fps"] == pytest.approx(FPS, abs=0.01)
+
+
+def test_rate_is_not_measured_across_a_failure() -> None:
+    """
+    After a camera fails and is started again, its rate is measured from
+    the frames of the new run only: the time it was off is not taken for
+    frames that did not come.
+    """
+    hub, source, clock = make_hub(backoff_initial=0.5)
+    hub.subscribe(RecordingSink())
+    push_at_rate(source, clock, 10)
+    source.fail(OSError("unplugged"))
+    assert restarts_exactly_after(clock, source, 0.5)
+    push_at_rate(source, clock, 2)
+    assert hub.health()["fps"] == pytest.approx(FPS, abs=0.01)
+
+
+def test_rate_of_a_slow_camera() -> None:
+    """
+    A camera slower than one frame in the time the rate is measured over
+    is reported at its rate all the same.
+    """
+    hub, source, clock = make_hub(keepalive_interval=60)
+    hub.subscribe(RecordingSink())
+    for number in range(4):
+        source.push(b"%d" % number, clock.seconds())
+        clock.advance(5)
+    assert hub.health()["fps"] == 0.2
+
+
+def test_rate_of_a_frame_held_on_show() -> None:
+    """
+    Frames that all carry one capture time (a recording's last frame, sent
+    again every second) are reported at the rate they arrive.
+    """
+    hub, source, clock = make_hub()
+    hub.subscribe(RecordingSink())
+    for _ in range(5):
+        source.push(b"last", 7.0)
+        clock.advance(1)
+    assert hub.health()["fps"] == 1.0
 
 
 # Frames reaching sinks

@@ -32,10 +32,11 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
 from camserve import CameraService, service_resource
+from camserve._listener import Listener
 from camserve.access._auth import LoginThrottle
 from camserve.access._login import LoginResource
 from camserve.config._reload import Reloaded
-from camserve.tap import _Listener, build_service
+from camserve.tap import build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 
 if TYPE_CHECKING:
@@ -334,8 +335,8 @@ async def test_reload_answers_what_it_did(tmp_path: Path) -> None:
     top = build_service(str(path), reactor)
     top.startService()
     try:
-        (listener,) = [child for child in top if isinstance(child, _Listener)]
-        url = f"http://127.0.0.1:{listener._port.getHost().port}"  # type: ignore[union-attr]  # a listening TCP port's
+        (listener,) = [child for child in top if isinstance(child, Listener)]
+        url = f"http://127.0.0.1:{listener.port.getHost().port}"  # type: ignore[union-attr]  # a listening TCP port's
         client = HTTPClient(
             Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
         )

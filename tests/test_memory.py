@@ -16,7 +16,7 @@ from test_certificates import description, write_pair
 
 import camserve.tap
 from camserve.access._memory import keep_freed_memory
-from camserve.config._settings import ServerConfig
+from camserve.config._server_config import ServerConfig
 from camserve.tap import build_service
 
 if TYPE_CHECKING:

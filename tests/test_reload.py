@@ -559,6 +559,29 @@ def test_the_same_settings_written_otherwise_keep_the_camera(
     assert (sink.closed, source.stops, hub.viewers) == (0, 0, 1)
 
 
+def test_a_changed_group_keeps_the_camera(
+    tmp_path: Path, manual: list[ManualSource]
+) -> None:
+    """
+    A camera's group is not what it runs with: changed, the camera is kept
+    with its viewers, and its hub says the new group.
+    """
+    served = serve(tmp_path, manual_camera("a", group="inside"))
+    (source,) = manual
+    hub = served.cameras.hubs["a"]
+    assert hub.group == "inside"
+    sink = served.watch("a")
+    served.write(manual_camera("a", group="outside"))
+    outcome = successResultOf(served.reload())
+    assert outcome.unchanged == ("a",)
+    assert served.cameras.hubs["a"] is hub
+    assert hub.group == "outside"
+    served.write(manual_camera("a"))
+    assert successResultOf(served.reload()).error is None
+    assert hub.group is None
+    assert (sink.closed, source.stops, hub.viewers) == (0, 0, 1)
+
+
 # Order.
 
 

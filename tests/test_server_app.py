@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 from attrs import define, field
+from klein import Klein
 from support import reactor, reactor_test, read_head, read_parts, send_get
 from treq import content
 from treq.client import HTTPClient
@@ -45,6 +46,7 @@ from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 from twisted.web.server import Site
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 from zope.interface import implementer
 
 import camserve.web._server_app
@@ -58,6 +60,8 @@ from camserve import (
 from camserve._multipart import encode_part
 from camserve.testing import MultipartParser, PushSource, ScriptedCamera, make_jpeg
 from camserve.web._camera_app import CameraApp
+from camserve.web._composition import include
+from camserve.web._server_app import ServerApp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -66,7 +70,7 @@ if TYPE_CHECKING:
     from treq.response import _Response
     from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
-    from twisted.web.iweb import IResponse
+    from twisted.web.iweb import IRequest, IResponse
     from twisted.web.resource import IResource
 
     from camserve import CameraHub
@@ -680,10 +684,10 @@ def test_replaced_camera_is_served(server: Server) -> None:
 def test_api_cameras(server: Server) -> None:
     """
     C{/api/cameras} lists every camera in order: name, driver, state, last
-    error, viewers, measured frame rate, the size of its newest frame, and
-    its page, stream and snapshot relative to the server's root.
+    error, viewers, measured frame rate, the size of its newest frame, its
+    group, and its page, stream and snapshot relative to the server's root.
     """
-    server.add("back yard")
+    server.add("back yard", group="garden")
     watching = server.request("GET", "/cameras/front/video_feed")
     for number in range(4):
         server.push("front", make_jpeg(number, width=64, height=48))
@@ -696,6 +700,7 @@ def test_api_cameras(server: Server) -> None:
         {
             "name": "front",
             "driver": "emulated",
+            "group": None,
             "state": "running",
             "last_error": None,
             "viewers": 1,
@@ -709,6 +714,7 @@ def test_api_cameras(server: Server) -> None:
         {
             "name": "back",
             "driver": "v4l2",
+            "group": None,
             "state": "failed",
             "last_error": "no such device",
             "viewers": 0,
@@ -722,6 +728,7 @@ def test_api_cameras(server: Server) -> None:
         {
             "name": "back yard",
             "driver": "",
+            "group": "garden",
             "state": "idle",
             "last_error": None,
             "viewers": 0,
@@ -757,6 +764,7 @@ def test_api_camera() -> None:
     assert camera == {
         "name": "cam",
         "driver": "v4l2",
+        "group": None,
         "state": "running",
         "last_error": None,
         "viewers": 0,
@@ -1275,6 +1283,73 @@ def test_mounted_under_a_path() -> None:
     assert (response.code, value) == (404, {"error": "not found"})
     response, body = server.get("/cams/nope")
     assert (response.code, body) == (404, b"not found\n")
+
+
+def test_a_part_serves_its_routes_in_the_app() -> None:
+    """
+    A route included from a part's Klein app is served by the app at its
+    own path, by the part of the instance serving the request; a path it
+    answers with another method is a C{405}, an unknown path a C{404}, in
+    the app's own words.
+    """
+
+    class Part:
+        app = Klein()
+
+        def __init__(self, answer: bytes) -> None:
+            self.answer = answer
+
+        @app.route("/recordings/<name>", methods=["GET"])
+        def recordings(self, request: IRequest, name: str) -> bytes:  # noqa: ARG002 - Klein passes it
+            return self.answer + b" " + name.encode()
+
+    class Whole:
+        app = Klein()
+        include(app, Part.app, lambda whole: whole.part.app)
+
+        def __init__(self, answer: bytes) -> None:
+            self.part = Part(answer)
+
+        @app.handle_errors(NotFound)
+        def not_found(self, request: IRequest, failure: Failure) -> bytes:  # noqa: ARG002 - Klein passes it by name
+            request.setResponseCode(404)
+            return b"whole: not found"
+
+        @app.handle_errors(MethodNotAllowed)
+        def not_allowed(self, request: IRequest, failure: Failure) -> bytes:  # noqa: ARG002 - Klein passes it by name
+            request.setResponseCode(405)
+            return b"whole: method not allowed"
+
+    server = Server(root=Whole(b"mine").app.resource())
+    response, body = server.get("/recordings/porch")
+    assert (response.code, body) == (200, b"mine porch")
+    response, body = server.get("/recordings/porch", method="POST")
+    assert (response.code, body) == (405, b"whole: method not allowed")
+    response, body = server.get("/recordings/")
+    assert (response.code, body) == (404, b"whole: not found")
+
+
+def test_what_cannot_be_included() -> None:
+    """
+    A branch route is not included in another app, whose one map cannot
+    hand a branch's paths on; nor a route whose name the app has already.
+    """
+
+    class Part:
+        app = Klein()
+
+        @app.route("/recordings", methods=["GET"])
+        def recordings(self, request: IRequest) -> bytes:  # noqa: ARG002 - Klein passes it
+            return b""
+
+    class Twice:
+        app = Klein()
+        include(app, Part.app, lambda _: Part().app)
+
+    with pytest.raises(ValueError, match="recordings"):
+        include(Twice.app, Part.app, lambda _: Part().app)
+    with pytest.raises(ValueError, match="__rest__"):
+        include(Klein(), ServerApp.app, lambda server: server.app)
 
 
 # On a real port

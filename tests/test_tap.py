@@ -36,9 +36,11 @@ from test_running import (
     stop,
     twistd_camserve_fails,
 )
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import fail, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.internet.testing import MemoryReactorClock
@@ -46,6 +48,7 @@ from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
 from zope.interface import implementer
+from zope.interface.verify import verifyObject
 
 from camserve import (
     CameraHub,
@@ -55,12 +58,12 @@ from camserve import (
     EmulatedCamera,
     ServerConfig,
 )
+from camserve._listener import Listener, _address
 from camserve.config._reload import ConfigReloader
-from camserve.config._settings import SETTINGS, Setting
+from camserve.config._settings import Scope, Setting, settings_in
 from camserve.tap import (
+    ListenError,
     Options,
-    _address,
-    _Listener,
     build_service,
     config_from_environment,
     listen_now,
@@ -73,7 +76,6 @@ if TYPE_CHECKING:
 
     from support import LogRecorder
     from twisted.application.service import MultiService
-    from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IAddress, IProtocolFactory
 
 successResultOf = SynchronousTestCase().successResultOf  # noqa: N816 - Twisted's name
@@ -152,7 +154,7 @@ def listened(log: LogRecorder) -> list[tuple[str, str]]:
     said = [
         event
         for event in log.events
-        if event.get("log_namespace") == "camserve.tap._Listener"
+        if event.get("log_namespace") == "camserve._listener.Listener"
         and event["log_format"] != "{warning}"
     ]
     assert all(
@@ -174,7 +176,9 @@ def test_config_option_names_the_file_to_serve() -> None:
     assert options["serve"] == "cameras.toml"
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.option)
+@pytest.mark.parametrize(
+    "setting", settings_in(Scope.COMMAND_LINE), ids=lambda setting: setting.option
+)
 @pytest.mark.parametrize("config_first", [True, False])
 def test_config_with_a_one_camera_option_is_refused(
     setting: Setting, config_first: bool
@@ -297,7 +301,9 @@ def test_camserve_config_in_the_environment() -> None:
     assert config_from_environment({"CAMSERVE_CONFIG": ""}) == ServerConfig()
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.env)
+@pytest.mark.parametrize(
+    "setting", settings_in(Scope.COMMAND_LINE), ids=lambda setting: setting.env
+)
 def test_camserve_config_with_a_camera_setting_is_refused(setting: Setting) -> None:
     """
     C{CAMSERVE_CONFIG} with any setting of the one camera (C{CAMERA} or a
@@ -363,7 +369,7 @@ def test_build_service_serves_a_files_cameras(
         96,
     )
     assert (porch_camera.quality, garden_camera.quality) == (80, 60)
-    assert len(children(top, _Listener)) == 2
+    assert len(children(top, Listener)) == 2
     assert len(children(top, ConfigReloader)) == 1
 
     start(top, started)
@@ -426,9 +432,9 @@ def test_build_service_defaults() -> None:
     (hub,) = cameras.hubs.values()
     assert (hub.name, hub.driver) == ("emulated", "emulated")
     assert timeouts(hub) == (10, 10, 2, 30)
-    (listener,) = children(top, _Listener)
-    assert listener._description == "tcp:8080"
-    site = listener._factory
+    (listener,) = children(top, Listener)
+    assert listener.description == "tcp:8080"
+    site = listener.factory
     assert isinstance(site, CamserveSite)
     assert (
         site.header_timeout,
@@ -450,8 +456,8 @@ def test_build_service_applies_the_servers_limits(tmp_path: Path) -> None:
         '[[cameras]]\nname = "porch"\ndriver = "emulated"\n'
     )
     top = build_service(str(path), MemoryReactorClock())
-    (listener,) = children(top, _Listener)
-    site = listener._factory
+    (listener,) = children(top, Listener)
+    site = listener.factory
     assert isinstance(site, CamserveSite)
     assert (
         site.header_timeout,
@@ -478,8 +484,8 @@ def test_the_command_lines_limits_reach_the_site() -> None:
         ]
     )
     top = build_service(options["serve"], MemoryReactorClock())
-    (listener,) = children(top, _Listener)
-    site = listener._factory
+    (listener,) = children(top, Listener)
+    site = listener.factory
     assert isinstance(site, CamserveSite)
     assert (
         site.header_timeout,
@@ -549,7 +555,7 @@ def test_a_port_that_cannot_be_had_ends_the_program_in_one_line() -> None:
     naming the endpoint and the reason.
     """
     error = CannotListenError("", 8080, OSError(98, "Address already in use"))
-    listener = _Listener("tcp:8080", _FailingEndpoint(error), Site(None))
+    listener = Listener("tcp:8080", _FailingEndpoint(error), Site(None))
     with pytest.raises(SystemExit) as exited:
         listener.privilegedStartService()
     assert exited.value.code == (
@@ -582,7 +588,7 @@ def test_other_listening_errors_are_raised() -> None:
     A listener raises an error other than a port that cannot be had as it
     is, for its traceback.
     """
-    listener = _Listener("tcp:8080", _FailingEndpoint(ValueError("odd")), Site(None))
+    listener = Listener("tcp:8080", _FailingEndpoint(ValueError("odd")), Site(None))
     with pytest.raises(ValueError, match=r"^odd$"):
         listener.startService()
 
@@ -593,13 +599,128 @@ def test_a_listener_listens_once_and_stops(log: LogRecorder) -> None:
     started, and stops listening when stopped.
     """
     endpoint = _CountingEndpoint()
-    listener = _Listener("tcp:8080", endpoint, Site(None))
+    listener = Listener("tcp:8080", endpoint, Site(None))
     listener.privilegedStartService()
     listener.startService()
     assert len(endpoint.factories) == 1
     assert endpoint.port.listening
-    listener.stopService()
+    assert listener.port is endpoint.port
+    successResultOf(listener.stopService())
     assert not endpoint.port.listening
+    assert listener.port is None
+    assert not listener.running
+
+
+def test_listeners_are_twisteds_endpoint_services(started: list[MultiService]) -> None:
+    """
+    Each endpoint is listened on by Twisted's own
+    L{StreamServerEndpointService}, with the endpoint its description makes
+    and the site.
+    """
+    memory = MemoryReactorClock()
+    top = build_service(ServerConfig(endpoint="tcp:8080:interface=127.0.0.1"), memory)
+    (listener,) = children(top, StreamServerEndpointService)
+    assert verifyObject(IService, listener)
+    assert isinstance(listener.endpoint, TCP4ServerEndpoint)
+    assert isinstance(listener.factory, CamserveSite)
+    start(top, started)
+    ((port, factory, _, interface),) = memory.tcpServers
+    assert (port, factory, interface) == (8080, listener.factory, "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    "listen", ["listen_now", "privilegedStartService", "startService"]
+)
+def test_a_port_in_use_ends_the_program_in_one_line(
+    listen: str, log: LogRecorder
+) -> None:
+    """
+    A port another socket listens on ends the program with one line naming
+    the endpoint and the reason, whether camserve listens before twistd
+    daemonizes (L{listen_now}) or as twistd starts the service; no traceback
+    is logged.
+    """
+    from twisted.internet import reactor  # noqa: PLC0415 - a real port, not listened on by the reactor's loop
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        description = f"tcp:{taken.getsockname()[1]}:interface=127.0.0.1"
+        top = build_service(ServerConfig(endpoint=description), reactor)
+        (listener,) = children(top, Listener)
+        start_listening = (
+            (lambda: listen_now(top))
+            if listen == "listen_now"
+            else getattr(listener, listen)
+        )
+        with pytest.raises(ListenError) as exited:
+            start_listening()
+    assert exited.value.code == (
+        f"camserve: cannot listen on {description}: [Errno 98] Address already in use"
+    )
+    assert listener.port is None
+    assert log.troubles() == []
+
+
+def test_a_listen_that_fails_later_is_logged(log: LogRecorder) -> None:
+    """
+    An endpoint that fails to listen only after the service started (it
+    answers later) has its failure logged, and the listener says nothing
+    of where it is, and stops all the same.
+    """
+    endpoint = _LaterEndpoint()
+    listener = Listener("tcp:8080", endpoint, Site(None))
+    listener.startService()
+    endpoint.answer.errback(
+        CannotListenError("", 8080, OSError(98, "Address already in use"))
+    )
+    (trouble,) = log.troubles()
+    assert "Address already in use" in trouble
+    assert listened(log) == []
+    assert listener.port is None
+    assert successResultOf(listener.stopService()) is None
+
+
+def test_a_listen_that_succeeds_later_says_where(log: LogRecorder) -> None:
+    """
+    An endpoint that listens only after the service started (it answers
+    later) is said to listen once it does, and is closed when stopped.
+    """
+    endpoint = _LaterEndpoint()
+    listener = Listener("tcp:8080", endpoint, Site(None))
+    listener.startService()
+    assert listened(log) == []
+    port = _FakePort(IPv4Address("TCP", "127.0.0.1", 8080))
+    endpoint.answer.callback(port)
+    assert listened(log) == [("http://127.0.0.1:8080/", "tcp:8080")]
+    assert listener.port is port
+    successResultOf(listener.stopService())
+    assert not port.listening
+
+
+def test_stopping_a_listener_still_trying_cancels_it(log: LogRecorder) -> None:
+    """
+    A listener stopped before its endpoint has answered gives up listening
+    there, and logs no failure for it.
+    """
+    endpoint = _LaterEndpoint()
+    listener = Listener("tcp:8080", endpoint, Site(None))
+    listener.startService()
+    stopped = listener.stopService()
+    assert endpoint.cancelled == [endpoint.answer]
+    assert successResultOf(stopped) is None
+    assert log.troubles() == []
+
+
+def test_a_listener_never_started_stops(log: LogRecorder) -> None:
+    """
+    A listener that never listened (its parent failed to start before it)
+    stops without trouble.
+    """
+    listener = Listener("tcp:8080", _CountingEndpoint(), Site(None))
+    assert listener.stopService() is None
+    assert not listener.running
+    assert log.troubles() == []
 
 
 @pytest.mark.parametrize(
@@ -641,7 +762,7 @@ def test_a_listener_others_can_reach_without_login_is_warned_about(
     """
     endpoint = _CountingEndpoint()
     endpoint.port = _FakePort(IPv4Address("TCP", host, 8080))
-    _Listener("tcp:8080", endpoint, Site(None), login=login).startService()
+    Listener("tcp:8080", endpoint, Site(None), login=login).startService()
     warnings = log.formatted(LogLevel.warn)
     if warned:
         (line,) = warnings
@@ -659,7 +780,7 @@ def test_where_a_unix_socket_listener_says_it_is(
     """
     path = tmp_path / "camserve.sock"
     description = f"unix:{path}"
-    listener = _Listener(
+    listener = Listener(
         description, serverFromString(MemoryReactorClock(), description), Site(None)
     )
     listener.startService()
@@ -936,11 +1057,29 @@ class _FakePort:
     def startListening(self) -> None:
         self.listening = True
 
-    def stopListening(self) -> None:
+    def stopListening(self) -> Deferred[None]:
         self.listening = False
+        return succeed(None)
 
     def getHost(self) -> IAddress:
         return self.host
+
+
+@implementer(IStreamServerEndpoint)
+class _LaterEndpoint:
+    """
+    An endpoint that answers only when the test has C{answer} fire, and
+    knows whether the answer was cancelled.
+    """
+
+    def __init__(self) -> None:
+        self.factories: list[IProtocolFactory] = []
+        self.cancelled: list[Deferred[IListeningPort]] = []
+        self.answer: Deferred[IListeningPort] = Deferred(self.cancelled.append)
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        self.factories.append(protocolFactory)
+        return self.answer
 
 
 @implementer(IStreamServerEndpoint)

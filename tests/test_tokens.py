@@ -21,11 +21,12 @@ from twisted.logger import formatEvent
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from camserve import CameraService, CamserveSite, ConfigError
+from camserve._listener import Listener
 from camserve.access._auth import LoginThrottle
 from camserve.access._login import LoginResource
 from camserve.access._tokens import Tokens, scrub, token_camera
 from camserve.config._file import load_config
-from camserve.tap import TOKEN_BODY_SIZE, _Listener, build_service
+from camserve.tap import TOKEN_BODY_SIZE, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 from camserve.web._user import User
 
@@ -463,11 +464,11 @@ async def test_build_service_takes_token_bodies_and_key(tmp_path: Path) -> None:
     top = build_service(str(path), reactor)
     top.startService()
     try:
-        (listener,) = [child for child in top if isinstance(child, _Listener)]
-        site = listener._factory
+        (listener,) = [child for child in top if isinstance(child, Listener)]
+        site = listener.factory
         assert isinstance(site, CamserveSite)
         assert site.max_body_size == TOKEN_BODY_SIZE
-        url = f"http://127.0.0.1:{listener._port.getHost().port}"  # type: ignore[union-attr]  # a listening TCP port's
+        url = f"http://127.0.0.1:{listener.port.getHost().port}"  # type: ignore[union-attr]  # a listening TCP port's
         client = HTTPClient(
             Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
         )

@@ -8,7 +8,6 @@ whose access changed.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, cast
 from weakref import WeakSet
 
@@ -23,8 +22,8 @@ from zope.interface import implementer
 
 from camserve.access._auth import BcryptChecker, PeerBasicCredentialFactory
 from camserve.access._token_door import TokenDoor
-from camserve.access._tokens import Tokens, new_key
-from camserve.web._server_app import ServerApp
+from camserve.access._tokens import Tokens, new_key, opens_to_tokens
+from camserve.web._server_app import SERVER_ROUTES, ServerApp
 from camserve.web._token_argument import token_of
 
 if TYPE_CHECKING:
@@ -39,9 +38,6 @@ if TYPE_CHECKING:
     from camserve.camera._service import CameraService
     from camserve.web._collaborators import Reload
     from camserve.web._user import User
-
-_CAMERA_HEALTH = re.compile(rb"/cameras/[^/]+/healthz")
-"""A camera's health, as sent."""
 
 
 class LoginResource(Resource):
@@ -188,7 +184,7 @@ class LoginResource(Resource):
         The resource that serves C{request}, which is at the root.
         """
         sent = request.path or b""
-        if _public(sent, self._paths) and not _health_as_someone(request, sent):
+        if _public(sent, self._paths) and not _as_someone(request, sent):
             # Served as if mounted at the root, as the guard does.
             request.postpath.insert(0, request.prepath.pop())
             return self._public
@@ -319,16 +315,18 @@ class _Realm:
         return IResource, resource, lambda: None
 
 
-def _health_as_someone(request: IRequest, path: bytes) -> bool:
+def _as_someone(request: IRequest, path: bytes) -> bool:
     """
-    Whether C{request} asks for health as someone, who may be told more of
-    it than everyone: C{/healthz} with a Basic login, or a camera's health
-    with a login or a token.
+    Whether C{request} of C{path} (as sent) asks as someone, who may be told
+    more than everyone: of a route that says less in public (health), with
+    a login, or with a token where a token opens the route.
     """
-    camera = _CAMERA_HEALTH.fullmatch(path) is not None
+    found = SERVER_ROUTES.find(path, request.method)
+    if found is None or not found.route.declaration.says_less_in_public:
+        return False
     if request.getHeader(b"authorization") is not None:
-        return camera or path == b"/healthz"
-    return camera and token_of(request) is not None
+        return True
+    return token_of(request) is not None and opens_to_tokens(found.route)
 
 
 def _public(path: bytes, paths: tuple[bytes, ...]) -> bool:

@@ -34,6 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.web.server import Site
 
+from camserve._defaults import (
+    HEADER_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_CLIENT,
+)
 from camserve.access._access_log import access_log_line
 from camserve.access._answers import Refusal
 from camserve.access._channel import CamserveChannel
@@ -92,9 +97,9 @@ class CamserveSite(Site):
         resource: IResource,
         reactor: IReactorTime,
         *,
-        header_timeout: float = 10.0,
-        max_connections: int = 1000,
-        max_connections_per_client: int = 50,
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+        max_connections_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
         max_body_size: int = 0,
         max_request_line: int = 8192,
         max_head_size: int = 16384,

@@ -72,7 +72,7 @@ class TokenDoor:
         if token is None:
             return None
         first = next(iter(self._service.hubs), None)
-        camera = token_camera(request.path or b"", first)
+        camera = token_camera(request.path or b"", first, request.method)
         if camera is None:
             return None
         grant = self._tokens.grant(token, camera)

@@ -25,22 +25,21 @@ from urllib.parse import unquote_to_bytes
 
 from attrs import frozen
 
+from camserve.web._permissions import Permission
+from camserve.web._server_app import SERVER_ROUTES
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from twisted.internet.interfaces import IReactorTime
 
+    from camserve.web._route_table import Route
     from camserve.web._user import User
 
 LONGEST_SECONDS = 7 * 24 * 3600
 """How long a token may last at most: a week."""
 KEY_SIZE = 32
 """Bytes of a random key, and the fewest a key file must hold."""
-
-_CAMERA_PATH = re.compile(
-    rb"/cameras/(?P<name>[^/]+)/(?P<route>|video_feed|snapshot\.jpg|healthz|static/[^/]+)"
-)
-_FIRST_CAMERA_PATHS = (b"/video_feed", b"/snapshot.jpg")
 
 
 def _encode(data: bytes) -> str:
@@ -154,22 +153,26 @@ class Tokens:
         return Grant(user, expires)
 
 
-def token_camera(path: bytes, first: str | None) -> str | None:
+def token_camera(path: bytes, first: str | None, method: bytes = b"GET") -> str | None:
     """
-    The camera whose routes the request path C{path} (as sent) is one of,
-    for a token: its page, its page's files, stream, snapshot or health under
-    C{/cameras/<name>/}, or C{/video_feed} and C{/snapshot.jpg} for the
-    C{first} camera; L{None} for any other path.
+    The camera whose token opens a request of C{path} (as sent) with
+    C{method}: a route of one camera (L{Permission.CAMERA}), the camera's
+    page, its files, stream, snapshot and health under C{/cameras/<name>/},
+    and C{/video_feed} and C{/snapshot.jpg} for the C{first} camera;
+    L{None} for any other path, which needs a login.
     """
-    if path in _FIRST_CAMERA_PATHS:
-        return first
-    match = _CAMERA_PATH.fullmatch(path)
-    if match is None:
+    found = SERVER_ROUTES.find(path, method)
+    if found is None or not opens_to_tokens(found.route):
         return None
-    try:
-        return unquote_to_bytes(match["name"]).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return found.camera(first)
+
+
+def opens_to_tokens(route: Route) -> bool:
+    """
+    Whether the bearer of a token of its camera may use C{route}, as its
+    viewers may.
+    """
+    return route.permission is Permission.CAMERA
 
 
 def new_key() -> bytes:

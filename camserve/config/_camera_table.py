@@ -14,19 +14,18 @@ from attrs import field, frozen
 from camserve._errors import ConfigError
 from camserve._frozen import read_only
 from camserve.cameras._registry import driver_names
-from camserve.config._server_table import TIMEOUTS
-from camserve.config._settings import SETTINGS
-from camserve.config._toml_values import setting_value, shown
+from camserve.config._settings import TIMEOUTS, Scope, settings_in
+from camserve.config._toml_values import shown
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from camserve.config._server_table import ServerSettings
+    from camserve.config._settings import Setting
 
-_COMMON_OPTIONS = frozenset(
-    setting.attribute for setting in SETTINGS if setting.driver_option
-)
-"""The driver options the command line has its own settings for."""
+_OWN = settings_in(Scope.CAMERA)
+"""The settings a camera's table may give: its own, and the driver options
+camserve knows."""
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _NAME_LIMIT = 64
 
@@ -55,6 +54,7 @@ class CameraConfig:
     @ivar idle_timeout: the camera's own idle timeout; L{None} for the
         server's. Likewise C{start_timeout}, C{keepalive} and
         C{stall_timeout}.
+    @ivar group: the group the grid shows the camera in; L{None} for none.
     """
 
     name: str
@@ -64,6 +64,7 @@ class CameraConfig:
     start_timeout: float | None = None
     keepalive: float | None = None
     stall_timeout: float | None = None
+    group: str | None = None
 
     def timeouts(self, server: ServerSettings) -> Timeouts:
         """
@@ -135,16 +136,23 @@ def _camera(number: int, table: object) -> CameraConfig:
         )
     if not isinstance(driver, str):
         raise ConfigError(f"{where}: driver must be a string, not {shown(driver)}")
-    timeouts = {
-        key: setting_value(key, f"{where}: {key}", table[key])
-        for key in TIMEOUTS
-        if key in table
-    }
     options = {
-        key: setting_value(key, f"{where}: option {key!r}", value)
-        if key in _COMMON_OPTIONS
-        else value
+        key: value
         for key, value in table.items()
-        if key not in ("name", "driver", *TIMEOUTS)
+        if key not in ("name", "driver", *(setting.name for setting in _OWN))
     }
-    return CameraConfig(name, driver, options, **timeouts)
+    own: dict[str, Any] = {}
+    for setting in _OWN:
+        if setting.name in table:
+            value = _read(setting, where, table[setting.name])
+            (options if setting.driver_option else own)[setting.name] = value
+    return CameraConfig(name, driver, options, **own)
+
+
+def _read(setting: Setting, where: str, value: object) -> Any:
+    """
+    The camera C{where}'s C{value} of C{setting}.
+    """
+    if setting.driver_option:
+        return setting.read(f"{where}: option {setting.name!r}", value)
+    return setting.read(f"{where}: {setting.name}", value)

@@ -207,6 +207,10 @@ class ConfigReloader(HangupService):
         def add(_: object) -> Reloaded:
             for name in added:
                 serve_camera(self._cameras, wanted[name])
+            hubs = self._cameras.hubs
+            for name, made in wanted.items():
+                # Not part of what a camera runs with: changed in place.
+                hubs[name].group = made.config.group
             self._cameras.arrange(list(wanted))
             self._serving = {name: _running(made) for name, made in wanted.items()}
             kept = [name for name in wanted if name not in changed + added]
@@ -263,6 +267,7 @@ def serve_camera(
     """
     options: dict[str, Any] = {
         "driver": made.config.driver,
+        "group": made.config.group,
         "idle_timeout": made.timeouts.idle_timeout,
         "start_timeout": made.timeouts.start_timeout,
         "keepalive_interval": made.timeouts.keepalive,

@@ -1,265 +1,279 @@
-# -*- test-case-name: tests.test_config -*-
+# -*- test-case-name: tests.test_settings,tests.test_config,tests.test_config_file -*-
 """
-camserve's settings: what they are, and reading them from options or the
-environment with one-line errors.
+camserve's settings, each declared once: its name, the kind of value it
+takes, its default and its help, and where it may be given. The command
+line's options, the environment's variables, the config file's C{[server]}
+and C{[[cameras]]} keys and their defaults all derive from these.
 """
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+import enum
+from typing import Any
 
-from attrs import field, frozen
+from attrs import frozen
 
-from camserve._errors import ConfigError
-from camserve._frozen import read_only
-from camserve.access._proxies import parse_networks
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-
-def bounded_number(
-    kind: type[float | int], low: float, high: float = math.inf
-) -> Callable[[str, str], Any]:
-    def parse(name: str, raw: str) -> float | int:
-        try:
-            value = kind(raw)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and low <= value <= high):
-            allowed = (
-                f"from {low:g} to {high:g}"
-                if math.isfinite(high)
-                else f"at least {low:g}"
-            )
-            what = "a whole number" if kind is int else "a number"
-            raise ConfigError(f"{name} must be {what} {allowed}, not {raw!r}")
-        return value
-
-    return parse
+from camserve import _defaults
+from camserve.config._values import (
+    DriverOptions,
+    Endpoints,
+    HostNames,
+    Networks,
+    Number,
+    Text,
+    TextValue,
+    TomlValue,
+)
 
 
-def positive_number(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{name} must be a number greater than 0, not {raw!r}")
-    return value
-
-
-def _text(name: str, raw: str) -> str:
-    if not raw.strip():
-        raise ConfigError(f"{name} must not be empty")
-    return raw
-
-
-def trusted_networks(name: str, raw: str) -> tuple[str, ...]:
+class Scope(enum.Flag):
     """
-    The IP addresses and networks of a comma-separated C{raw} setting
-    C{name}, as networks (C{127.0.0.1/32}).
-
-    @raise ConfigError: naming the first that is neither.
+    Where a setting may be given.
     """
-    entries = [each for each in raw.split(",") if each.strip()]
-    try:
-        return tuple(str(network) for network in parse_networks(entries))
-    except ValueError as error:
-        raise ConfigError(f"{name}: {error}") from None
 
-
-def _driver_options(name: str, raw: str) -> dict[str, str]:
-    options = {}
-    for pair in raw.split(","):
-        key, equals, value = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not (equals and key.isidentifier()):
-            raise ConfigError(
-                f"{name} must be KEY=VALUE pairs separated by commas "
-                f"(e.g. loop=false,rotate=90), not {raw!r}"
-            )
-        options[key] = value
-    return options
+    COMMAND_LINE = enum.auto()
+    """As an option (C{--idle-timeout}) and an environment variable
+    (C{CAMSERVE_IDLE_TIMEOUT}), for the one camera they serve."""
+    SERVER = enum.auto()
+    """As a key of a config file's C{[server]} table."""
+    CAMERA = enum.auto()
+    """As a key of a C{[[cameras]]} table, for that camera; one that is
+    also L{SERVER} is the server's value for the cameras that do not set
+    their own."""
+    DRIVER = enum.auto()
+    """Passed to the camera's driver as one of its options."""
 
 
 @frozen
 class Setting:
     """
-    One setting, as a command-line option and an environment variable.
+    One setting.
+
+    @ivar name: its name in L{ServerConfig}'s and the config file's tables:
+        C{idle_timeout}.
+    @ivar value: the kind of value it takes.
+    @ivar help: what it is, as the command line's help says it.
+    @ivar default: its value where it is not given; L{None} for one its
+        driver decides.
+    @ivar scope: where it may be given.
+    @ivar env_name: its environment variable where that is not derived
+        from its name.
+    @ivar default_shown: how the help shows a default of L{None}.
     """
 
-    option: str
-    env: str
-    parse: Callable[[str, str], Any]
+    name: str
+    value: TextValue | TomlValue
     help: str
-    driver_option: bool = False
-    """Passed to the camera driver rather than used by the server."""
+    default: Any = None
+    scope: Scope = Scope.COMMAND_LINE
+    env_name: str | None = None
+    default_shown: str | None = None
 
     @property
-    def attribute(self) -> str:
+    def option(self) -> str:
         """
-        The setting's name in L{ServerConfig} or in the driver's options.
+        Its command-line option, without the C{--}: C{idle-timeout}.
         """
-        return self.option.replace("-", "_")
+        return self.name.replace("_", "-")
 
+    @property
+    def env(self) -> str:
+        """
+        Its environment variable: C{CAMSERVE_IDLE_TIMEOUT}.
+        """
+        return self.env_name or f"CAMSERVE_{self.name.upper()}"
+
+    @property
+    def driver_option(self) -> bool:
+        """
+        Whether it is passed to the camera's driver rather than used by the
+        server.
+        """
+        return Scope.DRIVER in self.scope
+
+    @property
+    def option_help(self) -> str:
+        """
+        The command line's help for it, with its default.
+        """
+        shown = self.default_shown
+        if shown is None and self.default not in (None, ()):
+            shown = f"{self.default:g}" if _is_number(self.default) else self.default
+        return self.help if shown is None else f"{self.help} [default: {shown}]"
+
+    def parse(self, name: str, raw: str) -> Any:
+        """
+        The setting's value given as text, as the option or the variable
+        C{name}.
+
+        @raise ConfigError: naming C{name}, for text it does not take.
+        """
+        if not isinstance(self.value, TextValue):
+            raise TypeError(f"{self.name} is not given as text")
+        return self.value.from_text(name, raw)
+
+    def read(self, name: str, value: object) -> Any:
+        """
+        The setting's value given in a config file, as the key C{name}.
+
+        @raise ConfigError: naming C{name}, for a value it does not take.
+        """
+        if not isinstance(self.value, TomlValue):
+            raise TypeError(f"{self.name} is not given in a config file")
+        return self.value.from_toml(name, value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_EVERYWHERE = Scope.COMMAND_LINE | Scope.SERVER
+_TIMEOUT = Scope.COMMAND_LINE | Scope.SERVER | Scope.CAMERA
+_OF_DRIVER = Scope.COMMAND_LINE | Scope.CAMERA | Scope.DRIVER
+_SECONDS = Number(float, 0, above=True)
 
 SETTINGS = (
-    Setting("camera", "CAMERA", _text, "camera driver name (see the README)"),
+    Setting(
+        "camera",
+        Text(),
+        "camera driver name (see the README)",
+        default="emulated",
+        env_name="CAMERA",
+    ),
     Setting(
         "name",
-        "CAMSERVE_NAME",
-        _text,
-        "camera name shown on pages [default: the driver's name]",
+        Text(),
+        "camera name shown on pages",
+        default_shown="the driver's name",
     ),
     Setting(
         "endpoint",
-        "CAMSERVE_ENDPOINT",
-        _text,
-        "Twisted endpoint to listen on [default: tcp:8080]",
+        Text(),
+        "Twisted endpoint to listen on",
+        default=_defaults.ENDPOINT,
+    ),
+    Setting(
+        "endpoints",
+        Endpoints(),
+        "Twisted endpoints to listen on, one listener each",
+        default=(_defaults.ENDPOINT,),
+        scope=Scope.SERVER,
     ),
     Setting(
         "source",
-        "CAMSERVE_SOURCE",
-        _text,
+        Text(),
         "driver source, e.g. a folder of JPEGs for emulated",
-        driver_option=True,
+        scope=_OF_DRIVER,
     ),
+    Setting("fps", _SECONDS, "frames per second", scope=_OF_DRIVER),
+    Setting("width", Number(int, 16, 7680), "frame width in pixels", scope=_OF_DRIVER),
     Setting(
-        "fps", "CAMSERVE_FPS", positive_number, "frames per second", driver_option=True
+        "height", Number(int, 16, 4320), "frame height in pixels", scope=_OF_DRIVER
     ),
-    Setting(
-        "width",
-        "CAMSERVE_WIDTH",
-        bounded_number(int, 16, 7680),
-        "frame width in pixels",
-        driver_option=True,
-    ),
-    Setting(
-        "height",
-        "CAMSERVE_HEIGHT",
-        bounded_number(int, 16, 4320),
-        "frame height in pixels",
-        driver_option=True,
-    ),
-    Setting(
-        "quality",
-        "CAMSERVE_QUALITY",
-        bounded_number(int, 1, 100),
-        "JPEG quality, 1 to 100",
-        driver_option=True,
-    ),
+    Setting("quality", Number(int, 1, 100), "JPEG quality, 1 to 100", scope=_OF_DRIVER),
     Setting(
         "option",
-        "CAMSERVE_OPTIONS",
-        _driver_options,
+        DriverOptions(),
         "more driver options, as KEY=VALUE[,KEY=VALUE...] (see the README)",
+        env_name="CAMSERVE_OPTIONS",
     ),
     Setting(
-        "idle-timeout",
-        "CAMSERVE_IDLE_TIMEOUT",
-        bounded_number(float, 0),
-        "seconds without viewers before the camera stops [default: 10]",
+        "idle_timeout",
+        Number(float, 0),
+        "seconds without viewers before the camera stops",
+        default=_defaults.IDLE_TIMEOUT,
+        scope=_TIMEOUT,
     ),
     Setting(
-        "start-timeout",
-        "CAMSERVE_START_TIMEOUT",
-        positive_number,
-        "seconds a viewer waits for a first frame before a 503 [default: 10]",
+        "start_timeout",
+        _SECONDS,
+        "seconds a viewer waits for a first frame before a 503",
+        default=_defaults.START_TIMEOUT,
+        scope=_TIMEOUT,
     ),
     Setting(
         "keepalive",
-        "CAMSERVE_KEEPALIVE",
-        positive_number,
-        "seconds without a new frame before viewers get the last one again [default: 2]",
+        _SECONDS,
+        "seconds without a new frame before viewers get the last one again",
+        default=_defaults.KEEPALIVE,
+        scope=_TIMEOUT,
     ),
     Setting(
-        "stall-timeout",
-        "CAMSERVE_STALL_TIMEOUT",
-        positive_number,
-        "seconds a viewer may read nothing before it is disconnected [default: 30]",
+        "stall_timeout",
+        _SECONDS,
+        "seconds a viewer may read nothing before it is disconnected",
+        default=_defaults.STALL_TIMEOUT,
+        scope=_TIMEOUT,
     ),
     Setting(
-        "header-timeout",
-        "CAMSERVE_HEADER_TIMEOUT",
-        positive_number,
-        "seconds a client has to send a whole request, body included [default: 10]",
+        "group",
+        Text(),
+        "the group of cameras the grid shows the camera with",
+        scope=Scope.CAMERA,
     ),
     Setting(
-        "max-connections",
-        "CAMSERVE_MAX_CONNECTIONS",
-        bounded_number(int, 1),
-        "connections served at once [default: 1000]",
+        "header_timeout",
+        _SECONDS,
+        "seconds a client has to send a whole request, body included",
+        default=_defaults.HEADER_TIMEOUT,
+        scope=_EVERYWHERE,
     ),
     Setting(
-        "max-connections-per-client",
-        "CAMSERVE_MAX_CONNECTIONS_PER_CLIENT",
-        bounded_number(int, 1),
-        "connections served at once from one client address [default: 50]",
+        "max_connections",
+        Number(int, 1),
+        "connections served at once",
+        default=_defaults.MAX_CONNECTIONS,
+        scope=_EVERYWHERE,
     ),
     Setting(
-        "trusted-proxies",
-        "CAMSERVE_TRUSTED_PROXIES",
-        trusted_networks,
+        "max_connections_per_client",
+        Number(int, 1),
+        "connections served at once from one client address",
+        default=_defaults.MAX_CONNECTIONS_PER_CLIENT,
+        scope=_EVERYWHERE,
+    ),
+    Setting(
+        "hosts",
+        HostNames(),
+        "host names to answer to besides IP addresses and localhost, separated"
+        " by commas (a request naming another is refused, as DNS rebinding's)",
+        default=(),
+        scope=_EVERYWHERE,
+        default_shown="none",
+    ),
+    Setting(
+        "trusted_proxies",
+        Networks(),
         "reverse proxies whose X-Forwarded-For names the client, as IP addresses"
-        " or networks separated by commas [default: none]",
+        " or networks separated by commas",
+        default=(),
+        scope=_EVERYWHERE,
+        default_shown="none",
     ),
 )
+"""Every setting, in the order the command line's help lists them."""
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-@frozen
-class ServerConfig:
+def settings_in(scope: Scope) -> tuple[Setting, ...]:
     """
-    Everything camserve's command line and tac file need to serve a camera.
+    The settings that may be given in C{scope}.
     """
+    return tuple(setting for setting in SETTINGS if scope in setting.scope)
 
-    camera: str = "emulated"
-    name: str | None = None
-    endpoint: str = "tcp:8080"
-    camera_options: Mapping[str, Any] = field(factory=dict, converter=read_only)
-    idle_timeout: float = 10.0
-    start_timeout: float = 10.0
-    keepalive: float = 2.0
-    stall_timeout: float = 30.0
-    header_timeout: float = 10.0
-    max_connections: int = 1000
-    max_connections_per_client: int = 50
-    trusted_proxies: tuple[str, ...] = ()
 
-    @property
-    def camera_name(self) -> str:
-        """
-        The name shown for the camera: C{name}, else the driver's name.
-        """
-        return self.name or self.camera
+def default_of(name: str) -> Any:
+    """
+    The default of setting C{name}.
+    """
+    return _BY_NAME[name].default
 
-    @classmethod
-    def from_strings(
-        cls, values: Mapping[str, str | None], *, env: bool = False
-    ) -> ServerConfig:
-        """
-        Parse settings given as strings, keyed by option name (or, with
-        C{env}, by environment variable); absent and L{None} values keep
-        their defaults.
 
-        @raise ConfigError: for the first value that cannot be used.
-        """
-        server: dict[str, Any] = {}
-        camera_options: dict[str, Any] = {}
-        for setting in SETTINGS:
-            raw = values.get(setting.env if env else setting.option)
-            if raw is None:
-                continue
-            name = setting.env if env else f"--{setting.option}"
-            value = setting.parse(name, raw)
-            target = camera_options if setting.driver_option else server
-            target[setting.attribute] = value
-        more = server.pop("option", {})
-        twice = sorted(set(more) & set(camera_options))
-        if twice:
-            raise ConfigError(
-                f"driver option {twice[0]} is given twice: as its own setting "
-                f"and in {'CAMSERVE_OPTIONS' if env else '--option'}"
-            )
-        return cls(camera_options={**more, **camera_options}, **server)
+TIMEOUTS = tuple(
+    setting.name
+    for setting in SETTINGS
+    if (Scope.SERVER | Scope.CAMERA) in setting.scope
+)
+"""The names of the settings a camera may set for itself where the server
+sets them for all: its four timeouts."""

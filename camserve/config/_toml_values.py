@@ -1,25 +1,20 @@
 # -*- test-case-name: tests.test_config_file -*-
 """
-Reading a config file's values: a setting's value with the command line's
-parser, a table's keys, and a value as a message shows it.
+Reading a config file's values: a table's keys, a number for the command
+line's parsers, and a value as a message shows it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from camserve._errors import ConfigError
-from camserve.config._settings import SETTINGS
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-_SETTINGS = {setting.attribute: setting for setting in SETTINGS}
-TEXT_OPTIONS = frozenset({"source"})
-"""The common options given as text; the others are numbers."""
+    from collections.abc import Mapping, Sequence
 
 
-def known_keys(table: Mapping[str, object], known: tuple[str, ...], where: str) -> None:
+def known_keys(table: Mapping[str, object], known: Sequence[str], where: str) -> None:
     """
     Refuse a key of C{table} not in C{known}.
     """
@@ -28,20 +23,6 @@ def known_keys(table: Mapping[str, object], known: tuple[str, ...], where: str) 
         raise ConfigError(
             f"unknown key {unknown[0]!r} in {where}; allowed: {', '.join(known)}"
         )
-
-
-def setting_value(key: str, name: str, value: object) -> Any:
-    """
-    C{value} parsed by the command line's parser for the setting C{key}.
-
-    @param name: the setting as the message names it.
-    """
-    setting = _SETTINGS[key]
-    if key not in TEXT_OPTIONS:
-        return setting.parse(name, NumberText(value))
-    if not isinstance(value, str):
-        raise ConfigError(f"{name} must be a string, not {shown(value)}")
-    return setting.parse(name, value)
 
 
 class NumberText(str):  # noqa: SLOT000 - a str subclass cannot have instance slots, and this one keeps its value

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from camserve._defaults import STALL_TIMEOUT
 from camserve._multipart import PREAMBLE
 from camserve.interfaces import VIEWER, IKeepAliveSink
 from camserve.streams._stream import StreamResponse
@@ -85,7 +86,7 @@ class MultiViewer(StreamResponse):
         hubs: Sequence[IFeed],
         clock: IReactorTime,
         *,
-        stall_timeout: float = 30.0,
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         """
         @param hubs: the cameras, each once.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from camserve._defaults import STALL_TIMEOUT
 from camserve._multipart import CONTENT_TYPE
 from camserve.streams._direct import Write, body_writer
 from camserve.streams._send_queue import bound_send_queue
@@ -49,7 +50,11 @@ class StreamResponse:
     """Writes a part; made by L{_start_response}, once the headers are out."""
 
     def __init__(
-        self, request: Request, clock: IReactorTime, *, stall_timeout: float = 30.0
+        self,
+        request: Request,
+        clock: IReactorTime,
+        *,
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         """
         @param stall_timeout: seconds the connection may stay full before the

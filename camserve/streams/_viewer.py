@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from camserve._defaults import STALL_TIMEOUT
 from camserve._multipart import ADVANCE_PREAMBLE, PREAMBLE
 from camserve.interfaces import VIEWER, IKeepAliveSink
 from camserve.streams._stream import StreamResponse
@@ -51,7 +52,7 @@ class StreamViewer(StreamResponse):
         *,
         max_fps: float | None = None,
         advance_headers: bool = False,
-        stall_timeout: float = 30.0,
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         """
         @param max_fps: at most this many frames a second, if given.

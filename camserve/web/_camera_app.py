@@ -20,6 +20,7 @@ from camserve.camera._states import CameraUnavailable, HubState
 from camserve.streams._stream import set_stream_headers
 from camserve.streams._viewer import StreamViewer
 from camserve.web._pages import CameraPage
+from camserve.web._permissions import Permission, allow
 from camserve.web._static import static_file
 from camserve.web._token_argument import token_of
 
@@ -81,6 +82,7 @@ class CameraApp:
         self._details = details
 
     @app.route("/", methods=["GET"])
+    @allow(Permission.CAMERA)
     def index(self, request: Request) -> CameraPage:
         """
         A page showing the camera's live picture large, its state and
@@ -99,6 +101,7 @@ class CameraApp:
         )
 
     @app.route("/static/<name>", methods=["GET"])
+    @allow(Permission.CAMERA)
     def static(self, request: Request, name: str) -> bytes:
         """
         The page's stylesheet, scripts and images.
@@ -107,6 +110,7 @@ class CameraApp:
         return plain_answer(request, 404, "not found") if content is None else content
 
     @app.route("/video_feed", methods=["GET"])
+    @allow(Permission.CAMERA)
     def video_feed(self, request: Request) -> Deferred[Any] | bytes:
         """
         The live Motion JPEG stream. C{?fps=N} caps this viewer's frame rate;
@@ -134,6 +138,7 @@ class CameraApp:
         )
 
     @app.route("/snapshot.jpg", methods=["GET"])
+    @allow(Permission.CAMERA)
     def snapshot(self, request: Request) -> Deferred[bytes]:
         """
         One fresh JPEG; with C{?download=1}, as a file to save, named for
@@ -162,6 +167,7 @@ class CameraApp:
         )
 
     @app.route("/healthz", methods=["GET"])
+    @allow(Permission.CAMERA, says_less_in_public=True)
     def healthz(self, request: Request) -> bytes:
         """
         The camera's state as JSON; C{503} while it is failing.

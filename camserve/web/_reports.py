@@ -29,6 +29,7 @@ def camera_summary(hub: CameraHub, viewers: int) -> dict[str, Any]:
     return {
         "name": hub.name,
         "driver": hub.driver,
+        "group": hub.group,
         "state": health["state"],
         "last_error": health["last_error"],
         "viewers": viewers,
