@@ -189,14 +189,18 @@ def tile_picture(page: Page, name: str) -> bytes:
     return page.locator(f"{tile(name)} canvas").screenshot(mask=over)
 
 
-def wait_for_pictures(page: Page, count: int) -> None:
+def wait_for_pictures(page: Page) -> None:
     """
-    Let the wall run until C{count} tiles show a picture.
+    Let the wall run until every tile in the window shows a picture.
     """
     wait_for(
         page,
-        lambda: page.locator(".tile.shown").count() == count,
-        f"{count} tiles show a picture",
+        lambda: page.evaluate(
+            """(() => [...document.querySelectorAll(".tile:not([hidden])")]
+              .filter((tile) => tile.getBoundingClientRect().top < innerHeight - 1)
+              .every((tile) => tile.classList.contains("shown")))()"""
+        ),
+        "every tile in the window shows a picture",
     )
 
 
@@ -213,6 +217,7 @@ def boxes(page: Page) -> list[dict[str, Any]]:
           const canvas = tile.querySelector("canvas");
           return {
             camera: tile.dataset.camera,
+            shown: tile.classList.contains("shown"),
             x: box.x + scrollX, y: box.y + scrollY, width: box.width, height: box.height,
             picture: [canvas.width, canvas.height],
           };
@@ -287,14 +292,14 @@ driver = "flaky"
 # A wall of cameras of three shapes, with logins
 
 WALL = {
-    "porch": (320, 240),
-    "garage": (384, 216),
-    "door": (180, 320),
-    "yard": (384, 216),
-    "side": (320, 240),
+    "porch": (320, 240, "front"),
+    "garage": (384, 216, "back"),
+    "door": (180, 320, "front"),
+    "yard": (384, 216, "back"),
+    "side": (320, 240, None),
 }
-"""The wall's cameras, in order, and the size of their frames: 4:3, 16:9
-and a portrait camera."""
+"""The wall's cameras, in order: the size of their frames (4:3, 16:9 and a
+portrait camera), and their groups."""
 USERS = {
     "alice": ("wonderland", "admin", None),
     "bob": ("builder", "viewer", ["porch"]),
@@ -316,7 +321,8 @@ fps = 10
 width = {width}
 height = {height}
 """
-        for name, (width, height) in WALL.items()
+        + ("" if group is None else f'group = "{group}"\n')
+        for name, (width, height, group) in WALL.items()
     )
     users = "".join(
         f'\n[auth.users.{name}]\nrole = "{role}"\n'

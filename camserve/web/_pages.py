@@ -133,6 +133,7 @@ class GridPage(Element):
                 snapshot=f"{path}snapshot.jpg?download=1",
                 width=str(size[0]) if size else "",
                 height=str(size[1]) if size else "",
+                group=hub.group or "",
                 **{
                     key: value
                     for key, value in describe(

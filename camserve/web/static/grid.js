@@ -67,7 +67,7 @@
       fullscreen: element.querySelector(".fullscreen"),
       aspect: width && height ? width / height : 4 / 3,
       frameWidth: width || 0,
-      group: null,
+      group: element.dataset.group || null,
       visible: false,
       paused: false,
       stalled: false,
@@ -160,7 +160,8 @@
       const box = placed.boxes[index];
       for (const side of ["left", "top", "width", "height"]) tile.element.style[side] = `${box[side]}px`;
     });
-    scheduleRestart();
+    // Tiles of new sizes may want thumbnails, or no longer.
+    scheduleRestart(stream ? 150 : 0);
   }
 
   let arranging = false;
@@ -183,8 +184,10 @@
 
   let group = kept("camserve.group", "");
 
-  function showGroups(cameras) {
-    const groups = [...new Set(cameras.map((camera) => camera.group).filter((name) => typeof name === "string"))];
+  // The group choice lists the groups of the cameras there are, in their
+  // order, and shows only if there are groups.
+  function showGroups() {
+    const groups = [...new Set([...tiles.values()].map((tile) => tile.group).filter((name) => name !== null))];
     const known = [...groupChoice.options].slice(1).map((option) => option.value);
     if (groups.join("\n") !== known.join("\n")) {
       groupChoice.replaceChildren(groupChoice.options[0]);
@@ -219,7 +222,6 @@
   let stream = null;
   let streamKey = "";
   let restartTimer = null;
-  let ready = false;
 
   function wanted() {
     if (document.hidden) return [];
@@ -248,7 +250,6 @@
   }
 
   function restart() {
-    if (!ready) return;
     if (snapshotMode) {
       for (const tile of tiles.values()) refreshSnapshots(tile);
       return;
@@ -413,8 +414,17 @@
   }
 
   function toggleFullscreen(tile) {
-    if (document.fullscreenElement) document.exitFullscreen();
+    if (document.fullscreenElement) leaveFullscreen();
     else tile.element.requestFullscreen?.();
+  }
+
+  // The arrows show one tile full screen after another, each on top of the
+  // last: leaving takes them all away.
+  async function leaveFullscreen() {
+    const shown = focusedTile();
+    while (document.fullscreenElement) await document.exitFullscreen();
+    // The keyboard goes on from the tile that was shown.
+    shown?.link.focus();
   }
 
   function snapshot(tile) {
@@ -434,20 +444,25 @@
     return element && element.closest ? tiles.get(element.closest(".tile")?.dataset.camera) : undefined;
   }
 
-  // The tile nearest to `from` in the direction of the arrow, by where the
-  // tiles are on screen.
+  // The tile next to `from` in the direction of the arrow, as the tiles lie
+  // on screen: left and right within its row, up and down the nearest row.
   function neighbour(from, key) {
     const box = from.element.getBoundingClientRect();
-    const [dx, dy] = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[key];
+    const middle = (rect) => [rect.left + rect.width / 2, rect.top + rect.height / 2];
+    const [x, y] = middle(box);
     let best = null;
     let bestDistance = Infinity;
     for (const tile of shownTiles()) {
       if (tile === from) continue;
       const other = tile.element.getBoundingClientRect();
-      const along = (other.left - box.left) * dx + (other.top - box.top) * dy;
-      if (along <= 0) continue;
-      const across = Math.abs((other.left - box.left) * dy) + Math.abs((other.top - box.top) * dx);
-      const distance = along + 2 * across;
+      const [otherX, otherY] = middle(other);
+      const sameRow = other.top < box.bottom && other.bottom > box.top;
+      const beside = { ArrowLeft: otherX < x, ArrowRight: otherX > x }[key];
+      const apart = { ArrowUp: other.bottom <= box.top, ArrowDown: other.top >= box.bottom }[key];
+      if (beside === undefined ? !apart : !(beside && sameRow)) continue;
+      const distance = beside === undefined
+        ? 4 * Math.abs(otherY - y) + Math.abs(otherX - x)
+        : Math.abs(otherX - x);
       if (distance < bestDistance) {
         best = tile;
         bestDistance = distance;
@@ -461,8 +476,13 @@
     if (event.target.closest?.("select, input, textarea")) return;
     const tile = focusedTile();
     if (event.key.startsWith("Arrow")) {
-      const first = shownTiles()[0];
-      const next = tile ? neighbour(tile, event.key) : first;
+      const some = shownTiles();
+      let next = tile ? neighbour(tile, event.key) : some[0];
+      if (tile && document.fullscreenElement) {
+        // Full screen, the tiles come one after another, in order.
+        const step = event.key === "ArrowLeft" || event.key === "ArrowUp" ? -1 : 1;
+        next = some[(some.indexOf(tile) + step + some.length) % some.length];
+      }
       if (!next) return;
       event.preventDefault();
       if (document.fullscreenElement) next.element.requestFullscreen?.();
@@ -474,7 +494,7 @@
       event.preventDefault();
       toggleFullscreen(tile);
     } else if (event.key === "Escape" && document.fullscreenElement) {
-      document.exitFullscreen();
+      leaveFullscreen();
     }
   });
 
@@ -505,14 +525,10 @@
         tile.stats.textContent = `${camera.viewers} watching · ${camera.fps.toFixed(1)} fps`;
         showState(tile);
       }
-      showGroups(cameras);
+      showGroups();
       showTroubles();
     } catch (error) {
       connection.textContent = "camserve is not answering; retrying";
-    }
-    if (!ready) {
-      ready = true;
-      scheduleRestart(0);
     }
     // Soon after the page opens, when cameras have just started, then at
     // the usual pace.
@@ -570,12 +586,7 @@
     });
   }
 
+  showGroups();
   arrange();
-  // With a group chosen, the stream waits for the API to say which cameras
-  // are in it; otherwise it starts at once.
-  if (group === "") {
-    ready = true;
-    scheduleRestart(0);
-  }
   poll();
 })();
