@@ -60,9 +60,11 @@ and a phone."""
 
 def open_window(browser: Browser, window: str, **options: Any) -> BrowserContext:
     """
-    A new browser context the size of C{window}, one of L{WINDOWS}.
+    A new browser context the size of C{window}, one of L{WINDOWS}, with
+    C{options} (which may change the window's own, such as its pixel
+    ratio).
     """
-    return browser.new_context(**WINDOWS[window], **options)
+    return browser.new_context(**{**WINDOWS[window], **options})
 
 
 class Server:
@@ -89,6 +91,14 @@ class Server:
             )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own server
             return json.load(response)
+
+    def get(self, path: str) -> bytes:
+        """
+        The body of the server's answer at C{path}.
+        """
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310 - our own server
+            body: bytes = response.read()
+        return body
 
     def states(self, login: str | None = None) -> dict[str, str]:
         """

@@ -252,9 +252,13 @@ def test_grid_tiles() -> None:
         )
     assert [script.get("src") for script in root.findall("head/script")] == [
         "static/parts.js",
+        "static/feed.js",
         "static/pictures.js",
         "static/layout.js",
+        "static/arrange.js",
+        "static/keys.js",
         "static/snapshots.js",
+        "static/reload.js",
         "static/grid.js",
     ]
 

@@ -18,7 +18,6 @@ import re
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -26,7 +25,6 @@ import numpy as np
 import pytest
 from browsing import (
     CAMERAS,
-    SCREENSHOTS,
     login,
     needs_chromium,
     open_window,
@@ -37,6 +35,8 @@ from browsing import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from browsing import Browse, Server
     from playwright.sync_api import Browser, Page
 
@@ -112,8 +112,6 @@ def test_grid_shows_every_camera_live_over_few_connections(
         )
         badges = page.locator(".tile .badge").all_inner_texts()
         page.screenshot(path=str(tmp_path / "grid.png"))
-        if SCREENSHOTS:
-            page.screenshot(path=str(Path(SCREENSHOTS) / "screenshot-grid.png"))
         # Pausing a tile: its picture holds, and its camera idles.
         page.locator(f"{tile('cam1')} .pause").click()
         server.wait_until(

@@ -469,7 +469,7 @@ def test_screenshots(wall: Server, browser: Browse, tmp_path: Path) -> None:
     """
 
     def work(browser: Browser) -> None:
-        for window, name in (("desktop", "wall"), ("phone", "wall-phone")):
+        for window, name in (("desktop", "grid"), ("phone", "grid-phone")):
             page = open_wall(browser, wall, window, "alice")
             page.wait_for_timeout(1500)
             for folder in filter(None, (str(tmp_path), SCREENSHOTS)):
@@ -477,4 +477,4 @@ def test_screenshots(wall: Server, browser: Browse, tmp_path: Path) -> None:
             page.context.close()
 
     browser(work)
-    assert (tmp_path / "screenshot-wall.png").stat().st_size > 10000
+    assert (tmp_path / "screenshot-grid.png").stat().st_size > 10000
