@@ -110,6 +110,7 @@ def test_no_tile_is_ever_blank(hd: Server, browser: Browse, window: str) -> None
     bands = []
     for number, shot in enumerate(facts["shots"]):
         image = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None
         for box in facts["tiles"]:
             # The middle of the tile, clear of what is written over it.
             top = int(box["y"] + 0.3 * box["height"])
