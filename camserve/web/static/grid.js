@@ -171,15 +171,16 @@
     checkStalls();
   }
 
+  // A tile that only touches the window's edge (the first of the next
+  // screenful, in the 2x2 to 4x4 layouts) is out of sight.
+  const sight = { rootMargin: "-1px" };
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
       const tile = tiles.get(entry.target.dataset.camera);
       if (tile) tile.visible = entry.isIntersecting;
     }
     scheduleRestart();
-    // A tile that only touches the window's edge (the first of the next
-    // screenful, in the 2x2 to 4x4 layouts) is out of sight.
-  }, { rootMargin: "-1px" });
+  }, sight);
   for (const tile of tiles.values()) observer.observe(tile.element);
   document.addEventListener("visibilitychange", () => scheduleRestart(0));
   document.addEventListener("fullscreenchange", () => scheduleRestart(0));
