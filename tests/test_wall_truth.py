@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -170,33 +171,101 @@ def test_snapshot_of_a_failed_camera_on_its_page(
     assert browser(work) == "No snapshot: the camera has failed (the lens cap is on)"
 
 
+COUNTS = """
+window.camserve_counts = { said: [], shown: {} };
+const note = () => {
+  const now = performance.now();
+  for (const stats of document.querySelectorAll(".tile .stats, #stats")) {
+    const tile = stats.closest(".tile");
+    const camera = tile ? tile.dataset.camera : "page";
+    const said = window.camserve_counts.said.filter((one) => one[1] === camera).at(-1);
+    if (!said || said[2] !== stats.textContent) {
+      window.camserve_counts.said.push([now, camera, stats.textContent]);
+    }
+    if (tile && tile.classList.contains("shown")) window.camserve_counts.shown[camera] ??= now;
+  }
+};
+new MutationObserver(note).observe(document, {
+  subtree: true, childList: true, characterData: true, attributes: true,
+});
+document.addEventListener("load", (event) => {
+  if (event.target.id === "stream") window.camserve_counts.shown.page ??= performance.now();
+}, true);
+"""
+"""Notes what each tile's count of viewers (and a camera page's) says and
+when, and when each first shows a picture (milliseconds from the page's
+start)."""
+
+
+def counted_late(counts: dict[str, Any], now: float) -> dict[str, float]:
+    """
+    For each camera shown, how long after its first picture its count
+    still said nobody watched (negative if never).
+    """
+    late = {}
+    for camera, shown in counts["shown"].items():
+        said = [one for one in counts["said"] if one[1] == camera] + [[now, camera, ""]]
+        ends = [
+            later[0] for one, later in pairwise(said) if one[2].startswith("0 watching")
+        ]
+        late[camera] = max(ends, default=shown - 1) - shown
+    return late
+
+
 @pytest.mark.parametrize("window", list(WINDOWS))
 def test_viewer_counts_from_the_first_second(
     eight_cameras: Server, browser: Browse, window: str
 ) -> None:
     """
-    As soon as the wall shows its cameras' pictures, their tiles count the
-    wall among their viewers: they do not say "0 watching" for a second.
+    Once a tile shows its camera's picture, it counts the wall among the
+    camera's viewers within the second, and a camera's page likewise, even
+    for cameras that were idle: they do not say "0 watching" until the
+    next regular poll.
     """
 
-    def work(browser: Browser) -> tuple[float, list[str]]:
+    def idle() -> None:
+        eight_cameras.wait_until(
+            lambda: set(eight_cameras.states().values()) == {"idle"},
+            "every camera is idle",
+        )
+
+    def work(browser: Browser) -> list[dict[str, float]]:
         context = open_window(browser, window)
+        context.add_init_script(COUNTS)
         page = context.new_page()
-        started = time.monotonic()
+        idle()
         page.goto(eight_cameras.url)
         wait_for_pictures(page)
-        page.wait_for_timeout(500)
-        stats = page.eval_on_selector_all(
-            ".tile.shown .stats", "(all) => all.map((one) => one.textContent)"
+        page.wait_for_timeout(1500)
+        late = [
+            counted_late(
+                page.evaluate("camserve_counts"), page.evaluate("performance.now()")
+            )
+        ]
+        page.goto("about:blank")
+        idle()
+        page.goto(eight_cameras.url + "cameras/cam3/")
+        wait_for(
+            page,
+            lambda: "page" in page.evaluate("camserve_counts.shown"),
+            "the camera's page shows its picture",
+        )
+        page.wait_for_timeout(1500)
+        late.append(
+            counted_late(
+                page.evaluate("camserve_counts"), page.evaluate("performance.now()")
+            )
         )
         context.close()
-        return time.monotonic() - started, stats
+        return late
 
-    seconds, stats = browser(work)
-    assert stats, "no tile shows a picture"
-    if seconds < 2:
-        # Later, the regular poll would have said so anyway.
-        assert all(re.match(r"[1-9]\d* watching", one) for one in stats), stats
+    wall, single = browser(work)
+    assert wall, "no tile showed a picture"
+    assert list(single) == ["page"]
+    assert all(late < 1000 for late in [*wall.values(), *single.values()]), (
+        wall,
+        single,
+    )
 
 
 @pytest.mark.parametrize("window", list(WINDOWS))

@@ -28,6 +28,7 @@
   let paused = false;
   let health = null;
   let noteTimer = null;
+  let counted = false;
   let broken = false;
   let retryTimer = null;
   let snapshotTimer = null;
@@ -49,6 +50,12 @@
   }
 
   img.addEventListener("load", () => {
+    if (!counted) {
+      // The camera now counts this page among its viewers: say so now
+      // rather than at the next poll.
+      counted = true;
+      poll();
+    }
     broken = false;
     if (img.naturalWidth) resolution.textContent = `${img.naturalWidth}×${img.naturalHeight}`;
     if (snapshotMode && !paused) {
