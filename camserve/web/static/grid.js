@@ -54,6 +54,7 @@
       // The newest frame's capture time, when a new one last came (on the
       // page's clock), and the usual time between two.
       stamp: 0,
+      second: 0,
       newAt: 0,
       interval: 0,
       streamedAt: 0,
@@ -76,13 +77,17 @@
   // Pictures
 
   function shown(tile, size, stamp) {
-    tile.element.classList.add("shown");
+    if (!tile.element.classList.contains("shown")) tile.element.classList.add("shown");
     if (size) {
       tile.frameWidth = size.width;
       setAspect(tile, size.width / size.height);
     }
-    if (stamp) {
-      const date = new Date(stamp * 1000);
+    // The time changes once a second, not with every frame: text changed
+    // would have the page laid out anew for each.
+    const second = Math.floor(stamp);
+    if (stamp && second !== tile.second) {
+      tile.second = second;
+      const date = new Date(second * 1000);
       tile.time.dateTime = date.toISOString();
       tile.time.textContent = date.toLocaleTimeString([], {
         hour: "2-digit",
