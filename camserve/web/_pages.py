@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.test_pages -*-
 """
 camserve's pages, as C{twisted.web.template} elements: the grid of every
-camera and one camera's page. Both are usable without their scripts, which
-bring them to life (see C{static/grid.js} and C{static/camera.js}).
+camera (a wall of tiles that its scripts lay out and fill, starting at
+C{static/grid.js}; without scripts, a plain stream per camera) and one
+camera's page (its stream, which its script, C{static/camera.js}, follows
+and controls).
 """
 
 from __future__ import annotations

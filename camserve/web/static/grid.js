@@ -280,7 +280,6 @@
     tile.pause.setAttribute("aria-pressed", String(tile.paused));
     tile.pause.setAttribute("aria-label", `${tile.paused ? "resume" : "pause"} ${tile.name}`);
     tile.pause.title = tile.paused ? "Resume" : "Pause";
-    tile.element.classList.toggle("paused", tile.paused);
     showState(tile);
     scheduleRestart(0);
   }
