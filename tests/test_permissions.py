@@ -89,9 +89,11 @@ def test_every_route_declares_who_may_use_it(app: Klein) -> None:
 def test_who_may_use_each_route() -> None:
     """
     The server's routes, each camera's among them, declare: a logged-in
-    user for the pages, the API, C{/streams} and health; a viewer of the
-    camera (or its token) for each camera's routes and the first camera's
-    stream and snapshot; an admin for a reload. Health says less in public.
+    user for the pages, the API, C{/streams} and health, and for the
+    playback and export of the recordings of the cameras they see (which
+    an API token does not open); a viewer of the camera (or its token) for
+    each camera's live routes and the first camera's stream and snapshot;
+    an admin for a reload. Health says less in public.
     """
     declared = {
         (route.rule, route.permission, route.declaration.says_less_in_public)
@@ -117,6 +119,9 @@ def test_who_may_use_each_route() -> None:
         ("/cameras/<camera>/video_feed", camera, False),
         ("/cameras/<camera>/snapshot.jpg", camera, False),
         ("/cameras/<camera>/healthz", camera, True),
+        ("/api/cameras/<name>/export", user, False),
+        ("/cameras/<camera>/playback", user, False),
+        ("/cameras/<camera>/playback/<session>", user, False),
     }
 
 
@@ -368,6 +373,10 @@ BELOW = [
     "/",
     "/healthz",
     "cameras/porch/healthz",
+    "playback",
+    "playback/abc",
+    "playback/",
+    "playback/abc/def",
 ]
 PATHS = [
     *(f"/cameras/{name}/{below}" for name in NAMES for below in BELOW),
@@ -383,6 +392,10 @@ PATHS = [
     "/api/cameras/porch",
     "/api/cameras/porch/healthz",
     "/api/cameras/porch/video_feed",
+    "/api/cameras/porch/export",
+    "/api/cameras/a%2Fb/export",
+    "/api/cameras/porch/export/x",
+    "/api/cameras//export",
     "/api/tokens",
     "/api/reload",
     "/api",

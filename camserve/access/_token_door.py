@@ -12,7 +12,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 
 from camserve.access._tokens import token_camera
-from camserve.web._camera_app import plain_answer
+from camserve.web._requests import plain_answer
 from camserve.web._server_app import ServerApp
 from camserve.web._token_argument import token_of
 from camserve.web._user import User

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -17,10 +18,15 @@ from twisted.internet.defer import succeed
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from camserve.camera._states import CameraUnavailable, HubState
+from camserve.recording._catalog_files import in_threads
+from camserve.recording._catalogs import Recordings
 from camserve.streams._stream import set_stream_headers
 from camserve.streams._viewer import StreamViewer
+from camserve.web._composition import include
 from camserve.web._pages import CameraPage
 from camserve.web._permissions import Permission, allow
+from camserve.web._playback_routes import PlaybackRoutes
+from camserve.web._requests import plain_answer
 from camserve.web._static import static_file
 from camserve.web._token_argument import token_of
 
@@ -44,10 +50,14 @@ class BadRequestError(ValueError):
 
 class CameraApp:
     """
-    Routes for one camera, relative to wherever the app is mounted.
+    Routes for one camera, relative to wherever the app is mounted; the
+    playback of its recording (L{PlaybackRoutes}) among them.
+
+    @ivar playback: the playback of the camera's recording.
     """
 
     app = Klein()
+    include(app, PlaybackRoutes.app, lambda camera: camera.playback.app)
 
     def __init__(
         self,
@@ -58,6 +68,7 @@ class CameraApp:
         in_grid: bool = False,
         share: bool = False,
         details: bool = True,
+        recordings: Recordings | None = None,
     ) -> None:
         """
         @param stall_timeout: seconds a viewer's connection may stay full
@@ -71,6 +82,8 @@ class CameraApp:
         @param details: whether the camera's health tells all about it, or
             (for those who did not log in, in front of logins) only its
             name and state.
+        @param recordings: where the camera is recorded, which it plays
+            back; L{None} for a server that does not record.
         """
         self._hub = hub
         self._clock = clock
@@ -80,6 +93,9 @@ class CameraApp:
         self._in_grid = in_grid
         self._share = share
         self._details = details
+        self.playback = PlaybackRoutes(
+            hub, clock, recordings, stall_timeout=self._stall_timeout
+        )
 
     @app.route("/", methods=["GET"])
     @allow(Permission.CAMERA)
@@ -210,24 +226,39 @@ def camera_resource(
     *,
     stall_timeout: float | None = None,
     in_grid: bool = False,
+    recordings_dir: str | Path | None = None,
 ) -> IResource:
     """
     A twisted.web resource serving C{hub}'s camera: mount it anywhere in a
     resource tree, or under a Klein route with C{branch=True}.
 
-    @param clock: the reactor, for viewers' timers.
+    @param clock: the reactor, for viewers' timers (and, with
+        C{recordings_dir}, whose threads read the recordings).
     @param stall_timeout: seconds a viewer's connection may stay full
         before the viewer is presumed gone and disconnected; the hub's
         setting by default.
     @param in_grid: whether the camera is served two levels under a grid of
         cameras, which its page then links to.
+    @param recordings_dir: the folder of the recordings the camera plays
+        back (C{<recordings_dir>/<camera>/}); L{None} for none.
     """
     return CameraApp(
         hub,
         clock,
         stall_timeout=stall_timeout,
         in_grid=in_grid,
+        recordings=recordings_in(recordings_dir, clock),
     ).app.resource()
+
+
+def recordings_in(folder: str | Path | None, reactor: Any) -> Recordings | None:
+    """
+    The recordings in C{folder}, read in C{reactor}'s threads; L{None} for
+    no folder, a server that does not record.
+    """
+    if folder is None:
+        return None
+    return Recordings(Path(folder), in_threads(reactor))
 
 
 def set_allow(request: IRequest, failure: Failure) -> None:
@@ -294,13 +325,3 @@ def _argument(request: IRequest, name: str) -> str | None:
     """
     values = (request.args or {}).get(name.encode("ascii"))
     return values[-1].decode("utf-8", "replace") if values else None
-
-
-def plain_answer(request: IRequest, code: int, message: str) -> bytes:
-    """
-    A short plain-text answer.
-    """
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    return message.encode("utf-8") + b"\n"

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from klein import Klein
 
-from camserve.web._camera_app import plain_answer
 from camserve.web._pages import GridPage
 from camserve.web._permissions import Permission, allow
+from camserve.web._requests import plain_answer
 from camserve.web._static import static_file
 
 if TYPE_CHECKING:

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_server_app,tests.test_tokens -*-
 """
 What a server app's routes read of a request (the cameras a stream asks
-for, a JSON body from the same origin) and how they answer JSON.
+for, a JSON body from the same origin) and how they answer: JSON, or short
+plain text.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from camserve.web._camera_app import plain_answer
 from camserve.web._token_argument import DEFAULT_SECONDS
 
 if TYPE_CHECKING:
@@ -144,6 +144,16 @@ def under_api(request: IRequest) -> bool:
     # Wherever the app is mounted; a camera's own routes never get here.
     path: bytes = request.path or b""
     return path.endswith(b"/api") or b"/api/" in path
+
+
+def plain_answer(request: IRequest, code: int, message: str) -> bytes:
+    """
+    A short plain-text answer.
+    """
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return message.encode("utf-8") + b"\n"
 
 
 def json_answer(request: IRequest, value: object, code: int = 200) -> bytes:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from twisted.web.resource import Resource
 
-from camserve.web._camera_app import plain_answer
+from camserve.web._requests import plain_answer
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,18 +13,21 @@ from klein import Klein
 from werkzeug.exceptions import Forbidden, MethodNotAllowed, NotFound
 
 from camserve.web._api import ApiRoutes
-from camserve.web._camera_app import CameraApp, plain_answer, set_allow
+from camserve.web._camera_app import CameraApp, recordings_in, set_allow
 from camserve.web._cameras_seen import CamerasSeen
 from camserve.web._composition import include
+from camserve.web._export_route import ExportRoute
 from camserve.web._page_routes import PageRoutes
 from camserve.web._permissions import Permission, allow
 from camserve.web._reports import health_report
-from camserve.web._requests import json_answer, under_api
+from camserve.web._requests import json_answer, plain_answer, under_api
 from camserve.web._resources import Answer, CamerasResource, redirect_to_page
 from camserve.web._route_table import RouteTable
 from camserve.web._streams_route import StreamsRoute
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
     from twisted.python.failure import Failure
@@ -63,6 +66,7 @@ class ServerApp:
     @ivar pages: the grid and the files pages load.
     @ivar streams: the stream of several cameras.
     @ivar api: the JSON API.
+    @ivar export: the export of recordings.
     """
 
     app = Klein()
@@ -73,6 +77,7 @@ class ServerApp:
     include(app, PageRoutes.app, lambda server: server.pages.app)
     include(app, StreamsRoute.app, lambda server: server.streams.app)
     include(app, ApiRoutes.app, lambda server: server.api.app)
+    include(app, ExportRoute.app, lambda server: server.export.app)
 
     def __init__(
         self,
@@ -83,13 +88,19 @@ class ServerApp:
         tokens: TokenMinter | None = None,
         reload: Reload | None = None,
         anonymous: bool = False,
+        recordings_dir: str | Path | None = None,
     ) -> None:
         """
+        @param clock: the reactor, for viewers' timers (and, with
+            C{recordings_dir}, whose threads read the recordings).
         @param user: who logged in; L{None} without logins.
         @param tokens: mints API tokens for C{user}; L{None} for none.
         @param reload: what C{POST /api/reload} calls for an admin.
         @param anonymous: whether the app serves those who did not log in,
             in front of logins, whose health then says little.
+        @param recordings_dir: the folder of the cameras' recordings, which
+            they play back and export (C{<recordings_dir>/<camera>/});
+            L{None} for a server that does not record.
         """
         self._service = service
         self.user = user
@@ -105,6 +116,8 @@ class ServerApp:
         self.pages = PageRoutes(self._seen, user=user)
         self.streams = StreamsRoute(service, self._seen, clock)
         self.api = ApiRoutes(self._seen, user=user, tokens=tokens, reload=reload)
+        self._recordings = recordings_in(recordings_dir, clock)
+        self.export = ExportRoute(self._seen, self._recordings, clock)
 
     # Each camera
 
@@ -216,6 +229,7 @@ class ServerApp:
                 in_grid=True,
                 share=self._share,
                 details=not self._anonymous,
+                recordings=self._recordings,
             )
             made = self._camera_apps[hub.name] = (hub, app, app.app.resource())
         return made[1], made[2]
@@ -241,13 +255,21 @@ declares: built as the module is imported, so that a route that declares
 nothing stops camserve at once."""
 
 
-def service_resource(service: CameraService, clock: IReactorTime) -> IResource:
+def service_resource(
+    service: CameraService,
+    clock: IReactorTime,
+    *,
+    recordings_dir: str | Path | None = None,
+) -> IResource:
     """
     A twisted.web resource serving every camera of C{service}: a grid page
     at its root, each camera under C{cameras/<name>/}, the API under
     C{api/}, and C{healthz}. Mount it anywhere in a resource tree, or under
     a Klein route with C{branch=True}.
 
-    @param clock: the reactor, for viewers' timers.
+    @param clock: the reactor, for viewers' timers (and, with
+        C{recordings_dir}, whose threads read the recordings).
+    @param recordings_dir: the folder of the cameras' recordings, which
+        they play back and export; L{None} for none.
     """
-    return ServerApp(service, clock).app.resource()
+    return ServerApp(service, clock, recordings_dir=recordings_dir).app.resource()

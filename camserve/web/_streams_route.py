@@ -13,9 +13,8 @@ from klein import Klein
 from camserve.camera._states import CameraUnavailable
 from camserve.streams._multi_viewer import MultiViewer
 from camserve.streams._stream import set_stream_headers
-from camserve.web._camera_app import plain_answer
 from camserve.web._permissions import Permission, allow
-from camserve.web._requests import RefusedError, stream_choice
+from camserve.web._requests import RefusedError, plain_answer, stream_choice
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred

@@ -1,0 +1,68 @@
+# -*- test-case-name: tests.test_playback_routes -*-
+"""
+A recordings folder as playback and export read it: each camera's catalog,
+and the playbacks in progress, by session.
+"""
+
+from __future__ import annotations
+
+from secrets import token_urlsafe
+from typing import TYPE_CHECKING
+
+from camserve.recording._catalog import Catalog
+from camserve.recording._catalog_files import SAFE_NAME
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from camserve.recording._catalog_files import Worker
+    from camserve.recording._playback_live import LivePlayback
+
+
+class Recordings:
+    """
+    The recordings of every camera, under C{<folder>/<camera>/}.
+
+    @ivar folder: the recordings folder.
+    """
+
+    def __init__(self, folder: Path, work: Worker) -> None:
+        """
+        @param work: reads the files, away from the reactor.
+        """
+        self.folder = folder
+        self._work = work
+        self._catalogs: dict[str, Catalog] = {}
+        self._playbacks: dict[str, LivePlayback] = {}
+
+    def catalog(self, camera: str) -> Catalog | None:
+        """
+        The catalog of C{camera}'s recordings, made on first use; L{None}
+        for a name that is no folder's (only letters, digits, C{-} and
+        C{_} are), which has none.
+        """
+        if SAFE_NAME.fullmatch(camera) is None:
+            return None
+        catalog = self._catalogs.get(camera)
+        if catalog is None:
+            catalog = self._catalogs[camera] = Catalog(self.folder / camera, self._work)
+        return catalog
+
+    def add_playback(self, playback: LivePlayback) -> str:
+        """
+        Keep C{playback} until it ends, under a new session name, which only
+        the one who started it is told.
+
+        @return: the session's name.
+        """
+        session = token_urlsafe(12)
+        self._playbacks[session] = playback
+        playback.ended.addCallback(lambda _: self._playbacks.pop(session, None))
+        return session
+
+    def playback(self, camera: str, session: str) -> LivePlayback | None:
+        """
+        The playback of C{camera} in progress under C{session}, if any.
+        """
+        playback = self._playbacks.get(session)
+        return playback if playback is not None and playback.name == camera else None

@@ -1,0 +1,252 @@
+# -*- test-case-name: tests.test_playback_routes -*-
+"""
+A camera's playback of its recording, which its app serves as its own
+routes: the stream of recorded frames from a time at a speed, and the
+control of a playback in progress.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from klein import Klein
+from twisted.internet.defer import succeed
+
+from camserve.recording._playback import FASTEST, SLOWEST
+from camserve.recording._playback_live import LivePlayback
+from camserve.streams._stream import set_stream_headers
+from camserve.streams._viewer import StreamViewer
+from camserve.web._instants import instant
+from camserve.web._permissions import Permission, allow
+from camserve.web._requests import RefusedError, json_answer, json_body, query_argument
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IReactorTime
+    from twisted.python.failure import Failure
+    from twisted.web.server import Request
+
+    from camserve._frame import Frame
+    from camserve.camera._hub import CameraHub
+    from camserve.recording._catalogs import Recordings
+    from camserve.recording._playback import Playback
+
+SESSION_HEADER = b"x-playback-session"
+"""The response header naming a playback's session, to control it with."""
+ACTIONS = ("pause", "resume", "seek", "speed", "step", "live")
+"""What a playback's control may ask for."""
+
+
+class PlaybackRoutes:
+    """
+    The routes of a camera's playback, relative to wherever the camera's
+    app is mounted.
+    """
+
+    app = Klein()
+
+    def __init__(
+        self,
+        hub: CameraHub,
+        clock: IReactorTime,
+        recordings: Recordings | None,
+        *,
+        stall_timeout: float,
+    ) -> None:
+        """
+        @param recordings: where the camera is recorded; L{None} for a
+            server that does not record.
+        @param stall_timeout: seconds a viewer's connection may stay full
+            before the viewer is presumed gone.
+        """
+        self._hub = hub
+        self._clock = clock
+        self._recordings = recordings
+        self._stall_timeout = stall_timeout
+
+    @app.route("/playback", methods=["GET"])
+    @allow(Permission.USER)
+    def playback(self, request: Request) -> Deferred[Any] | bytes:
+        """
+        The camera's recording from C{?start=} (an ISO 8601 time or Unix
+        seconds) as a Motion JPEG stream in the live stream's format, each
+        part's C{X-Timestamp} its original capture time, played at
+        C{?speed=} (0.25 to 16, 1 by default); C{?advance_headers=1} as for
+        the live stream. Starts at the frame captured then or just before
+        (in a gap, the first after), skips gaps, and at the end of what is
+        recorded goes on with the camera's live frames. The session to
+        control it with is in the C{X-Playback-Session} header.
+        """
+        recordings = self._recordings
+        catalog = None if recordings is None else recordings.catalog(self._hub.name)
+        if recordings is None or catalog is None:
+            return _plain(request, 404, "this camera is not recorded")
+        try:
+            when, speed, advance_headers = _playback_request(request)
+        except ValueError as error:
+            return _plain(request, 400, str(error))
+        if request.method == b"HEAD":
+            set_stream_headers(request)
+            return b""
+        playback = LivePlayback(
+            self._hub.name,
+            catalog,
+            self._clock,
+            self._hub,
+            speed=speed,
+            keepalive=self._hub.keepalive_interval,
+        )
+        viewer = StreamViewer(
+            request,
+            playback,
+            self._clock,
+            advance_headers=advance_headers,
+            stall_timeout=self._stall_timeout,
+        )
+        session = recordings.add_playback(playback)
+        request.setHeader(SESSION_HEADER, session.encode("ascii"))
+
+        def begin(first: Frame | None) -> Deferred[None] | bytes:
+            if first is None:
+                playback.stop()
+                return _plain(request, 404, "nothing was recorded then or since")
+            return viewer.start(first)
+
+        def gone(failure: Failure) -> Failure:
+            # The client left before the first frame was found.
+            playback.stop()
+            return failure
+
+        return playback.start(when).addCallback(begin).addErrback(gone)
+
+    @app.route("/playback/<session>", methods=["GET", "POST"])
+    @allow(Permission.USER)
+    def control(self, request: Request, session: str) -> Deferred[bytes] | bytes:
+        """
+        The state of the playback C{session} (C{GET}), or a change to it
+        (C{POST}, a JSON object from the same origin): C{{"action":
+        "pause"}}, C{"resume"}, C{"seek"} with C{"time"} (as C{?start=}),
+        C{"speed"} with C{"speed"}, C{"step"} with C{"frames"} (1 or -1,
+        which pauses), C{"live"} (the camera's live frames from now on, on
+        the same stream). Answers its state: whether it is C{paused} or
+        C{live}, its C{speed}, the capture C{time} of the frame shown, and
+        whether it is C{at_end} of what is recorded.
+        """
+        recordings = self._recordings
+        playback = (
+            None if recordings is None else recordings.playback(self._hub.name, session)
+        )
+        if playback is None:
+            return json_answer(request, {"error": "no such playback"}, 404)
+        if request.method != b"POST":
+            return json_answer(request, _state(playback))
+        try:
+            asked = json_body(request)
+            changed = _control(playback, asked)
+        except RefusedError as refused:
+            return json_answer(request, {"error": str(refused)}, refused.code)
+        refusal = (
+            ("the camera gave no frame", 503)
+            if asked.get("action") == "live"
+            else ("nothing was recorded there", 404)
+        )
+
+        def answer(frame: Frame | None) -> bytes:
+            if frame is None and changed is not None:
+                return json_answer(request, {"error": refusal[0]}, refusal[1])
+            return json_answer(request, _state(playback))
+
+        return (succeed(None) if changed is None else changed).addCallback(answer)
+
+
+def _control(
+    playback: LivePlayback, asked: dict[str, Any]
+) -> Deferred[Frame | None] | None:
+    """
+    Do to C{playback} what C{asked} asks.
+
+    @return: fires with the frame shown, for an action that shows one.
+    @raise RefusedError: for an action unknown or asked wrong.
+    """
+    action = asked.get("action")
+    if action == "pause":
+        playback.pause()
+    elif action == "resume":
+        playback.resume()
+    elif action == "seek":
+        try:
+            when = instant(str(asked.get("time", "")))
+        except ValueError:
+            raise RefusedError(
+                400, "time must be an ISO 8601 time or Unix seconds"
+            ) from None
+        return playback.seek(when)
+    elif action == "speed":
+        playback.set_speed(_speed(asked.get("speed")))
+    elif action == "step":
+        frames = asked.get("frames")
+        if frames not in (1, -1) or isinstance(frames, bool):
+            raise RefusedError(400, "frames must be 1 or -1")
+        return playback.step(frames)
+    elif action == "live":
+        return playback.go_live()
+    else:
+        raise RefusedError(400, f"action must be one of {', '.join(ACTIONS)}")
+    return None
+
+
+def _state(playback: Playback) -> dict[str, Any]:
+    newest = playback.newest
+    return {
+        "camera": playback.name,
+        "paused": playback.paused,
+        "live": playback.live,
+        "speed": playback.speed,
+        "time": None if newest is None else newest.captured_at,
+        "at_end": playback.at_end,
+    }
+
+
+def _playback_request(request: Request) -> tuple[float, float, bool]:
+    """
+    The start, speed and framing a playback's request asks for.
+
+    @raise ValueError: for any of them missing or wrong.
+    """
+    try:
+        when = instant(query_argument(request, "start") or "")
+    except ValueError:
+        raise ValueError("start must be an ISO 8601 time or Unix seconds") from None
+    raw = query_argument(request, "speed")
+    speed = 1.0 if raw is None else _speed(raw)
+    advance = query_argument(request, "advance_headers")
+    if advance not in (None, "0", "1"):
+        raise ValueError("advance_headers must be 0 or 1")
+    return when, speed, advance == "1"
+
+
+def _speed(raw: object) -> float:
+    """
+    A speed from L{SLOWEST} to L{FASTEST}.
+
+    @raise RefusedError: for anything else (a L{ValueError}).
+    """
+    try:
+        speed = float(raw)  # type: ignore[arg-type]  # whatever was sent
+    except (TypeError, ValueError):
+        speed = math.nan
+    if isinstance(raw, bool) or not (
+        math.isfinite(speed) and SLOWEST <= speed <= FASTEST
+    ):
+        raise RefusedError(
+            400, f"speed must be a number from {SLOWEST:g} to {FASTEST:g}"
+        )
+    return speed
+
+
+def _plain(request: Request, code: int, message: str) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return message.encode("utf-8") + b"\n"
