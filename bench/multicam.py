@@ -183,9 +183,14 @@ PLAIN_PAGE = """<!doctype html><meta charset="utf-8"><title>eight streams</title
 img{{width:100%;aspect-ratio:4/3;background:#000}}</style>
 {images}"""
 
-FIRST_PICTURES = (
-    """() => [...document.querySelectorAll('img')].map((img) => img.naturalWidth > 0)"""
-)
+FIRST_PICTURES = """() => {
+  const tiles = [...document.querySelectorAll('.tile')];
+  if (tiles.length) return tiles.map((tile) => tile.classList.contains('shown'));
+  return [...document.querySelectorAll('img')].map((img) => img.naturalWidth > 0);
+}"""
+"""Whether each tile of the grid (marked C{shown} once its first picture is
+on screen) or each image of the plain page (once it has a width) shows a
+picture."""
 
 
 def grid_run(

@@ -20,7 +20,8 @@ from twisted.web.template import flattenString
 
 from camserve import CameraHub
 from camserve.testing import PushSource, make_jpeg
-from camserve.web._pages import PLACEHOLDER, CameraPage, GridPage
+from camserve.web._pages import CameraPage, GridPage
+from camserve.web._user import User
 
 if TYPE_CHECKING:
     from twisted.web.template import Element
@@ -99,7 +100,7 @@ def test_camera_page_idle() -> None:
     html, root = render(CameraPage(hub))
     assert text(one(root, "head/title")) == "cam \u00b7 camserve"
     assert text(one(root, ".//h1[@id='name']")) == "cam"
-    assert text(one(root, ".//span[@class='meta']/b")) == "emulated"
+    assert text(one(root, ".//span[@id='driver']/b")) == "emulated"
     assert text(one(root, ".//span[@id='resolution']")) == "no picture yet"
     assert one(root, ".//span[@id='state']").get("data-state") == "idle"
     picture = one(root, ".//figure[@id='picture']")
@@ -116,7 +117,10 @@ def test_camera_page_idle() -> None:
     one(root, ".//button[@id='fullscreen']")
     assert root.findall(".//a[@class='up']") == []
     assert "All cameras" not in html
-    assert one(root, "head/script").get("src") == "static/camera.js"
+    assert [script.get("src") for script in root.findall("head/script")] == [
+        "static/snapshots.js",
+        "static/camera.js",
+    ]
 
 
 def test_camera_page_in_grid_links_up() -> None:
@@ -181,7 +185,7 @@ def test_camera_page_escapes_name_and_driver() -> None:
     html, root = render(CameraPage(hub))
     assert text(one(root, "head/title")) == f"{NASTY} \u00b7 camserve"
     assert text(one(root, ".//h1[@id='name']")) == NASTY
-    assert text(one(root, ".//span[@class='meta']/b")) == "<x>"
+    assert text(one(root, ".//span[@id='driver']/b")) == "<x>"
     assert one(root, ".//img[@id='stream']").get("alt") == f"live picture of {NASTY}"
     # Nothing of the names became markup.
     assert root.findall(".//x") == []
@@ -198,7 +202,7 @@ def test_camera_page_escapes_failure_reason() -> None:
     hub, source = make_hub()
     fail(hub, source, "<script>alert(1)</script>")
     html, root = render(CameraPage(hub))
-    assert root.findall(".//script") == [one(root, "head/script")]
+    assert root.findall(".//script") == root.findall("head/script")
     assert text(one(root, ".//figcaption")) == ("No picture: <script>alert(1)</script>")
     assert "<script>alert" not in html
 
@@ -209,24 +213,27 @@ def test_camera_page_escapes_failure_reason() -> None:
 def test_grid_tiles() -> None:
     """
     The grid has one tile per camera, in order, each naming its camera for
-    the script, linking to the camera's page, showing the placeholder until
-    a picture comes, with alt text naming the camera, a snapshot link that
-    downloads, and pause and full-screen buttons labelled with the camera's
-    name.
+    the script, linking to the camera's page, with a canvas for its picture
+    labelled with the camera's name, a snapshot link that downloads, and
+    pause and full-screen buttons labelled with the camera's name. The
+    grid waits for its script to show it.
     """
     front, _ = make_hub("front")
     back, _ = make_hub("back")
     _, root = render(GridPage([front, back]))
-    tiles = root.findall(".//main[@id='grid']/article")
+    grid = one(root, ".//main[@id='grid']")
+    assert grid.get("hidden") == ""
+    tiles = grid.findall("article")
     assert [tile.get("data-camera") for tile in tiles] == ["front", "back"]
     for tile, name in zip(tiles, ["front", "back"], strict=True):
         assert tile.get("class") == "tile"
         assert tile.get("data-state") == "idle"
+        assert tile.get("data-width") == tile.get("data-height") == ""
         picture = one(tile, "a[@class='picture']")
         assert picture.get("href") == f"cameras/{name}/"
-        image = one(picture, "img")
-        assert image.get("src") == PLACEHOLDER == "static/placeholder.svg"
-        assert image.get("alt") == f"live picture of {name}"
+        canvas = one(picture, "canvas")
+        assert canvas.get("role") == "img"
+        assert canvas.get("aria-label") == f"live picture of {name}"
         assert text(one(picture, "span[@class='overlay']")) == ""
         link = one(tile, ".//a[@class='name']")
         assert link.get("href") == f"cameras/{name}/"
@@ -243,7 +250,30 @@ def test_grid_tiles() -> None:
         assert text(one(tile, ".//span[@class='stats']")).startswith(
             "0 watching \u00b7 "
         )
-    assert one(root, "head/script").get("src") == "static/grid.js"
+    assert [script.get("src") for script in root.findall("head/script")] == [
+        "static/parts.js",
+        "static/feed.js",
+        "static/pictures.js",
+        "static/layout.js",
+        "static/arrange.js",
+        "static/keys.js",
+        "static/snapshots.js",
+        "static/reload.js",
+        "static/grid.js",
+    ]
+
+
+def test_grid_tiles_know_their_cameras_sizes() -> None:
+    """
+    A tile whose camera has given a frame carries that frame's width and
+    height, for its script to lay it out at its aspect ratio before the
+    first picture comes.
+    """
+    hub, source = make_hub("wide")
+    run(hub, source, width=64, height=36)
+    _, root = render(GridPage([hub]))
+    tile = one(root, ".//article")
+    assert (tile.get("data-width"), tile.get("data-height")) == ("64", "36")
 
 
 def test_grid_summary() -> None:
@@ -253,6 +283,7 @@ def test_grid_summary() -> None:
     """
     none_html, none_root = render(GridPage([]))
     assert text(one(none_root, ".//span[@id='summary']")) == "0 cameras, 0 live"
+    assert text(one(none_root, ".//span[@id='troubles']")) == ""
     assert none_root.findall(".//article") == []
     assert "data-camera" not in none_html
 
@@ -283,6 +314,83 @@ def test_grid_failed_tile() -> None:
     assert text(one(second, ".//span[@class='overlay']")) == ""
 
 
+def test_grid_names_failed_cameras() -> None:
+    """
+    The grid's header names every failed camera, each a link to its page,
+    so that a failure below the fold is seen.
+    """
+    hubs = []
+    for name in ("one", "two", "three"):
+        hub, source = make_hub(name)
+        if name != "two":
+            fail(hub, source)
+        hubs.append(hub)
+    _, root = render(GridPage(hubs))
+    trouble = one(root, ".//span[@id='troubles']/span")
+    assert trouble.get("data-kind") == "failed"
+    assert text(trouble) == "failed: one, three"
+    assert [(link.get("href"), text(link)) for link in trouble.findall("a")] == [
+        ("cameras/one/", "one"),
+        ("cameras/three/", "three"),
+    ]
+
+
+def test_grid_without_scripts() -> None:
+    """
+    For a browser without scripts, the grid holds each camera as a plain
+    stream in the framing browsers show at once, linking to its page and
+    saying its state and any problem, with a note on the six connections a
+    browser opens to a server.
+    """
+    fine, _ = make_hub("fine")
+    broken, source = make_hub(NASTY)
+    fail(broken, source, "unplugged")
+    _, root = render(GridPage([fine, broken]))
+    fallback = one(root, "body/noscript")
+    assert "six connections" in text(one(fallback, "p"))
+    figures = fallback.findall(".//figure")
+    assert [one(figure, "a/img").get("src") for figure in figures] == [
+        "cameras/fine/video_feed?advance_headers=1",
+        f"cameras/{NASTY_IN_URL}/video_feed?advance_headers=1",
+    ]
+    assert [one(figure, "a/img").get("alt") for figure in figures] == [
+        "live picture of fine",
+        f"live picture of {NASTY}",
+    ]
+    assert text(one(figures[0], "figcaption")) == "fine idle"
+    assert (
+        text(one(figures[1], "figcaption")) == f"{NASTY} failed No picture: unplugged"
+    )
+    assert one(figures[1], "figcaption/a").get("href") == f"cameras/{NASTY_IN_URL}/"
+
+
+def test_grid_names_the_user() -> None:
+    """
+    The grid names the logged-in user; without logins, nobody.
+    """
+    hub, _ = make_hub()
+    html, root = render(GridPage([hub]))
+    assert root.findall(".//span[@id='user']") == []
+    assert "Signed in" not in html
+    _, root = render(GridPage([hub], user=User(NASTY, "viewer")))
+    assert text(one(root, ".//span[@id='user']")) == f"Signed in as {NASTY}"
+
+
+def test_grid_offers_reload_to_an_admin() -> None:
+    """
+    Only an admin's grid has the button that reloads the config file, and
+    the place where what the reload did is said.
+    """
+    hub, _ = make_hub()
+    for user in (None, User("bob", "viewer")):
+        _, root = render(GridPage([hub], user=user))
+        assert root.findall(".//button[@id='reload']") == []
+        assert root.findall(".//output[@id='reloaded']") == []
+    _, root = render(GridPage([hub], user=User("alice", "admin")))
+    assert text(one(root, ".//button[@id='reload']")) == "Reload config"
+    assert text(one(root, ".//output[@id='reloaded']")) == ""
+
+
 def test_grid_escapes_and_encodes_names() -> None:
     """
     A name full of HTML's special characters is escaped wherever the grid
@@ -293,7 +401,7 @@ def test_grid_escapes_and_encodes_names() -> None:
     tile = one(root, ".//article")
     assert tile.get("data-camera") == NASTY
     assert one(tile, "a[@class='picture']").get("href") == f"cameras/{NASTY_IN_URL}/"
-    assert one(tile, ".//img").get("alt") == f"live picture of {NASTY}"
+    assert one(tile, ".//canvas").get("aria-label") == f"live picture of {NASTY}"
     name = one(tile, ".//a[@class='name']")
     assert name.get("href") == f"cameras/{NASTY_IN_URL}/"
     assert text(name) == NASTY

@@ -1,7 +1,8 @@
 """
 camserve's web interface in a real headless Chromium (Debian's, driven by
 Playwright), against a real C{twistd camserve --config} serving eight
-cameras, one of which fails on demand.
+cameras, one of which fails on demand (the C{eight_cameras} fixture), and
+one with logins (the C{wall} fixture).
 
 The server is a subprocess, so the browser and the server never share a
 reactor; Playwright's synchronous API runs in a thread of its own. Every
@@ -13,204 +14,41 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
-import textwrap
-import threading
 import time
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import pytest
-from support import free_port
-from test_running import TWISTD_CAMSERVE, endpoint, environment, running
+from browsing import (
+    CAMERAS,
+    login,
+    needs_chromium,
+    open_window,
+    refusals,
+    tile,
+    tile_picture,
+    wait_for,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
-    from playwright.sync_api import Browser, HttpCredentials, Page
+    from browsing import Browse, Server
+    from playwright.sync_api import Browser, Page
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
-
-CAMERAS = [f"cam{number}" for number in range(1, 8)] + ["flaky"]
-IDLE_TIMEOUT = 2.0
-"""Short, so that the idle checks are quick."""
-WAIT = 20.0
-"""Seconds any one thing the browser should show may take."""
-SCREENSHOTS = os.environ.get("CAMSERVE_SCREENSHOTS")
-"""A folder to save the grid's screenshot in, for the README (docs/)."""
-
-FLAKY_DRIVER = '''
-import os
-import time
-
-from camserve.testing import make_jpeg
+pytestmark = needs_chromium
 
 
-class Camera:
-    """Fails while a file named "broken" is in the working directory."""
-
-    @staticmethod
-    def frames():
-        number = 0
-        while True:
-            if os.path.exists("broken"):
-                raise OSError("the lens cap is on")
-            number += 1
-            yield make_jpeg(number % 200, 160, 120)
-            time.sleep(0.1)
-'''
-
-
-def config(port: int) -> str:
+@pytest.fixture
+def server(eight_cameras: Server) -> Server:
     """
-    Seven emulated test patterns and the flaky camera.
+    The eight cameras.
     """
-    cameras = "".join(
-        f"""
-        [[cameras]]
-        name = "{name}"
-        driver = "emulated"
-        fps = 10
-        width = 320
-        height = 240
-        """
-        for name in CAMERAS[:-1]
-    )
-    return textwrap.dedent(
-        f"""
-        [server]
-        endpoints = ["{endpoint(port)}"]
-        idle_timeout = {IDLE_TIMEOUT}
-        {cameras}
-        [[cameras]]
-        name = "flaky"
-        driver = "flaky"
-        """
-    )
-
-
-class Server:
-    """
-    The camserve subprocess and its address.
-    """
-
-    def __init__(self, port: int, folder: Path) -> None:
-        self.port = port
-        self.folder = folder
-        self.url = f"http://127.0.0.1:{port}/"
-
-    def api(self, path: str = "api/cameras") -> Any:
-        """
-        The server's JSON answer at C{path}.
-        """
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310 - our own server
-            return json.load(response)
-
-    def states(self) -> dict[str, str]:
-        """
-        Each camera's state.
-        """
-        return {camera["name"]: camera["state"] for camera in self.api()}
-
-    def wait_until(self, predicate: Callable[[], bool], what: str) -> None:
-        """
-        Wait until C{predicate()} holds.
-        """
-        deadline = time.monotonic() + WAIT
-        while not predicate():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting until {what}: {self.states()}")
-            time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """
-    A camserve serving the eight cameras, for every test of this module.
-    """
-    folder = tmp_path_factory.mktemp("ui")
-    port = free_port()
-    (folder / "cameras.toml").write_text(config(port))
-    (folder / "camera_flaky.py").write_text(FLAKY_DRIVER)
-    args = [*TWISTD_CAMSERVE, "--config", "cameras.toml"]
-    with running(
-        args, cwd=folder, port=port, log=folder / "camserve.log", env=environment()
-    ):
-        yield Server(port, folder)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Callable[[Callable[[Browser], Any]], Any]]:
-    """
-    Run a function with the browser, in Playwright's own thread.
-    """
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - in its thread
-
-    executor = ThreadPoolExecutor(max_workers=1)
-    started = threading.Event()
-    state: dict[str, Any] = {}
-
-    def launch() -> None:
-        state["playwright"] = sync_playwright().start()
-        state["browser"] = state["playwright"].chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        started.set()
-
-    executor.submit(launch).result(timeout=60)
-
-    def use(work: Callable[[Browser], Any]) -> Any:
-        return executor.submit(work, state["browser"]).result(timeout=120)
-
-    yield use
-
-    def close() -> None:
-        state["browser"].close()
-        state["playwright"].stop()
-
-    executor.submit(close).result(timeout=60)
-    executor.shutdown()
-
-
-def tile_picture(page: Page, name: str) -> bytes:
-    """
-    The pixels a tile's picture shows now, as PNG bytes.
-    """
-    return page.locator(f'.tile[data-camera="{name}"] .picture img').screenshot()
-
-
-def wait_for(page: Page, check: Callable[[], bool], what: str) -> None:
-    """
-    Let the page run until C{check()} holds.
-    """
-    deadline = time.monotonic() + WAIT
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        page.wait_for_timeout(200)
-
-
-def refusals(page: Page) -> list[str]:
-    """
-    The addresses of the page's requests answered with an error, from now
-    on, as they come.
-    """
-    refused: list[str] = []
-    page.on(
-        "response",
-        lambda response: (
-            refused.append(response.url) if response.status >= 400 else None
-        ),
-    )
-    return refused
+    return eight_cameras
 
 
 def wait_for_changing_picture(page: Page, what: str) -> None:
@@ -231,7 +69,7 @@ def wait_for_changing_picture(page: Page, what: str) -> None:
 
 
 def test_grid_shows_every_camera_live_over_few_connections(
-    server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
+    server: Server, browser: Browse, tmp_path: Path
 ) -> None:
     """
     With eight cameras on the grid, every camera runs and every tile's
@@ -241,7 +79,7 @@ def test_grid_shows_every_camera_live_over_few_connections(
     """
 
     def work(browser: Browser) -> dict[str, Any]:
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        context = open_window(browser, "desktop")
         page = context.new_page()
         page.goto(server.url)
         expect_count = len(CAMERAS)
@@ -274,10 +112,8 @@ def test_grid_shows_every_camera_live_over_few_connections(
         )
         badges = page.locator(".tile .badge").all_inner_texts()
         page.screenshot(path=str(tmp_path / "grid.png"))
-        if SCREENSHOTS:
-            page.screenshot(path=str(Path(SCREENSHOTS) / "screenshot-grid.png"))
         # Pausing a tile: its picture holds, and its camera idles.
-        page.locator('.tile[data-camera="cam1"] .pause').click()
+        page.locator(f"{tile('cam1')} .pause").click()
         server.wait_until(
             lambda: server.states()["cam1"] == "idle", "the paused camera idles"
         )
@@ -309,11 +145,12 @@ def test_grid_shows_every_camera_live_over_few_connections(
 
 
 def test_tiles_out_of_sight_let_their_cameras_idle(
-    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+    server: Server, browser: Browse
 ) -> None:
     """
-    Only the tiles in view are streamed: with a window one row high, the
-    cameras of the other row idle, and come on when scrolled to. When the
+    Only the tiles in view are streamed: with a window of two rows of two
+    (the 2x2 layout), the cameras of the rows below idle, and come on when
+    scrolled to. When the
     page is hidden (as a browser reports a background tab, with
     C{document.hidden} and C{visibilitychange}), every camera idles, and
     they come back when it is shown again.
@@ -329,8 +166,9 @@ def test_tiles_out_of_sight_let_their_cameras_idle(
         )
 
     def work(browser: Browser) -> None:
-        page = browser.new_page(viewport={"width": 1280, "height": 330})
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(server.url)
+        page.locator("#layout").select_option("2")
         first_row, second_row = CAMERAS[:4], CAMERAS[4:]
         server.wait_until(
             lambda: all(server.states()[name] == "running" for name in first_row),
@@ -340,9 +178,7 @@ def test_tiles_out_of_sight_let_their_cameras_idle(
             lambda: all(server.states()[name] == "idle" for name in second_row),
             "the second row's cameras stay idle",
         )
-        page.locator(
-            f'.tile[data-camera="{second_row[0]}"]'
-        ).scroll_into_view_if_needed()
+        page.locator(tile(second_row[0])).scroll_into_view_if_needed()
         server.wait_until(
             lambda: server.states()[second_row[0]] == "running",
             "a camera scrolled to runs",
@@ -366,9 +202,7 @@ def test_tiles_out_of_sight_let_their_cameras_idle(
     )
 
 
-def test_snapshot_mode_refreshes_snapshots(
-    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
-) -> None:
+def test_snapshot_mode_refreshes_snapshots(server: Server, browser: Browse) -> None:
     """
     With C{?mode=snapshot}, for browsers that cannot read a stream, the
     grid's tiles and a camera's page show pictures that keep changing,
@@ -398,9 +232,7 @@ def test_snapshot_mode_refreshes_snapshots(
     assert not any(path in ("streams", "cameras/cam5/video_feed") for path in paths)
 
 
-def test_pages_are_accessible_and_fit_a_phone(
-    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
-) -> None:
+def test_pages_are_accessible_and_fit_a_phone(server: Server, browser: Browse) -> None:
     """
     Every picture has a text alternative naming its camera, every control
     is reached with the Tab key and says what it does, and on a phone's
@@ -408,27 +240,34 @@ def test_pages_are_accessible_and_fit_a_phone(
     """
 
     def work(browser: Browser) -> dict[str, Any]:
-        page = browser.new_page(viewport={"width": 390, "height": 844})
+        context = open_window(browser, "phone")
+        page = context.new_page()
         page.goto(server.url)
-        alts = page.eval_on_selector_all("img", "(images) => images.map((i) => i.alt)")
+        alts = page.eval_on_selector_all(
+            ".tile canvas", "(all) => all.map((c) => c.getAttribute('aria-label'))"
+        )
         controls = page.eval_on_selector_all(
             ".tile button, .tile a.button",
             "(all) => all.map((c) => c.getAttribute('aria-label'))",
         )
         reached = []
-        for _ in range(6):
+        for _ in range(7):
             page.keyboard.press("Tab")
             reached.append(
                 page.evaluate(
-                    "document.activeElement.getAttribute('aria-label')"
-                    " || document.activeElement.textContent.trim()"
+                    """(() => {
+                      const focused = document.activeElement;
+                      const label = focused.labels && focused.labels[0];
+                      return focused.getAttribute("aria-label")
+                        || (label ? label.firstChild.textContent.trim() : focused.textContent.trim());
+                    })()"""
                 )
             )
         grid_width = page.evaluate("document.documentElement.scrollWidth")
         page.goto(server.url + "cameras/cam1/")
         camera_width = page.evaluate("document.documentElement.scrollWidth")
         camera_alt = page.locator("#stream").get_attribute("alt")
-        page.close()
+        context.close()
         return {
             "alts": alts,
             "controls": controls,
@@ -444,7 +283,8 @@ def test_pages_are_accessible_and_fit_a_phone(
     assert len(facts["controls"]) == 3 * len(CAMERAS)
     # The picture links to the camera's page as its name does: one stop of
     # the Tab key is enough.
-    assert facts["reached"][:5] == [
+    assert facts["reached"][:6] == [
+        "Layout",
         "cam1",
         "pause cam1",
         "download a snapshot of cam1",
@@ -455,7 +295,7 @@ def test_pages_are_accessible_and_fit_a_phone(
 
 
 def test_snapshot_button_downloads_a_jpeg(
-    server: Server, browser: Callable[[Callable[[Browser], Any]], Any], tmp_path: Path
+    server: Server, browser: Browse, tmp_path: Path
 ) -> None:
     """
     A tile's snapshot button downloads a JPEG of that camera, named for the
@@ -467,7 +307,7 @@ def test_snapshot_button_downloads_a_jpeg(
         page = context.new_page()
         page.goto(server.url)
         with page.expect_download() as download:
-            page.locator('.tile[data-camera="cam3"] .snapshot').click()
+            page.locator(f"{tile('cam3')} .snapshot").click()
         saved = tmp_path / "snapshot.jpg"
         download.value.save_as(saved)
         name = download.value.suggested_filename
@@ -481,9 +321,7 @@ def test_snapshot_button_downloads_a_jpeg(
     assert image.shape[:2] == (240, 320)
 
 
-def test_camera_page_shows_the_picture(
-    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
-) -> None:
+def test_camera_page_shows_the_picture(server: Server, browser: Browse) -> None:
     """
     Clicking a tile's name opens the camera's page, which shows its live
     picture large with its resolution, and links back to the grid.
@@ -492,7 +330,7 @@ def test_camera_page_shows_the_picture(
     def work(browser: Browser) -> dict[str, Any]:
         page = browser.new_page()
         page.goto(server.url)
-        page.locator('.tile[data-camera="cam2"] .name').click()
+        page.locator(f"{tile('cam2')} .name").click()
         page.wait_for_url(re.compile(r"/cameras/cam2/$"))
         wait_for_changing_picture(page, "a picture")
         facts = {
@@ -514,7 +352,7 @@ def test_camera_page_shows_the_picture(
 
 
 def test_failed_camera_shows_its_reason_and_recovers(
-    server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+    server: Server, browser: Browse
 ) -> None:
     """
     A camera that fails shows its reason where its picture would be, on the
@@ -528,20 +366,22 @@ def test_failed_camera_shows_its_reason_and_recovers(
         grid.goto(server.url)
         single = browser.new_page()
         single.goto(server.url + "cameras/flaky/")
-        tile = grid.locator('.tile[data-camera="flaky"] .overlay')
+        overlay = grid.locator(f"{tile('flaky')} .overlay")
         problem = single.locator("#problem")
         broken.touch()
         wait_for(
-            grid, lambda: "lens cap" in tile.inner_text(), "the tile shows the reason"
+            grid,
+            lambda: "lens cap" in overlay.inner_text(),
+            "the tile shows the reason",
         )
         wait_for(
             single,
             lambda: "lens cap" in problem.inner_text(),
             "the page shows the reason",
         )
-        failed = {"tile": tile.inner_text(), "page": problem.inner_text()}
+        failed = {"tile": overlay.inner_text(), "page": problem.inner_text()}
         broken.unlink()
-        wait_for(grid, lambda: tile.inner_text() == "", "the tile recovers")
+        wait_for(grid, lambda: overlay.inner_text() == "", "the tile recovers")
         wait_for(single, lambda: problem.inner_text() == "", "the page recovers")
         before = single.locator("#stream").screenshot()
         wait_for(
@@ -561,58 +401,19 @@ def test_failed_camera_shows_its_reason_and_recovers(
 # With logins
 
 
-LOGINS_CONFIG = """
-[server]
-endpoints = ["{endpoint}"]
-
-[[cameras]]
-name = "porch"
-driver = "emulated"
-fps = 10
-width = 320
-height = 240
-
-[[cameras]]
-name = "garage"
-driver = "emulated"
-fps = 10
-width = 320
-height = 240
-
-[auth]
-htpasswd = "users.htpasswd"
-
-[auth.users.bob]
-role = "viewer"
-cameras = ["porch"]
-"""
-
-
-@pytest.fixture(scope="module")
-def login_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture
+def login_server(wall: Server) -> Server:
     """
-    A camserve of two cameras, porch and garage, with logins: bob (password
-    builder) sees porch only.
+    A camserve with logins, where bob sees only porch.
     """
-    import bcrypt  # noqa: PLC0415 - only these tests hash a password
-
-    folder = tmp_path_factory.mktemp("ui-logins")
-    port = free_port()
-    (folder / "cameras.toml").write_text(LOGINS_CONFIG.format(endpoint=endpoint(port)))
-    hashed = bcrypt.hashpw(b"builder", bcrypt.gensalt(4)).decode("ascii")
-    (folder / "users.htpasswd").write_text(f"bob:{hashed}\n")
-    args = [*TWISTD_CAMSERVE, "--config", "cameras.toml"]
-    with running(
-        args, cwd=folder, port=port, log=folder / "camserve.log", env=environment()
-    ):
-        yield Server(port, folder)
+    return wall
 
 
-BOB: HttpCredentials = {"username": "bob", "password": "builder"}
+BOB = login("bob")
 
 
 def test_grid_with_a_login_shows_the_users_cameras(
-    login_server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+    login_server: Server, browser: Browse
 ) -> None:
     """
     Logged in with the browser's Basic login, bob's grid shows porch, his
@@ -647,7 +448,7 @@ def test_grid_with_a_login_shows_the_users_cameras(
 
 
 def test_page_opened_with_a_token_works_without_a_login(
-    login_server: Server, browser: Callable[[Callable[[Browser], Any]], Any]
+    login_server: Server, browser: Browse
 ) -> None:
     """
     A camera's page opened with an API token (as a link shared without a
@@ -706,7 +507,7 @@ def test_page_opened_with_a_token_works_without_a_login(
 def test_share_makes_a_link_that_opens_the_page_without_a_login(
     login_server: Server,
     server: Server,
-    browser: Callable[[Callable[[Browser], Any]], Any],
+    browser: Browse,
 ) -> None:
     """
     On a camera's page, a logged-in user's Share makes a link with an API

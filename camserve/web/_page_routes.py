@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from twisted.web.server import Request
 
     from camserve.web._cameras_seen import CamerasSeen
+    from camserve.web._user import User
 
 
 class PageRoutes:
@@ -28,11 +29,14 @@ class PageRoutes:
 
     app = Klein()
 
-    def __init__(self, seen: CamerasSeen) -> None:
+    def __init__(self, seen: CamerasSeen, *, user: User | None = None) -> None:
         """
         @param seen: the cameras the pages show.
+        @param user: who logged in, whom the grid names; L{None} without
+            logins.
         """
         self._seen = seen
+        self._user = user
 
     @app.route("/", methods=["GET"])
     @allow(Permission.USER)
@@ -42,7 +46,7 @@ class PageRoutes:
         """
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        return GridPage(self._seen.hubs(), viewers=self._seen.viewers)
+        return GridPage(self._seen.hubs(), viewers=self._seen.viewers, user=self._user)
 
     @app.route("/static/<name>", methods=["GET"])
     @allow(Permission.USER)

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.test_pages -*-
 """
 camserve's pages, as C{twisted.web.template} elements: the grid of every
-camera and one camera's page. Both are usable without their scripts, which
-bring them to life (see C{static/grid.js} and C{static/camera.js}).
+camera (a wall of tiles that its scripts lay out and fill, starting at
+C{static/grid.js}; without scripts, a plain stream per camera) and one
+camera's page (its stream, which its script, C{static/camera.js}, follows
+and controls).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from twisted.web.template import Element, XMLString, renderer
+from twisted.web.template import Element, XMLString, renderer, tags
 
 from camserve._jpeg import jpeg_size
 from camserve.camera._states import HubState
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from twisted.web.template import Tag
 
     from camserve.camera._hub import CameraHub
+    from camserve.web._user import User
 
 
 def _template(name: str) -> XMLString:
@@ -33,9 +36,6 @@ def _template(name: str) -> XMLString:
 
 _GRID = _template("grid.xml")
 _CAMERA = _template("camera.xml")
-
-PLACEHOLDER = "static/placeholder.svg"
-"""What a tile shows until its camera's first picture arrives."""
 
 
 def resolution(hub: CameraHub) -> tuple[int, int] | None:
@@ -73,7 +73,8 @@ def describe(hub: CameraHub, viewers: int | None = None) -> dict[str, str]:
 class GridPage(Element):
     """
     Every camera's live picture in a grid, each with its name, state and
-    controls.
+    controls; who is logged in, and for an admin a way to reload the config
+    file. Without scripts, each camera is a plain stream instead.
     """
 
     loader = _GRID
@@ -83,15 +84,19 @@ class GridPage(Element):
         hubs: Sequence[CameraHub],
         *,
         viewers: Callable[[CameraHub], int] | None = None,
+        user: User | None = None,
     ) -> None:
         """
         @param viewers: how many watch a camera, counting those who watch it
             through another hub (its thumbnails); the hub's count of its
             sinks by default.
+        @param user: who is logged in, named on the page (and offered the
+            reload if an admin); L{None} without logins.
         """
         super().__init__()
         self._hubs = hubs
         self._viewers = viewers
+        self._user = user
 
     @renderer
     def page(self, _request: IRequest | None, tag: Tag) -> Tag:
@@ -105,16 +110,32 @@ class GridPage(Element):
         )
 
     @renderer
+    def failed(self, _request: IRequest | None, tag: Tag) -> Tag | str:
+        """
+        The failed cameras, each a link to its page; nothing if none failed.
+        """
+        failed = [hub.name for hub in self._hubs if hub.state is HubState.FAILED]
+        if not failed:
+            return ""
+        links: list[Tag | str] = []
+        for name in failed:
+            links += [", " if links else "", tags.a(name, href=_page(name))]
+        return tag(*links)
+
+    @renderer
     def tiles(self, _request: IRequest | None, tag: Tag) -> Iterator[Tag]:
         """
         One tile per camera.
         """
         for hub in self._hubs:
-            path = f"cameras/{quote(hub.name, safe='')}/"
+            path = _page(hub.name)
+            size = resolution(hub)
             yield tag.clone().fillSlots(
                 page=path,
                 snapshot=f"{path}snapshot.jpg?download=1",
-                placeholder=PLACEHOLDER,
+                width=str(size[0]) if size else "",
+                height=str(size[1]) if size else "",
+                group=hub.group or "",
                 **{
                     key: value
                     for key, value in describe(
@@ -123,6 +144,45 @@ class GridPage(Element):
                     if key in ("name", "state", "shown_state", "problem", "stats")
                 },
             )
+
+    @renderer
+    def plain(self, _request: IRequest | None, tag: Tag) -> Iterator[Tag]:
+        """
+        Each camera as a plain stream, for browsers without scripts.
+        """
+        for hub in self._hubs:
+            path = _page(hub.name)
+            yield tag.clone().fillSlots(
+                page=path,
+                stream=f"{path}video_feed?advance_headers=1",
+                **{
+                    key: value
+                    for key, value in describe(hub).items()
+                    if key in ("name", "state", "shown_state", "problem")
+                },
+            )
+
+    @renderer
+    def user(self, _request: IRequest | None, tag: Tag) -> Tag | str:
+        """
+        Who is logged in, if anyone.
+        """
+        return "" if self._user is None else tag.fillSlots(user=self._user.name)
+
+    @renderer
+    def reload(self, _request: IRequest | None, tag: Tag) -> Tag | str:
+        """
+        The control that reloads the config file, and what it did, for an
+        admin.
+        """
+        return tag if self._user is not None and self._user.may("admin") else ""
+
+
+def _page(name: str) -> str:
+    """
+    The path of camera C{name}'s page, relative to the grid.
+    """
+    return f"cameras/{quote(name, safe='')}/"
 
 
 class CameraPage(Element):

@@ -118,7 +118,7 @@ class ServerApp:
         self._camera_apps: dict[str, tuple[CameraHub, CameraApp, IResource]] = {}
         self._cameras = CamerasResource(self.camera)
         self._seen = CamerasSeen(service, user, self._forget_removed)
-        self.pages = PageRoutes(self._seen)
+        self.pages = PageRoutes(self._seen, user=user)
         self.streams = StreamsRoute(service, self._seen, clock)
         self.api = ApiRoutes(
             self._seen,

@@ -14,10 +14,18 @@ if TYPE_CHECKING:
 
 _TYPES = {
     "camserve.css": b"text/css; charset=utf-8",
+    "parts.js": b"text/javascript; charset=utf-8",
+    "feed.js": b"text/javascript; charset=utf-8",
+    "pictures.js": b"text/javascript; charset=utf-8",
+    "layout.js": b"text/javascript; charset=utf-8",
+    "arrange.js": b"text/javascript; charset=utf-8",
+    "keys.js": b"text/javascript; charset=utf-8",
+    "snapshots.js": b"text/javascript; charset=utf-8",
+    "reload.js": b"text/javascript; charset=utf-8",
     "grid.js": b"text/javascript; charset=utf-8",
+    "decoder.js": b"text/javascript; charset=utf-8",
     "camera.js": b"text/javascript; charset=utf-8",
     "favicon.svg": b"image/svg+xml",
-    "placeholder.svg": b"image/svg+xml",
 }
 
 

@@ -1,11 +1,15 @@
-// One camera's page: the live picture, its state every few seconds, and the
-// controls. A camera that fails shows its reason where the picture would
-// be, and the page keeps asking for the stream, so it comes back on its own.
+// One camera's page: the live picture as large as the window allows, its
+// state every few seconds, and the controls. A camera that fails shows its
+// reason where the picture would be, and the page keeps asking for the
+// stream, so it comes back on its own. The keyboard: F for full screen,
+// Escape back to every camera.
 "use strict";
 
 (() => {
+  const { saveSnapshot } = window.camserve;
   const POLL_MS = 3000;
   const RETRY_MS = 3000;
+  const NOTE_MS = 6000;
   const query = new URLSearchParams(location.search);
   const snapshotMode = query.get("mode") === "snapshot";
   // A page opened with an API token asks for everything with it.
@@ -18,7 +22,13 @@
   const stats = document.getElementById("stats");
   const pause = document.getElementById("pause");
   const fullscreen = document.getElementById("fullscreen");
+  const snapshot = document.getElementById("snapshot");
+  const note = document.getElementById("note");
+  const up = document.querySelector("a.up");
   let paused = false;
+  let health = null;
+  let noteTimer = null;
+  let counted = false;
   let broken = false;
   let retryTimer = null;
   let snapshotTimer = null;
@@ -40,6 +50,12 @@
   }
 
   img.addEventListener("load", () => {
+    if (!counted) {
+      // The camera now counts this page among its viewers: say so now
+      // rather than at the next poll.
+      counted = true;
+      poll();
+    }
     broken = false;
     if (img.naturalWidth) resolution.textContent = `${img.naturalWidth}×${img.naturalHeight}`;
     if (snapshotMode && !paused) {
@@ -57,7 +73,8 @@
     retryTimer = setTimeout(watch, RETRY_MS);
   });
 
-  function showState(health) {
+  function showState(answer) {
+    health = answer;
     picture.dataset.state = health.state;
     state.dataset.state = health.state;
     state.textContent = health.state === "running" ? "live" : health.state;
@@ -105,6 +122,11 @@
     share.addEventListener("click", () => {
       panel.hidden = !panel.hidden;
       share.setAttribute("aria-expanded", String(!panel.hidden));
+      if (!panel.hidden) {
+        // On a phone the panel may open below the picture: bring it up.
+        panel.scrollIntoView({ block: "nearest" });
+        document.getElementById("share-seconds").focus({ preventScroll: true });
+      }
     });
     panel.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -129,9 +151,38 @@
     });
   }
 
-  fullscreen.addEventListener("click", () => {
+  function toggleFullscreen() {
     if (document.fullscreenElement) document.exitFullscreen();
     else picture.requestFullscreen?.();
+  }
+
+  fullscreen.addEventListener("click", toggleFullscreen);
+
+  function say(text) {
+    clearTimeout(noteTimer);
+    note.textContent = text;
+    if (text) noteTimer = setTimeout(() => say(""), NOTE_MS);
+  }
+
+  snapshot.addEventListener("click", (event) => {
+    event.preventDefault();
+    if (health && health.state === "failed") {
+      say(`No snapshot: the camera has failed (${health.last_error})`);
+    } else {
+      saveSnapshot(snapshot, say);
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.target.closest?.("select, input, textarea")) return;
+    if (event.key === "f" || event.key === "F") {
+      event.preventDefault();
+      toggleFullscreen();
+    } else if (event.key === "Escape") {
+      if (document.fullscreenElement) document.exitFullscreen();
+      else if (up) location.href = up.href;
+    }
   });
 
   if (snapshotMode) watch();

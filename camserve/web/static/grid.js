@@ -1,76 +1,144 @@
-// The grid of cameras: every visible, unpaused tile's pictures come over one
+// The wall of cameras. Every visible, unpaused tile's pictures come over one
 // connection ("streams", each part naming its camera), so a browser's six
 // connections to a host are enough for any number of cameras. Tiles that are
-// off screen, paused, or in a hidden tab are left out of that stream, so
-// their cameras can go idle. State, viewers and frame rate come from the
-// API every few seconds.
+// off screen, paused, filtered out or in a hidden tab are left out of that
+// stream, so their cameras can go idle. State, viewers and frame rate come
+// from the API every few seconds; whether a camera has stalled, the page sees
+// for itself from the frames it gets.
 "use strict";
 
 (() => {
+  const { Arrangement, Feed, Picture, saveSnapshot, toggleFullscreen } = window.camserve;
   const POLL_MS = 3000;
-  const STATES = { running: "live", starting: "starting", idle: "idle", failed: "failed" };
   const RETRY_MS = 2000;
   const SNAPSHOT_MS = 1000;
-  const snapshotMode = new URLSearchParams(location.search).get("mode") === "snapshot";
-  const connection = document.getElementById("connection");
+  const NOTE_MS = 6000;
+  // A streamed camera is stalled once this many of its frame intervals pass
+  // without a new frame, and never sooner than STALL_LEAST_MS, so that a
+  // network's jitter does not make it flap.
+  const STALL_INTERVALS = 5;
+  const STALL_LEAST_MS = 3000;
+  const STATES = { running: "live", starting: "starting", idle: "idle", failed: "failed" };
+  const query = new URLSearchParams(location.search);
+  const snapshotMode = query.get("mode") === "snapshot";
+  const grid = document.getElementById("grid");
+  const header = document.querySelector("body > .bar");
   const summary = document.getElementById("summary");
+  const troubles = document.getElementById("troubles");
+  const connection = document.getElementById("connection");
   const tiles = new Map();
 
-  for (const element of document.querySelectorAll(".tile")) {
+  for (const element of grid.querySelectorAll(".tile")) {
+    const width = Number(element.dataset.width);
+    const height = Number(element.dataset.height);
     const tile = {
       element,
       name: element.dataset.camera,
-      img: element.querySelector("img"),
+      state: element.dataset.state,
+      link: element.querySelector(".name"),
       overlay: element.querySelector(".overlay"),
+      note: element.querySelector(".note"),
       badge: element.querySelector(".badge"),
+      time: element.querySelector(".time"),
       stats: element.querySelector(".stats"),
       pause: element.querySelector(".pause"),
+      snapshot: element.querySelector(".snapshot"),
       fullscreen: element.querySelector(".fullscreen"),
+      aspect: width && height ? width / height : 4 / 3,
+      frameWidth: width || 0,
+      group: element.dataset.group || null,
       visible: false,
       paused: false,
-      shownUrl: null,
-      waiting: null,
-      loading: false,
+      stalled: false,
+      lastError: null,
+      // The newest frame's capture time, when a new one last came (on the
+      // page's clock), and the usual time between two.
+      stamp: 0,
+      second: 0,
+      newAt: 0,
+      interval: 0,
+      streamedAt: 0,
+      noteTimer: null,
       snapshotTimer: null,
-      frameWidth: 0,
     };
+    tile.picture = new Picture(element.querySelector("canvas"), (size, stamp) => shown(tile, size, stamp));
     tile.pause.addEventListener("click", () => togglePause(tile));
-    tile.fullscreen.addEventListener("click", () => toggleFullscreen(tile));
+    tile.fullscreen.addEventListener("click", () => toggleFullscreen(tile.element));
+    tile.snapshot.addEventListener("click", (event) => {
+      event.preventDefault();
+      snapshot(tile);
+    });
     tiles.set(tile.name, tile);
   }
+  grid.hidden = false;
+  // Tiles of new sizes may want thumbnails, or no longer.
+  const arrangement = new Arrangement(grid, header, [...tiles.values()], () => scheduleRestart());
 
   // Pictures
 
-  function show(tile, jpeg) {
-    // Newest wins here too: while one picture decodes, only the newest waits.
-    tile.waiting = jpeg;
-    if (!tile.loading) showWaiting(tile);
+  function shown(tile, size, stamp) {
+    if (!tile.element.classList.contains("shown")) tile.element.classList.add("shown");
+    if (size) {
+      tile.frameWidth = size.width;
+      setAspect(tile, size.width / size.height);
+    }
+    // The time changes once a second, not with every frame: text changed
+    // would have the page laid out anew for each.
+    const second = Math.floor(stamp);
+    if (stamp && second !== tile.second) {
+      tile.second = second;
+      const date = new Date(second * 1000);
+      tile.time.dateTime = date.toISOString();
+      tile.time.textContent = date.toLocaleTimeString([], {
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      });
+    }
   }
 
-  function showWaiting(tile) {
-    const jpeg = tile.waiting;
-    tile.waiting = null;
-    if (!jpeg) return;
-    tile.loading = true;
-    const url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
-    tile.img.onload = tile.img.onerror = () => {
-      if (tile.shownUrl) URL.revokeObjectURL(tile.shownUrl);
-      tile.shownUrl = url;
-      tile.loading = false;
-      showWaiting(tile);
-    };
-    tile.img.src = url;
+  function frameArrived(tile, jpeg, stamp) {
+    // The same frame again is a keepalive: the camera has nothing new.
+    if (stamp && stamp <= tile.stamp) return;
+    const now = performance.now();
+    if (tile.newAt) {
+      const gap = now - tile.newAt;
+      tile.interval = tile.interval ? 0.8 * tile.interval + 0.2 * gap : gap;
+    }
+    tile.stamp = stamp;
+    tile.newAt = now;
+    tile.picture.show(jpeg, stamp);
+    if (tile.stalled) setStalled(tile, false);
+  }
+
+  function setAspect(tile, aspect) {
+    if (Math.abs(aspect - tile.aspect) < 0.01) return;
+    tile.aspect = aspect;
+    arrangement.soon();
   }
 
   // The stream of every wanted camera
 
-  let stream = null;
-  let streamKey = "";
+  const feed = new Feed({
+    onFrame(camera, jpeg, stamp) {
+      const tile = tiles.get(camera);
+      if (tile && !tile.paused) frameArrived(tile, jpeg, stamp);
+    },
+    // The cameras now count this page among their viewers: say so now
+    // rather than at the next poll.
+    onFirst: () => pollNow(),
+    onEnd() {
+      for (const tile of tiles.values()) tile.streamedAt = 0;
+      scheduleRestart(RETRY_MS);
+    },
+  });
   let restartTimer = null;
 
   function wanted() {
     if (document.hidden) return [];
-    return [...tiles.values()].filter((t) => t.visible && !t.paused).map((t) => t.name);
+    return [...tiles.values()]
+      .filter((tile) => tile.visible && !tile.paused && !tile.element.hidden)
+      .map((tile) => tile.name);
   }
 
   // A tile gets its camera's thumbnails only where they save much: when the
@@ -78,16 +146,19 @@
   // Thumbnails cost camserve a decode and an encode per frame; full frames
   // cost it nothing but bandwidth. "?size=full" or "?size=thumbnail" on the
   // page's address decides for every tile.
-  const forcedSize = new URLSearchParams(location.search).get("size");
+  const forcedSize = query.get("size");
 
   function thumbnail(tile) {
     if (forcedSize) return forcedSize === "thumbnail";
     if (document.fullscreenElement) return false;
-    const pixels = tile.img.clientWidth * devicePixelRatio;
+    const pixels = tile.element.clientWidth * devicePixelRatio;
     return Boolean(tile.frameWidth) && tile.frameWidth >= 3 * pixels;
   }
 
-  function scheduleRestart(delay = 150) {
+  // At once when nothing streams yet (the page has just opened); after a
+  // moment otherwise, so that scrolling past tiles, or resizing, asks for
+  // one stream.
+  function scheduleRestart(delay = feed.open ? 150 : 0) {
     clearTimeout(restartTimer);
     restartTimer = setTimeout(restart, delay);
   }
@@ -99,103 +170,107 @@
     }
     const names = wanted();
     const small = names.filter((name) => thumbnail(tiles.get(name)));
-    const list = (some) => some.map(encodeURIComponent).join(",");
-    const query = `cameras=${list(names)}&thumbnails=${list(small)}`;
-    const key = names.length ? query : "";
-    if (key === streamKey && stream) return;
-    if (stream) stream.abort();
-    stream = null;
-    streamKey = key;
-    if (!names.length) return;
-    const controller = new AbortController();
-    stream = controller;
-    read(`streams?${query}`, controller).catch(() => {}).finally(() => {
-      if (stream === controller) {
-        stream = null;
-        scheduleRestart(RETRY_MS);
-      }
-    });
+    if (!feed.want(names, small)) return;
+    const now = performance.now();
+    for (const tile of tiles.values()) tile.streamedAt = names.includes(tile.name) ? now : 0;
+    checkStalls();
   }
 
-  async function read(url, controller) {
-    const response = await fetch(url, { signal: controller.signal, cache: "no-store" });
-    if (!response.ok || !response.body) throw new Error(`status ${response.status}`);
-    const parts = new PartReader((camera, jpeg) => {
-      const tile = tiles.get(camera);
-      if (tile && !tile.paused) show(tile, jpeg);
-    });
-    const reader = response.body.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      parts.push(value);
+  // A tile that only touches the window's edge (the first of the next
+  // screenful, in the 2x2 to 4x4 layouts) is out of sight.
+  const sight = { rootMargin: "-1px" };
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const tile = tiles.get(entry.target.dataset.camera);
+      if (tile) tile.visible = entry.isIntersecting;
     }
-  }
-
-  // Reads a multipart stream whose parts carry Content-Length and X-Camera.
-  class PartReader {
-    constructor(onPart) {
-      this.onPart = onPart;
-      this.buffer = new Uint8Array(0);
-      this.length = null;
-      this.camera = null;
-    }
-
-    push(chunk) {
-      const joined = new Uint8Array(this.buffer.length + chunk.length);
-      joined.set(this.buffer);
-      joined.set(chunk, this.buffer.length);
-      this.buffer = joined;
-      for (;;) {
-        if (this.length === null) {
-          const end = find(this.buffer, HEAD_END);
-          if (end < 0) return;
-          const head = new TextDecoder("latin1").decode(this.buffer.subarray(0, end));
-          this.buffer = this.buffer.subarray(end + HEAD_END.length);
-          const headers = {};
-          for (const line of head.split("\r\n")) {
-            const colon = line.indexOf(":");
-            if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-          }
-          this.length = parseInt(headers["content-length"], 10);
-          this.camera = decodeURIComponent(headers["x-camera"] || "");
-          if (!(this.length >= 0)) throw new Error("a part without Content-Length");
-        }
-        if (this.buffer.length < this.length) return;
-        const jpeg = this.buffer.slice(0, this.length);
-        this.buffer = this.buffer.subarray(this.length);
-        const camera = this.camera;
-        this.length = null;
-        this.onPart(camera, jpeg);
-      }
-    }
-  }
-
-  // Each part's headers end with a blank line; what comes before the first
-  // header line (the boundary) is part of the head and ignored.
-  const HEAD_END = new TextEncoder().encode("\r\n\r\n");
-
-  function find(haystack, needle) {
-    outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-      for (let j = 0; j < needle.length; j++) {
-        if (haystack[i + j] !== needle[j]) continue outer;
-      }
-      return i;
-    }
-    return -1;
-  }
+    scheduleRestart();
+  }, sight);
+  for (const tile of tiles.values()) observer.observe(tile.element);
+  document.addEventListener("visibilitychange", () => scheduleRestart(0));
+  document.addEventListener("fullscreenchange", () => scheduleRestart(0));
 
   // Snapshot mode, for browsers that cannot read a stream: each visible,
-  // unpaused tile asks for a fresh snapshot once the last one has loaded.
+  // unpaused tile asks for a fresh snapshot once the last one has come.
 
-  function refreshSnapshots(tile) {
+  async function refreshSnapshots(tile) {
     clearTimeout(tile.snapshotTimer);
-    if (!tile.visible || tile.paused || document.hidden) return;
-    const next = () => {
+    if (!tile.visible || tile.paused || tile.element.hidden || document.hidden) return;
+    try {
+      const address = `cameras/${encodeURIComponent(tile.name)}/snapshot.jpg?t=${Date.now()}`;
+      const response = await fetch(address, { cache: "no-store" });
+      if (response.ok) {
+        const stamp = parseFloat(response.headers.get("x-timestamp")) || 0;
+        frameArrived(tile, new Uint8Array(await response.arrayBuffer()), stamp);
+      }
+    } finally {
       tile.snapshotTimer = setTimeout(() => refreshSnapshots(tile), SNAPSHOT_MS);
-    };
-    tile.img.onload = tile.img.onerror = next;
-    tile.img.src = `cameras/${encodeURIComponent(tile.name)}/snapshot.jpg?t=${Date.now()}`;
+    }
+  }
+
+  // Stalls: a streamed, running camera whose frames stopped coming
+
+  function checkStalls() {
+    const now = performance.now();
+    for (const tile of tiles.values()) {
+      const since = Math.max(tile.newAt, tile.streamedAt);
+      const limit = Math.max(STALL_LEAST_MS, STALL_INTERVALS * tile.interval);
+      const stalled =
+        !snapshotMode && tile.streamedAt > 0 && tile.state === "running" && now - since > limit;
+      if (stalled !== tile.stalled) setStalled(tile, stalled);
+    }
+  }
+
+  function setStalled(tile, stalled) {
+    tile.stalled = stalled;
+    if (stalled) tile.element.dataset.stalled = "";
+    else delete tile.element.dataset.stalled;
+    showState(tile);
+    showTroubles();
+  }
+
+  setInterval(checkStalls, 500);
+
+  // What each tile and the header say
+
+  function showState(tile) {
+    tile.element.dataset.state = tile.state;
+    tile.badge.textContent = tile.stalled ? "stalled" : STATES[tile.state] || tile.state;
+    let problem = "";
+    if (tile.state === "failed") problem = `No picture: ${tile.lastError}`;
+    else if (tile.paused) problem = "Paused";
+    else if (tile.stalled) problem = `No new picture since ${tile.time.textContent || "it started"}`;
+    tile.overlay.textContent = problem;
+  }
+
+  function showTroubles() {
+    const all = [...tiles.values()];
+    const failed = all.filter((tile) => tile.state === "failed");
+    const stalled = all.filter((tile) => tile.stalled && tile.state !== "failed");
+    const live = all.filter((tile) => tile.state === "running" && !tile.stalled).length;
+    summary.textContent = `${all.length} camera${all.length === 1 ? "" : "s"}, ${live} live`;
+    const spans = [];
+    for (const [kind, some] of [["failed", failed], ["stalled", stalled]]) {
+      if (!some.length) continue;
+      const span = document.createElement("span");
+      span.className = "trouble";
+      span.dataset.kind = kind;
+      span.append(`${kind}: `);
+      some.forEach((tile, index) => {
+        const link = document.createElement("a");
+        link.href = tile.link.getAttribute("href");
+        link.textContent = tile.name;
+        span.append(...(index ? [", ", link] : [link]));
+      });
+      spans.push(span);
+    }
+    troubles.replaceChildren(...spans);
+  }
+
+  function say(tile, text) {
+    clearTimeout(tile.noteTimer);
+    tile.note.textContent = text;
+    if (text) tile.noteTimer = setTimeout(() => say(tile, ""), NOTE_MS);
   }
 
   // Controls
@@ -203,63 +278,63 @@
   function togglePause(tile) {
     tile.paused = !tile.paused;
     tile.pause.setAttribute("aria-pressed", String(tile.paused));
-    tile.pause.textContent = tile.paused ? "Resume" : "Pause";
-    tile.element.classList.toggle("paused", tile.paused);
-    if (tile.element.dataset.state !== "failed") {
-      tile.overlay.textContent = tile.paused ? "Paused" : "";
-    }
+    tile.pause.setAttribute("aria-label", `${tile.paused ? "resume" : "pause"} ${tile.name}`);
+    tile.pause.title = tile.paused ? "Resume" : "Pause";
+    showState(tile);
     scheduleRestart(0);
   }
 
-  function toggleFullscreen(tile) {
-    if (document.fullscreenElement) document.exitFullscreen();
-    else tile.element.requestFullscreen?.();
-  }
-
-  document.addEventListener("fullscreenchange", () => scheduleRestart(0));
-  document.addEventListener("visibilitychange", () => scheduleRestart(0));
-  addEventListener("resize", () => scheduleRestart(500));
-
-  const observer = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      const tile = tiles.get(entry.target.dataset.camera);
-      if (tile) tile.visible = entry.isIntersecting;
+  function snapshot(tile) {
+    if (tile.state === "failed") {
+      say(tile, `No snapshot: ${tile.name} has failed (${tile.lastError})`);
+      return;
     }
-    scheduleRestart();
-  });
-  for (const tile of tiles.values()) observer.observe(tile.element);
+    saveSnapshot(tile.snapshot, (text) => say(tile, text));
+  }
 
   // State, viewers and frame rate
 
+  let pollTimer = null;
+  let polls = 0;
+
   async function poll() {
+    clearTimeout(pollTimer);
     try {
       const response = await fetch("api/cameras", { cache: "no-store" });
       if (!response.ok) throw new Error(`status ${response.status}`);
       const cameras = await response.json();
       connection.textContent = "";
-      let live = 0;
+      const names = cameras.map((camera) => camera.name);
+      if (names.join("\n") !== [...tiles.keys()].join("\n")) location.reload();
       for (const camera of cameras) {
         const tile = tiles.get(camera.name);
-        if (camera.state === "running") live++;
         if (!tile) continue;
-        tile.frameWidth = camera.width || tile.frameWidth;
-        tile.element.dataset.state = camera.state;
-        tile.badge.textContent = STATES[camera.state] || camera.state;
+        if (camera.width && camera.height && !tile.element.classList.contains("shown")) {
+          tile.frameWidth = camera.width;
+          setAspect(tile, camera.width / camera.height);
+        }
+        tile.group = camera.group ?? null;
+        tile.state = camera.state;
+        tile.lastError = camera.last_error;
         tile.stats.textContent = `${camera.viewers} watching · ${camera.fps.toFixed(1)} fps`;
-        tile.overlay.textContent = camera.state === "failed"
-          ? `No picture: ${camera.last_error}` : tile.paused ? "Paused" : "";
+        showState(tile);
       }
-      if (cameras.length !== tiles.size) location.reload();
-      scheduleRestart();
-      summary.textContent = `${cameras.length} camera${cameras.length === 1 ? "" : "s"}, ${live} live`;
+      arrangement.showGroups();
+      showTroubles();
     } catch (error) {
       connection.textContent = "camserve is not answering; retrying";
     }
     // Soon after the page opens, when cameras have just started, then at
     // the usual pace.
-    setTimeout(poll, polls++ < 2 ? POLL_MS / 3 : POLL_MS);
+    pollTimer = setTimeout(poll, polls++ < 2 ? POLL_MS / 3 : POLL_MS);
   }
 
-  let polls = 0;
+  function pollNow() {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, 0);
+  }
+
+  arrangement.showGroups();
+  arrangement.arrange();
   poll();
 })();
