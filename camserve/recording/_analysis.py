@@ -81,7 +81,9 @@ class Analysis:
         Score C{frame}, if the analysis is free and it is time to.
         """
         captured = frame.captured_at
-        if self._busy or not frame.jpeg or captured - self._last < self._interval:
+        # A little early is on time: capture times are not exact.
+        due = self._last + self._interval * 0.99
+        if self._busy or not frame.jpeg or captured < due:
             self.passed_over += 1
             return
         self._busy = True

@@ -1,0 +1,287 @@
+"""
+Tests for recording on motion and the activity index
+(L{camserve.recording._analysis}, L{camserve.recording._motion},
+L{camserve.recording._activity_watch}, L{camserve.recording._motion_log},
+L{camserve.recording._activity_file}): an emulated camera that alternates
+still and moving stretches, recorded by a real L{RecordingService} on a
+C{Clock}, its jobs run at once, into real files.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from recording_files import read_camera, segments
+from test_recorder import Recording, WriterThread
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from camserve import CameraService
+from camserve._frame import Frame
+from camserve.recording._activity_watch import ActivityWatch
+from camserve.recording._modes import RecordingMode, RecordingSettings
+from camserve.recording._motion import MotionGate
+from camserve.recording._recorder import Recorder
+from camserve.recording._segment_writer import SegmentWriter
+from camserve.recording._service import RecordingService
+from camserve.testing import PushSource
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from recording_files import Recorded
+
+_RESULTS = SynchronousTestCase()
+START = 1_700_000_000.0
+FPS = 10
+CONTINUOUS = RecordingSettings(RecordingMode.CONTINUOUS)
+MOTION = RecordingSettings(
+    RecordingMode.MOTION, motion_threshold=0.02, pre_roll=2.0, post_roll=3.0
+)
+ACT = struct.Struct("<df")
+
+
+def at_once(job: Callable[[], Any]) -> Any:
+    return maybeDeferred(job)
+
+
+def picture(block_at: int) -> bytes:
+    """
+    A grey 256x192 JPEG with a white 48-pixel block C{block_at} pixels from
+    the left.
+    """
+    image = np.full((192, 256, 3), 90, dtype=np.uint8)
+    image[64:128, block_at : block_at + 48] = 240
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    return bytes(encoded.tobytes())
+
+
+STILL = picture(16)
+
+
+class Porch:
+    """
+    Camera C{porch} on a clock, recorded by a recording service into
+    C{root}, giving C{FPS} frames a second: the same picture while still,
+    a block moving 8 pixels a frame while moving.
+    """
+
+    def __init__(self, root: Path, settings: RecordingSettings) -> None:
+        self.root = root
+        self.clock = Clock()
+        self.clock.advance(START)
+        self.cameras = CameraService(self.clock)
+        self.source = PushSource()
+        self.cameras.add_source("porch", self.source)
+        self.recordings = RecordingService(
+            self.cameras, self.clock, in_thread=at_once, wall_clock=self.clock.seconds
+        )
+        self.recordings.configure(root, 0, {"porch": settings})
+        self.recordings.startService()
+        self.frames = 0
+
+    def still(self, seconds: float) -> None:
+        self._give(seconds, lambda _: STILL)
+
+    def moving(self, seconds: float) -> None:
+        self._give(seconds, lambda step: picture(24 + 8 * (step % 23)))
+
+    def _give(self, seconds: float, drawn: Callable[[int], bytes]) -> None:
+        for step in range(round(seconds * FPS)):
+            self.source.push(drawn(step), START + self.frames / FPS)
+            self.frames += 1
+            self.clock.advance(1 / FPS)
+
+    def events(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = _RESULTS.successResultOf(
+            self.recordings.motion_events("porch")
+        )
+        return listed
+
+    def stop(self) -> None:
+        _RESULTS.successResultOf(self.recordings.stopService())
+
+    def recorded(self) -> list[Recorded]:
+        return read_camera(self.root, "porch")
+
+
+def activity(root: Path) -> dict[float, float]:
+    """
+    Each second's activity in camera C{porch}'s C{.act} files, by its
+    offset from C{START}; every file's records in time order.
+    """
+    seconds: dict[float, float] = {}
+    for segment in segments(root, "porch"):
+        data = segment.with_suffix(".act").read_bytes()
+        assert len(data) % ACT.size == 0
+        records = [ACT.unpack_from(data, at) for at in range(0, len(data), ACT.size)]
+        assert [start for start, _ in records] == sorted({s for s, _ in records})
+        seconds.update((start - START, score) for start, score in records)
+    return seconds
+
+
+def test_motion_is_recorded_with_its_pre_and_post_roll(tmp_path: Path) -> None:
+    """
+    Recording on motion writes nothing while the picture is still; once a
+    block moves, it writes from C{pre_roll} seconds before the first moving
+    frame (within a frame) until C{post_roll} seconds after the last frame
+    scored as motion, each event in a segment of its own, and lists the
+    events with their times and peaks; a second event is listed, with no
+    end, while it goes on.
+    """
+    porch = Porch(tmp_path, MOTION)
+    porch.still(5)
+    assert segments(tmp_path, "porch") == []
+    assert porch.events() == []
+    porch.moving(3)
+    porch.still(12)
+    porch.moving(1)
+    (first, going_on) = porch.events()
+    assert going_on["end"] is None
+    assert going_on["start"] - START in (20.0, 20.1)
+    porch.moving(1)
+    porch.still(10)
+    porch.stop()
+
+    events = porch.events()
+    assert len(events) == 2
+    assert events[0] == first
+    for event, moved, until in ((events[0], 5.0, 8.0), (events[1], 20.0, 22.0)):
+        assert event["start"] - START in (moved, moved + 0.1)
+        # The background takes a moment to forget the block once it stops.
+        assert until - 0.1 <= event["end"] - START <= until + 1.5
+        assert 0.05 < event["peak"] <= 1
+    assert events[1]["start"] == going_on["start"]
+
+    first_segment, second_segment = segments(tmp_path, "porch")
+    recorded = porch.recorded()
+    times = [round(frame.captured_at - START, 1) for frame in recorded]
+    for event, segment in zip(events, (first_segment, second_segment), strict=True):
+        start = event["start"] - START
+        end = event["end"] - START
+        written = [t for t in times if start - 2.5 < t < end + 3.5]
+        # Every frame from pre-roll to post-roll, none missing.
+        assert written[0] == round(start - 2.0, 1)
+        assert round(written[-1] - end, 1) == 3.0
+        assert len(written) == round((written[-1] - written[0]) * FPS) + 1
+        assert segment.stat().st_size > 0
+    assert len(times) == len(set(times))
+    assert all(
+        any(e["start"] - 2.05 <= t + START <= e["end"] + 3.05 for e in events)
+        for t in times
+    )
+
+
+def test_the_activity_index_is_high_where_the_picture_moves(tmp_path: Path) -> None:
+    """
+    Every segment recorded has an C{.act} file beside it: one record a
+    second, its activity high in the seconds the block moves and about 0
+    in the still ones, once the background has learnt the picture again.
+    """
+    porch = Porch(tmp_path, RecordingSettings(RecordingMode.CONTINUOUS))
+    porch.still(4)
+    porch.moving(3)
+    porch.still(6)
+    porch.stop()
+    seconds = activity(tmp_path)
+    assert sorted(seconds)[:12] == [float(second) for second in range(12)]
+    for second in (4.0, 5.0, 6.0):
+        assert seconds[second] > 0.05
+    for second in (0.0, 1.0, 2.0, 3.0, 9.0, 10.0, 11.0):
+        assert seconds[second] < 0.01
+    assert len(porch.recorded()) == 13 * FPS
+
+
+def test_motion_seconds_are_indexed_too(tmp_path: Path) -> None:
+    """
+    Recording on motion, the seconds written have their activity in the
+    C{.act} file, the pre-roll's included: about 0 before the motion, high
+    during it.
+    """
+    porch = Porch(tmp_path, MOTION)
+    porch.still(5)
+    porch.moving(3)
+    porch.still(8)
+    porch.stop()
+    seconds = activity(tmp_path)
+    assert seconds[3.0] < 0.01
+    assert seconds[4.0] < 0.01
+    assert min(seconds[5.0], seconds[6.0], seconds[7.0]) > 0.05
+
+
+def test_a_slow_analysis_never_slows_the_recording(tmp_path: Path) -> None:
+    """
+    While the analysis thread is busy (here, stuck), the frames offered to
+    it are passed over, counted, and every frame is still written; the
+    activity index then has only the seconds analysed.
+    """
+    stuck = WriterThread(at_once=False)
+    recording = Recording(tmp_path)
+    recording.recorder.close()
+    watch = ActivityWatch(lambda: CONTINUOUS, stuck, lambda _: None)
+    recorder = Recorder(
+        recording.cameras.camera("porch"),
+        CONTINUOUS,
+        SegmentWriter(tmp_path, "porch", recording.open),
+        recording.clock,
+        recording.thread,
+        watch=watch,
+    )
+    recorder.start()
+    recording.push(50)
+    _RESULTS.successResultOf(recorder.stop())
+    assert recording.recorded() == recording.pushed
+    analysis = watch.analysis
+    assert analysis.analysed == 0
+    assert analysis.passed_over == 49
+    assert len(stuck.jobs) == 1
+    assert not segments(tmp_path, "porch")[0].with_suffix(".act").exists()
+
+
+def frame(at: float, size: int = 1000) -> Frame:
+    return Frame(b"x" * size, at, 1, at)
+
+
+def test_the_pre_roll_ring_is_bounded_by_frames_and_bytes() -> None:
+    """
+    Waiting for motion, the gate keeps no more frames, nor bytes, than its
+    bounds (the oldest forgotten first), nor frames older than the
+    pre-roll; motion then lets the frames kept through, oldest first.
+    """
+    settings = RecordingSettings(RecordingMode.MOTION, pre_roll=60.0)
+    ended: list[Any] = []
+    by_frames = MotionGate(lambda: settings, ended.append, ring_frames=5)
+    assert by_frames.admit([frame(START + n) for n in range(20)]) == []
+    by_frames.scored(START + 19, 0.5)
+    kept = by_frames.admit([])
+    assert [each.captured_at - START for each in kept] == [15, 16, 17, 18, 19]
+
+    by_bytes = MotionGate(lambda: settings, ended.append, ring_bytes=3500)
+    by_bytes.admit([frame(START + n) for n in range(20)])
+    by_bytes.scored(START + 19, 0.5)
+    assert [each.captured_at - START for each in by_bytes.admit([])] == [17, 18, 19]
+
+    short = RecordingSettings(RecordingMode.MOTION, pre_roll=2.0)
+    by_time = MotionGate(lambda: short, ended.append)
+    by_time.admit([frame(START + n / 2) for n in range(40)])
+    by_time.scored(START + 19.5, 0.5)
+    kept = by_time.admit([])
+    assert [each.captured_at - START for each in kept] == [
+        17.5,
+        18.0,
+        18.5,
+        19.0,
+        19.5,
+    ]
+    assert ended == []
+    current = by_time.current()
+    assert current is not None
+    assert current.end is None
+    assert math.isclose(current.peak, 0.5)
