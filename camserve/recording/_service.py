@@ -155,7 +155,8 @@ class RecordingService(Service):
         Record into C{root}, keeping C{min_free_bytes} free on its disk,
         each camera of C{cameras} as its settings say: a camera whose mode
         or folder changes gets a new recorder (its old one's files closed
-        first), one whose segment length or limits change keeps its own,
+        first), as does one whose motion mask changes; one whose segment
+        length, limits or motion settings change keeps its own,
         and a camera left out, or whose mode is off, stops recording.
 
         @param root: the recordings folder; L{None} for none, if no camera
@@ -185,6 +186,7 @@ class RecordingService(Service):
             if (
                 wanted is None
                 or wanted.mode != recorder.settings.mode
+                or wanted.motion_mask != recorder.settings.motion_mask
                 or root != self._root
             ):
                 closing.append(self._close(name))
