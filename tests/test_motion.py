@@ -140,7 +140,9 @@ def test_motion_is_recorded_with_its_pre_and_post_roll(tmp_path: Path) -> None:
     porch.still(5)
     assert segments(tmp_path, "porch") == []
     assert porch.events() == []
+    assert porch.recordings.report("porch")["state"] == "waiting_for_motion"
     porch.moving(3)
+    assert porch.recordings.report("porch")["state"] == "recording"
     porch.still(12)
     porch.moving(1)
     (first, going_on) = porch.events()

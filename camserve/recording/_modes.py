@@ -41,6 +41,9 @@ class RecordingState(enum.Enum):
     """Not recording: its mode is off, or it was not asked to record."""
     RECORDING = "recording"
     """Writing every frame the camera gives."""
+    WAITING_FOR_MOTION = "waiting_for_motion"
+    """Recording on motion, with none now: the frames of the pre-roll are
+    kept in memory, none written."""
     FAILED = "failed"
     """Writing failed (a full disk, a folder that cannot be written): the
     recording is stopped, and tried again every few seconds."""

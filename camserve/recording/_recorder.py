@@ -156,6 +156,8 @@ class Recorder:
             return RecordingState.WAITING_FOR_DISK
         if self._jobs.failed:
             return RecordingState.FAILED
+        if self._watch is not None and self._watch.resting:
+            return RecordingState.WAITING_FOR_MOTION
         return RecordingState.RECORDING
 
     @property
