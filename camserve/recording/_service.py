@@ -311,7 +311,8 @@ class RecordingService(Service):
     def report(self, name: str) -> dict[str, Any]:
         """
         Camera C{name}'s recording, JSON-ready: its C{mode}, its C{state}
-        (C{off}, C{recording}, C{failed} with its C{last_error}, or
+        (C{off}, C{recording}, C{waiting_for_motion}, C{failed} with its
+        C{last_error}, or
         C{waiting_for_disk}), the C{bytes} its recordings hold on the disk,
         and the C{frames_written} and C{frames_dropped} by its recorder.
         """
