@@ -287,3 +287,22 @@ def test_the_pre_roll_ring_is_bounded_by_frames_and_bytes() -> None:
     assert current is not None
     assert current.end is None
     assert math.isclose(current.peak, 0.5)
+
+
+def test_a_new_segment_starts_where_it_did_among_the_frames_let_through() -> None:
+    """
+    Recording on motion, a frame that starts a new segment (the first of a
+    camera made again) still does among the frames let through, the
+    pre-roll's before it.
+    """
+    settings = RecordingSettings(RecordingMode.MOTION, pre_roll=1.0)
+    watch = ActivityWatch(lambda: settings, WriterThread(at_once=False), lambda _: None)
+    kept, splits = watch.take([frame(START + n / 10) for n in range(5)], {3})
+    assert (kept, splits) == ([], set())
+    watch.gate.scored(START + 0.4, 0.5)
+    batch = [frame(START + 0.5 + n / 10) for n in range(3)]
+    passed, splits = watch.take(batch, {1})
+    assert len(passed) == 8
+    assert passed[5:] == batch
+    assert splits == {6}
+    assert not watch.resting

@@ -68,16 +68,22 @@ class ActivityWatch:
         """
         return self.on_motion and not self.gate.open
 
-    def take(self, frames: Sequence[Frame]) -> list[Frame]:
+    def take(
+        self, frames: Sequence[Frame], splits: set[int]
+    ) -> tuple[list[Frame], set[int]]:
         """
         Offer C{frames} to the analysis; those of them (and of those kept
-        before) to write now.
+        before) to write now, and the positions among those of the frames
+        of C{splits} (positions in C{frames}) that start a new segment.
         """
         for frame in frames:
             self.analysis.offer(frame)
-        if self.on_motion:
-            return self.gate.admit(frames)
-        return list(frames)
+        if not self.on_motion:
+            return list(frames), splits
+        splitting = {id(frames[position]) for position in splits}
+        passed = self.gate.admit(frames)
+        moved = {at for at, frame in enumerate(passed) if id(frame) in splitting}
+        return passed, moved
 
     def current(self) -> MotionEvent | None:
         """

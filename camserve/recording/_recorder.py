@@ -373,7 +373,7 @@ class Recorder:
             splits.add(max(0, self._splits.pop(0) - first))
         seconds: list[tuple[float, float]] = []
         if self._watch is not None:
-            frames = self._watch.take(frames)
+            frames, splits = self._watch.take(frames, splits)
             seconds = self._watch.analysis.take_seconds() if frames else []
         if self._disk_low:
             self._lost += len(frames)
