@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import struct
+import threading
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 from recording_files import read_camera, segments
+from support import reactor, reactor_test, wait_until
 from test_recorder import Recording, WriterThread
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
@@ -29,7 +31,7 @@ from camserve.recording._motion import MotionGate
 from camserve.recording._recorder import Recorder
 from camserve.recording._segment_writer import SegmentWriter
 from camserve.recording._service import RecordingService
-from camserve.testing import PushSource
+from camserve.testing import PushSource, ScriptedCamera
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -306,3 +308,38 @@ def test_a_new_segment_starts_where_it_did_among_the_frames_let_through() -> Non
     assert passed[5:] == batch
     assert splits == {6}
     assert not watch.resting
+
+
+@reactor_test
+async def test_motion_recording_in_real_threads(tmp_path: Path) -> None:
+    """
+    On the real reactor, a camera captured in its thread that keeps still,
+    then moves, is analysed in a thread of its own and recorded on motion:
+    the event is listed and kept in C{motion.jsonl}, and the recording has
+    an activity index.
+    """
+    cameras = CameraService(reactor)
+    moving = [picture(24 + 8 * step) for step in range(20)]
+    cameras.add_camera("porch", ScriptedCamera([STILL] * 100 + moving, fps=40))
+    recordings = RecordingService(cameras, reactor)
+    settings = RecordingSettings(
+        RecordingMode.MOTION, motion_threshold=0.02, pre_roll=0.3, post_roll=1.0
+    )
+    recordings.configure(tmp_path, 0, {"porch": settings})
+    cameras.startService()
+    recordings.startService()
+    try:
+        await wait_until(
+            (tmp_path / "porch" / "motion.jsonl").exists,
+            "a motion event is kept",
+        )
+        names = {thread.name for thread in threading.enumerate()}
+        events = await recordings.motion_events("porch")
+    finally:
+        await recordings.stopService()
+        await cameras.stopService()
+    assert "camserve-activity-porch" in names
+    assert events[0]["end"] is not None
+    assert 0.05 < events[0]["peak"] <= 1
+    assert read_camera(tmp_path, "porch")
+    assert segments(tmp_path, "porch")[0].with_suffix(".act").exists()
