@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import numpy as np
     from numpy.typing import NDArray
 
 WIDTH = 64
@@ -55,6 +53,11 @@ class ActivityMeter:
         is not a picture. The first frame, and the first after a change of
         size, scores 0 and starts the background.
         """
+        # OpenCV is imported by the first frame's analysis, in the analysis
+        # thread: neither camserve's start nor the reactor waits for it.
+        import cv2  # noqa: PLC0415 - in the analysis thread
+        import numpy as np  # noqa: PLC0415 - in the analysis thread
+
         small = self._small(jpeg)
         if small is None:
             return None
@@ -77,6 +80,9 @@ class ActivityMeter:
         C{jpeg} decoded grey at a quarter of its size (which the decoder
         does cheaply), then shrunk to L{WIDTH} pixels wide, and smoothed.
         """
+        import cv2  # noqa: PLC0415 - in the analysis thread
+        import numpy as np  # noqa: PLC0415 - in the analysis thread
+
         raw = np.frombuffer(jpeg, dtype=np.uint8)
         try:
             grey = cv2.imdecode(raw, cv2.IMREAD_REDUCED_GRAYSCALE_4)
@@ -95,6 +101,8 @@ class ActivityMeter:
         """
         Which pixels of a picture of C{shape} are counted.
         """
+        import numpy as np  # noqa: PLC0415 - in the analysis thread
+
         height, width = shape[:2]
         counted = np.ones((height, width), dtype=np.bool_)
         for left, top, across, down in self._mask:
