@@ -343,3 +343,21 @@ async def test_motion_recording_in_real_threads(tmp_path: Path) -> None:
     assert 0.05 < events[0]["peak"] <= 1
     assert read_camera(tmp_path, "porch")
     assert segments(tmp_path, "porch")[0].with_suffix(".act").exists()
+
+
+def test_motion_going_on_when_the_recording_ends_is_kept(tmp_path: Path) -> None:
+    """
+    Stopping while the picture moves ends the recording and its event,
+    which is kept with the last frame scored as motion as its end.
+    """
+    porch = Porch(tmp_path, MOTION)
+    porch.still(3)
+    porch.moving(2)
+    porch.stop()
+    (event,) = porch.events()
+    assert event["start"] - START in (3.0, 3.1)
+    assert 4.7 <= event["end"] - START <= 4.9
+    assert (tmp_path / "porch" / "motion.jsonl").read_text().count("\n") == 1
+    times = [frame.captured_at - START for frame in porch.recorded()]
+    assert round(times[0], 1) == round(event["start"] - START - 2.0, 1)
+    assert round(times[-1], 1) == 4.9

@@ -85,6 +85,13 @@ class ActivityWatch:
         moved = {at for at, frame in enumerate(passed) if id(frame) in splitting}
         return passed, moved
 
+    def finish(self) -> None:
+        """
+        The recording ends: so does the motion going on, and the frames
+        kept for the pre-roll are let go.
+        """
+        self.gate.finish()
+
     def current(self) -> MotionEvent | None:
         """
         The motion going on, with no end yet; L{None} if none.

@@ -132,6 +132,17 @@ class MotionGate:
         self._trim(settings.pre_roll)
         return passed
 
+    def finish(self) -> None:
+        """
+        The recording ends: the motion going on, if any, ends with the last
+        frame that passed the threshold.
+        """
+        event, self.event = self.event, None
+        if event is not None:
+            self._ended(event)
+        self._ring.clear()
+        self._bytes = 0
+
     def current(self) -> MotionEvent | None:
         """
         The motion going on, as an event with no end; L{None} if none.

@@ -237,6 +237,8 @@ class Recorder:
         @return: as L{stop}'s.
         """
         self._closed = True
+        if self._watch is not None:
+            self._watch.finish()
         self._handle.unfollow(self._heard)
         done = self.stop()
         self._jobs.close()
