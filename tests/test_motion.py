@@ -26,8 +26,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from camserve import CameraService
 from camserve._frame import Frame
 from camserve.recording._activity_watch import ActivityWatch
+from camserve.recording._analysis import Analysis
 from camserve.recording._modes import RecordingMode, RecordingSettings
 from camserve.recording._motion import MotionGate
+from camserve.recording._open_segments import OpenSegments
 from camserve.recording._recorder import Recorder
 from camserve.recording._segment_writer import SegmentWriter
 from camserve.recording._service import RecordingService
@@ -361,3 +363,79 @@ def test_motion_going_on_when_the_recording_ends_is_kept(tmp_path: Path) -> None
     times = [frame.captured_at - START for frame in porch.recorded()]
     assert round(times[0], 1) == round(event["start"] - START - 2.0, 1)
     assert round(times[-1], 1) == 4.9
+
+
+class Scripted:
+    """
+    A meter whose scores are given in advance, in order.
+    """
+
+    def __init__(self, scores: list[float | None]) -> None:
+        self.scores = scores
+
+    def score(self, jpeg: bytes) -> float | None:  # noqa: ARG002 - a meter's signature
+        return self.scores.pop(0)
+
+
+def test_the_analysis_keeps_each_seconds_peak_at_a_few_frames_a_second() -> None:
+    """
+    Of frames 10 a second, the analysis scores one every fifth of a second
+    (passing over the others); each second's activity is the highest score
+    of its frames, given once a later second has a score.
+    """
+    scores: list[float | None] = [0.1, 0.4, 0.2, None, 0.3] + [0.0] * 5 + [0.9]
+    heard: list[tuple[float, float]] = []
+    analysis = Analysis(
+        Scripted(scores),  # type: ignore[arg-type]
+        at_once,
+        lambda captured, score: heard.append((captured - START, score)),
+    )
+    for n in range(21):
+        analysis.offer(frame(START + n / 10))
+    assert analysis.analysed == 10
+    assert analysis.passed_over == 10
+    assert [round(at, 1) for at, _ in heard] == [
+        0.0,
+        0.2,
+        0.4,
+        0.8,
+        1.0,
+        1.2,
+        1.4,
+        1.6,
+        1.8,
+        2.0,
+    ]
+    assert analysis.take_seconds() == [(START, 0.4), (START + 1, 0.0)]
+    assert analysis.take_seconds() == []
+
+
+def test_a_segments_activity_file(tmp_path: Path) -> None:
+    """
+    A segment written with activity has an C{.act} of 12-byte records in
+    time order, from the second of its first frame on, each second once;
+    one written without has none, nor has a segment that ends with no
+    frame.
+    """
+    open_segments = OpenSegments()
+    writer = SegmentWriter(tmp_path, "porch", open_segments)
+    jpeg = picture(24)
+    frames = [Frame(jpeg, START + 5 + n / 2, n, 0.0) for n in range(4)]
+    writer.write(frames[:2], segment_seconds=60, activity=[(START + 4, 0.5)])
+    writer.write(
+        frames[2:],
+        segment_seconds=60,
+        activity=[(START + 5, 0.25), (START + 5, 0.75), (START + 6, 1.5)],
+        sync=True,
+    )
+    writer.end_segment()
+    writer.write([Frame(jpeg, START + 100, 5, 0.0)], segment_seconds=60, activity=[])
+    writer.end_segment()
+    writer.write([], segment_seconds=60, activity=[(START + 200, 0.5)])
+    first, _ = segments(tmp_path, "porch")
+    assert list(tmp_path.rglob("*.act")) == [first.with_suffix(".act")]
+    data = first.with_suffix(".act").read_bytes()
+    assert [ACT.unpack_from(data, at) for at in range(0, len(data), ACT.size)] == [
+        (START + 5, 0.25),
+        (START + 6, 1.0),
+    ]
