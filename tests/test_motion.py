@@ -439,3 +439,31 @@ def test_a_segments_activity_file(tmp_path: Path) -> None:
         (START + 5, 0.25),
         (START + 6, 1.0),
     ]
+
+
+def test_events_older_than_the_recordings_are_forgotten(tmp_path: Path) -> None:
+    """
+    When an event is kept, those that ended more than the camera's
+    C{max_age} before it are forgotten; without a C{max_age}, none is.
+    """
+    kept = RecordingSettings(
+        RecordingMode.MOTION,
+        motion_threshold=0.02,
+        pre_roll=1.0,
+        post_roll=1.0,
+        max_age=10.0,
+    )
+    for settings, count in ((kept, 2), (MOTION, 3)):
+        root = tmp_path / str(count)
+        porch = Porch(root, settings)
+        for _ in range(3):
+            porch.moving(1)
+            porch.still(8)
+        porch.stop()
+        events = porch.events()
+        assert [round(each["start"] - START) for each in events] == [0, 9, 18][-count:]
+        log = root / "porch" / "motion.jsonl"
+        assert log.read_text().count("\n") == count
+        assert [path.name for path in log.parent.iterdir() if path.is_file()] == [
+            "motion.jsonl"
+        ]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
     from camserve.recording._activity_watch import ActivityWatch
+    from camserve.recording._modes import RecordingSettings
     from camserve.recording._motion import MotionEvent
     from camserve.recording._writer_jobs import InThread
 
@@ -47,21 +48,34 @@ class MotionLog:
 
     _log = Logger()
 
-    def __init__(self, path: Path, in_thread: InThread) -> None:
+    def __init__(
+        self,
+        path: Path,
+        in_thread: InThread,
+        settings: Callable[[], RecordingSettings],
+    ) -> None:
         """
         @param path: the file.
-        @param in_thread: runs a job in the camera's writer thread.
+        @param in_thread: runs a job in the camera's writer thread (the one
+            that writes the file, so that appending and pruning never
+            meet).
+        @param settings: the recording's settings now: its C{max_age}.
         """
         self._path = path
         self._in_thread = in_thread
+        self._settings = settings
 
     def ended(self, event: MotionEvent) -> None:
         """
-        Keep C{event}, which has ended.
+        Keep C{event}, which has ended, and forget those that ended more
+        than the recording's C{max_age} before it.
         """
         line = json.dumps(event.as_json()) + "\n"
-        writing = self._in_thread(partial(_append, self._path, line.encode()))
-        writing.addErrback(self._failed)
+        max_age = self._settings().max_age
+        end = event.start if event.end is None else event.end
+        oldest = None if max_age is None else end - max_age
+        job = partial(_append, self._path, line.encode(), oldest)
+        self._in_thread(job).addErrback(self._failed)
 
     def _failed(self, failure: Failure) -> None:
         self._log.error(
@@ -71,17 +85,47 @@ class MotionLog:
         )
 
 
-def _append(path: Path, line: bytes) -> None:
+def _append(path: Path, line: bytes, oldest: float | None) -> None:
     """
-    Append C{line} to the file at C{path}, and flush it to the disk.
+    Append C{line} to the file at C{path}, and flush it to the disk; first
+    forget the events that ended before C{oldest}, if not L{None}.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if oldest is not None:
+        _prune(path, oldest)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     try:
         os.write(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _prune(path: Path, oldest: float) -> None:
+    """
+    Rewrite the file at C{path} without the events that ended before
+    C{oldest}, if it has any (a new file, flushed, then renamed over it).
+    """
+    events = read_events(path)
+    kept = [each for each in events if _ended_at(each) >= oldest]
+    if len(kept) == len(events):
+        return
+    again = path.with_name(path.name + ".new")
+    again.write_bytes(b"".join(json.dumps(each).encode() + b"\n" for each in kept))
+    fd = os.open(again, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    again.replace(path)
+
+
+def _ended_at(event: dict[str, Any]) -> float:
+    """
+    When C{event} ended (or started, if it has no end), Unix seconds.
+    """
+    when = event["end"] if event["end"] is not None else event["start"]
+    return float(when) if isinstance(when, (int, float)) else float("inf")
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

@@ -222,10 +222,12 @@ class RecordingService(Service):
             threads = [writing, analysing]
         else:
             writing = analysing = self._in_thread
-        log = MotionLog(motion_log_path(root, name), writing)
-        watch = self._watches[name] = ActivityWatch(
-            lambda: self._settings.get(name, settings), analysing, log.ended
-        )
+
+        def now() -> RecordingSettings:
+            return self._settings.get(name, settings)
+
+        log = MotionLog(motion_log_path(root, name), writing, now)
+        watch = self._watches[name] = ActivityWatch(now, analysing, log.ended)
         recorder = Recorder(
             self._cameras.camera(name),
             settings,
