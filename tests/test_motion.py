@@ -467,3 +467,22 @@ def test_events_older_than_the_recordings_are_forgotten(tmp_path: Path) -> None:
         assert [path.name for path in log.parent.iterdir() if path.is_file()] == [
             "motion.jsonl"
         ]
+
+
+def test_every_second_is_indexed_across_segments(tmp_path: Path) -> None:
+    """
+    Recording continuously in segments of a few seconds, every second but
+    the last has its activity in the C{.act} of a segment it is in.
+    """
+    porch = Porch(
+        tmp_path,
+        RecordingSettings(RecordingMode.CONTINUOUS, segment_seconds=3.0),
+    )
+    porch.still(2)
+    porch.moving(4)
+    porch.still(6)
+    porch.stop()
+    assert len(segments(tmp_path, "porch")) == 4
+    seconds = activity(tmp_path)
+    assert sorted(seconds) == [float(second) for second in range(11)]
+    assert all(seconds[second] > 0.05 for second in (2.0, 3.0, 4.0, 5.0))

@@ -132,9 +132,11 @@ class SegmentWriter:
         activity: Sequence[tuple[float, float]] = (),
     ) -> Written:
         """
-        Append C{frames} to the segment, in order, then the seconds of
-        C{activity} to its activity file, and flush the files to the disk
-        if C{sync}.
+        Append C{frames} to the segment, in order, and flush the files to
+        the disk if C{sync}; the seconds of C{activity} go to the activity
+        file of the segment open before the frames (the analysis lags
+        behind them) and of the one open after, each keeping those of its
+        own seconds.
 
         @param segment_seconds: how long a segment lasts, in capture time.
         @param splits: the positions in C{frames} of those that start a new
@@ -144,6 +146,8 @@ class SegmentWriter:
         count = size = 0
         split = False
         try:
+            if activity and self._segment is not None:
+                size += self._activity(self._segment).append(activity)
             for position, frame in enumerate(frames):
                 split = split or position in splits
                 if not frame.jpeg:
