@@ -25,3 +25,10 @@ SEGMENT_MINUTES = 5.0
 """Minutes of a camera's recording in one segment file."""
 MIN_FREE_BYTES = 0
 """Bytes the recordings leave free on their disk."""
+MOTION_THRESHOLD = 0.02
+"""The activity (the fraction of the picture changed) that starts a motion
+recording."""
+PRE_ROLL = 5.0
+"""Seconds recorded before motion starts."""
+POST_ROLL = 10.0
+"""Seconds recorded after motion ends."""

@@ -67,6 +67,10 @@ def test_a_file_says_how_each_camera_records(tmp_path: Path) -> None:
         'name = "garage"\ndriver = "emulated"\nrecord = "on_demand"\n'
         "[[cameras]]\n"
         'name = "shed"\ndriver = "emulated"\n'
+        "[[cameras]]\n"
+        'name = "yard"\ndriver = "emulated"\nrecord = "motion"\n'
+        "motion_threshold = 0.1\npre_roll = 3\npost_roll = 20\n"
+        "motion_mask = [[0, 0, 0.5, 0.25], [0.9, 0.9, 0.1, 0.1]]\n"
     )
     config = load_config(path)
     assert config.server.recordings_dir == str(tmp_path / "conf" / "../recordings")
@@ -87,6 +91,14 @@ def test_a_file_says_how_each_camera_records(tmp_path: Path) -> None:
         ),
         "garage": RecordingSettings(RecordingMode.ON_DEMAND, 300.0),
         "shed": RecordingSettings(RecordingMode.OFF, 300.0),
+        "yard": RecordingSettings(
+            RecordingMode.MOTION,
+            300.0,
+            motion_threshold=0.1,
+            pre_roll=3.0,
+            post_roll=20.0,
+            motion_mask=((0.0, 0.0, 0.5, 0.25), (0.9, 0.9, 0.1, 0.1)),
+        ),
     }
 
 
@@ -94,17 +106,35 @@ def test_a_file_says_how_each_camera_records(tmp_path: Path) -> None:
     ("text", "message"),
     [
         (
-            '[[cameras]]\nname = "porch"\ndriver = "emulated"\nrecord = "motion"\n',
+            '[[cameras]]\nname = "porch"\ndriver = "emulated"\nrecord = "often"\n',
             (
                 "cameras.toml: camera 'porch': record must be one of 'off',"
-                " 'continuous', 'on_demand', not 'motion'"
+                " 'continuous', 'on_demand', 'motion', not 'often'"
             ),
         ),
         (
             '[[cameras]]\nname = "porch"\ndriver = "emulated"\nrecord = true\n',
             (
                 "cameras.toml: camera 'porch': record must be one of 'off',"
-                " 'continuous', 'on_demand', not true"
+                " 'continuous', 'on_demand', 'motion', not true"
+            ),
+        ),
+        (
+            (
+                '[[cameras]]\nname = "porch"\ndriver = "emulated"\n'
+                "motion_mask = [[0, 0, 0.5]]\n"
+            ),
+            (
+                "cameras.toml: camera 'porch': motion_mask must be rectangles of"
+                " left, top, width and height, each a number from 0 to 1,"
+                " not [[0, 0, 0.5]]"
+            ),
+        ),
+        (
+            '[[cameras]]\nname = "porch"\ndriver = "emulated"\nmotion_threshold = 0\n',
+            (
+                "cameras.toml: camera 'porch': motion_threshold must be a number"
+                " greater than 0, not 0"
             ),
         ),
         (
@@ -214,7 +244,17 @@ def test_the_command_line_records_into_a_folder() -> None:
         " record in"
     )
     with pytest.raises(SystemExit, match=r"^camserve: --record must be one of"):
-        Options().parseOptions(["--record", "motion"])
+        Options().parseOptions(["--record", "often"])
+    motion = ServerConfig.from_strings(
+        {
+            "record": "motion",
+            "recordings-dir": "rec",
+            "motion-mask": "0,0,.5,1; .9,0,.1,.1",
+        }
+    )
+    settings = recordings_of(build_service(motion, Reactor())).settings["emulated"]
+    assert settings.mode is RecordingMode.MOTION
+    assert settings.motion_mask == ((0.0, 0.0, 0.5, 1.0), (0.9, 0.0, 0.1, 0.1))
 
 
 def test_a_reload_applies_recording_settings(tmp_path: Path) -> None:

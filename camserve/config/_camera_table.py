@@ -57,7 +57,9 @@ class CameraConfig:
     @ivar group: the group the grid shows the camera in; L{None} for none.
     @ivar record: when the camera records (a L{RecordingMode}'s value);
         L{None} for never. Likewise C{segment_minutes}, C{max_bytes} and
-        C{max_age}, its recording's, each L{None} for its default.
+        C{max_age}, its recording's, and C{motion_threshold}, C{pre_roll},
+        C{post_roll} and C{motion_mask}, its motion recording's, each
+        L{None} for its default.
     """
 
     name: str
@@ -72,6 +74,10 @@ class CameraConfig:
     segment_minutes: float | None = None
     max_bytes: int | None = None
     max_age: float | None = None
+    motion_threshold: float | None = None
+    pre_roll: float | None = None
+    post_roll: float | None = None
+    motion_mask: tuple[tuple[float, float, float, float], ...] | None = None
 
     def timeouts(self, server: ServerSettings) -> Timeouts:
         """

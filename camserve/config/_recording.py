@@ -7,7 +7,7 @@ and how each camera records.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -98,5 +98,20 @@ def _settings(camera: CameraConfig) -> RecordingSettings:
         else camera.segment_minutes
     )
     return RecordingSettings(
-        RecordingMode(record), minutes * 60, camera.max_bytes, camera.max_age
+        RecordingMode(record),
+        minutes * 60,
+        camera.max_bytes,
+        camera.max_age,
+        motion_threshold=_given("motion_threshold", camera.motion_threshold),
+        pre_roll=_given("pre_roll", camera.pre_roll),
+        post_roll=_given("post_roll", camera.post_roll),
+        motion_mask=_given("motion_mask", camera.motion_mask),
     )
+
+
+def _given(name: str, value: Any) -> Any:
+    """
+    C{value}, setting C{name}'s as a camera gives it; its default if
+    L{None}.
+    """
+    return default_of(name) if value is None else value

@@ -44,6 +44,12 @@ class ServerConfig:
     segment_minutes: float = default_of("segment_minutes")
     max_bytes: int | None = default_of("max_bytes")
     max_age: float | None = default_of("max_age")
+    motion_threshold: float = default_of("motion_threshold")
+    pre_roll: float = default_of("pre_roll")
+    post_roll: float = default_of("post_roll")
+    motion_mask: tuple[tuple[float, float, float, float], ...] = default_of(
+        "motion_mask"
+    )
 
     @property
     def camera_name(self) -> str:

@@ -21,6 +21,7 @@ from camserve.config._values import (
     HostNames,
     Networks,
     Number,
+    Rectangles,
     Text,
     TextValue,
     TomlValue,
@@ -271,7 +272,7 @@ SETTINGS = (
     Setting(
         "record",
         Choice(tuple(mode.value for mode in RecordingMode)),
-        "when the camera records: off, continuous, or on_demand",
+        "when the camera records: off, continuous, on_demand, or motion",
         default=RecordingMode.OFF.value,
         scope=_OF_CAMERA,
     ),
@@ -295,6 +296,37 @@ SETTINGS = (
         "seconds the camera's recordings are kept",
         scope=_OF_CAMERA,
         default_shown="no limit",
+    ),
+    Setting(
+        "motion_threshold",
+        Number(float, 0, 1, above=True),
+        "the activity (the fraction of the picture changed) that starts a"
+        " motion recording",
+        default=_defaults.MOTION_THRESHOLD,
+        scope=_OF_CAMERA,
+    ),
+    Setting(
+        "pre_roll",
+        Number(float, 0, 60),
+        "seconds recorded before motion starts",
+        default=_defaults.PRE_ROLL,
+        scope=_OF_CAMERA,
+    ),
+    Setting(
+        "post_roll",
+        Number(float, 0),
+        "seconds recorded after motion ends",
+        default=_defaults.POST_ROLL,
+        scope=_OF_CAMERA,
+    ),
+    Setting(
+        "motion_mask",
+        Rectangles(),
+        "parts of the picture the activity leaves out: left,top,width,height"
+        " in fractions of the picture, rectangles separated by ;",
+        default=(),
+        scope=_OF_CAMERA,
+        default_shown="none",
     ),
 )
 """Every setting, in the order the command line's help lists them."""

@@ -221,6 +221,66 @@ class DriverOptions:
         return options
 
 
+@frozen
+class Rectangles:
+    """
+    Parts of a picture, each four numbers from 0 to 1: its left, top, width
+    and height in fractions of the picture's width and height. As text,
+    the numbers separated by commas and the rectangles by C{;}; in a
+    config file, a list of lists of four numbers.
+    """
+
+    def from_text(self, name: str, raw: str) -> tuple[Rectangle, ...]:
+        rectangles = [
+            [each.strip() for each in part.split(",")]
+            for part in raw.split(";")
+            if part.strip()
+        ]
+        return self._checked(name, rectangles, raw)
+
+    def from_toml(self, name: str, value: object) -> tuple[Rectangle, ...]:
+        if not isinstance(value, list) or not all(
+            isinstance(each, list) for each in value
+        ):
+            raise ConfigError(
+                f"{name} must be a list of [left, top, width, height] lists,"
+                f" not {shown(value)}"
+            )
+        return self._checked(name, value, value)
+
+    def _checked(
+        self, name: str, rectangles: list[Any], given: object
+    ) -> tuple[Rectangle, ...]:
+        checked = []
+        for rectangle in rectangles:
+            numbers = [_fraction(each) for each in rectangle]
+            if len(numbers) != 4 or None in numbers:  # noqa: PLR2004 - four sides
+                raise ConfigError(
+                    f"{name} must be rectangles of left, top, width and height,"
+                    f" each a number from 0 to 1, not {given!r}"
+                )
+            left, top, width, height = (float(each or 0) for each in numbers)
+            checked.append((left, top, width, height))
+        return tuple(checked)
+
+
+Rectangle = tuple[float, float, float, float]
+"""A part of a picture: left, top, width and height, in fractions."""
+
+
+def _fraction(value: object) -> float | None:
+    """
+    C{value} as a number from 0 to 1; L{None} if it is not one.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if 0 <= number <= 1 else None
+
+
 def _strings(value: object) -> TypeGuard[list[str]]:
     """
     Whether C{value} is a list of strings.

@@ -9,7 +9,12 @@ import enum
 
 from attrs import frozen
 
-from camserve._defaults import SEGMENT_MINUTES
+from camserve._defaults import (
+    MOTION_THRESHOLD,
+    POST_ROLL,
+    PRE_ROLL,
+    SEGMENT_MINUTES,
+)
 
 
 class RecordingMode(enum.Enum):
@@ -23,8 +28,8 @@ class RecordingMode(enum.Enum):
     """All the time it is served, whether anyone watches or not."""
     ON_DEMAND = "on_demand"
     """From when it is asked to start until it is asked to stop."""
-    # Recording on motion, with its pre- and post-roll, joins these as a
-    # mode of its own once its detector exists.
+    MOTION = "motion"
+    """While the picture moves, from its pre-roll to its post-roll."""
 
 
 class RecordingState(enum.Enum):
@@ -36,6 +41,9 @@ class RecordingState(enum.Enum):
     """Not recording: its mode is off, or it was not asked to record."""
     RECORDING = "recording"
     """Writing every frame the camera gives."""
+    WAITING_FOR_MOTION = "waiting_for_motion"
+    """Recording on motion, with none now: the frames of the pre-roll are
+    kept in memory, none written."""
     FAILED = "failed"
     """Writing failed (a full disk, a folder that cannot be written): the
     recording is stopped, and tried again every few seconds."""
@@ -55,9 +63,19 @@ class RecordingSettings:
         deleted first; L{None} for no limit.
     @ivar max_age: the most seconds its recordings are kept; L{None} for no
         limit.
+    @ivar motion_threshold: the activity that starts a motion recording.
+    @ivar pre_roll: seconds recorded before motion starts.
+    @ivar post_roll: seconds recorded after motion ends.
+    @ivar motion_mask: the parts of the picture its activity leaves out:
+        rectangles of left, top, width and height, in fractions of the
+        picture.
     """
 
     mode: RecordingMode = RecordingMode.OFF
     segment_seconds: float = SEGMENT_MINUTES * 60
     max_bytes: int | None = None
     max_age: float | None = None
+    motion_threshold: float = MOTION_THRESHOLD
+    pre_roll: float = PRE_ROLL
+    post_roll: float = POST_ROLL
+    motion_mask: tuple[tuple[float, float, float, float], ...] = ()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from camserve._frame import Frame
     from camserve.camera._handles import CameraHandle
+    from camserve.recording._activity_watch import ActivityWatch
     from camserve.recording._modes import RecordingSettings
     from camserve.recording._segment_writer import SegmentWriter
     from camserve.recording._writer_jobs import InThread
@@ -98,6 +99,7 @@ class Recorder:
         batch: int = 16,
         sync_interval: float = 1.0,
         retry_interval: float = 5.0,
+        watch: ActivityWatch | None = None,
     ) -> None:
         """
         @param handle: the camera to record.
@@ -109,12 +111,15 @@ class Recorder:
         @param batch: the most frames handed to the writer in one job.
         @param sync_interval: seconds between flushes of the files to disk.
         @param retry_interval: seconds between tries after writing failed.
+        @param watch: analyses the frames taken, for the activity files, and
+            picks those written, recording on motion.
         """
         self.name = handle.name
         self.settings = settings
         self._handle = handle
         self._queue_size = queue_size
         self._batch = batch
+        self._watch = watch
         self._jobs = WriterJobs(
             handle.name,
             writer,
@@ -151,6 +156,8 @@ class Recorder:
             return RecordingState.WAITING_FOR_DISK
         if self._jobs.failed:
             return RecordingState.FAILED
+        if self._watch is not None and self._watch.resting:
+            return RecordingState.WAITING_FOR_MOTION
         return RecordingState.RECORDING
 
     @property
@@ -230,6 +237,8 @@ class Recorder:
         @return: as L{stop}'s.
         """
         self._closed = True
+        if self._watch is not None:
+            self._watch.finish()
         self._handle.unfollow(self._heard)
         done = self.stop()
         self._jobs.close()
@@ -325,7 +334,8 @@ class Recorder:
         jobs = self._jobs
         if jobs.busy:
             return
-        if jobs.open and self._disk_low:
+        resting = self._watch is not None and self._watch.resting
+        if jobs.open and (self._disk_low or resting):
             jobs.end_segment()
             return
         if self._getting is not None:
@@ -363,10 +373,14 @@ class Recorder:
         splits = set()
         while self._splits and self._splits[0] < first + len(frames):
             splits.add(max(0, self._splits.pop(0) - first))
+        seconds: list[tuple[float, float]] = []
+        if self._watch is not None:
+            frames, splits = self._watch.take(frames, splits)
+            seconds = self._watch.analysis.take_seconds() if frames else []
         if self._disk_low:
             self._lost += len(frames)
-        else:
-            self._jobs.write(frames, splits, self.settings.segment_seconds)
+        elif frames:
+            self._jobs.write(frames, splits, self.settings.segment_seconds, seconds)
         self._pump()
 
     def _get_failed(self, failure: Failure) -> None:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from camserve._multipart import PREAMBLE
+from camserve.recording._activity_file import ActivityFile
 from camserve.recording._layout import (
+    ACTIVITY,
     INDEX,
     INDEX_RECORD,
     SEGMENT,
@@ -78,6 +80,7 @@ class _Segment:
         self.frames = 0
         self.first: float | None = None
         self.last = 0.0
+        self.activity: ActivityFile | None = None
         self.synced = True
         # The folders whose entries for new files and folders must reach
         # the disk with the segment's first flush.
@@ -126,10 +129,14 @@ class SegmentWriter:
         segment_seconds: float,
         splits: Container[int] = (),
         sync: bool = False,
+        activity: Sequence[tuple[float, float]] = (),
     ) -> Written:
         """
         Append C{frames} to the segment, in order, and flush the files to
-        the disk if C{sync}.
+        the disk if C{sync}; the seconds of C{activity} go to the activity
+        file of the segment open before the frames (the analysis lags
+        behind them) and of the one open after, each keeping those of its
+        own seconds.
 
         @param segment_seconds: how long a segment lasts, in capture time.
         @param splits: the positions in C{frames} of those that start a new
@@ -139,6 +146,8 @@ class SegmentWriter:
         count = size = 0
         split = False
         try:
+            if activity and self._segment is not None:
+                size += self._activity(self._segment).append(activity)
             for position, frame in enumerate(frames):
                 split = split or position in splits
                 if not frame.jpeg:
@@ -148,6 +157,8 @@ class SegmentWriter:
                 size += self._write(frame, segment_seconds, split)
                 split = False
                 count += 1
+            if activity and self._segment is not None:
+                size += self._activity(self._segment).append(activity)
             if sync:
                 self._sync()
         except OSError as error:
@@ -214,6 +225,17 @@ class SegmentWriter:
             segment.first = captured
         segment.last = captured
         return len(part) + len(record)
+
+    def _activity(self, segment: _Segment) -> ActivityFile:
+        """
+        C{segment}'s activity file.
+        """
+        if segment.activity is None:
+            assert segment.first is not None  # noqa: S101 - it has a frame
+            path = segment.name.path(ACTIVITY)
+            segment.activity = ActivityFile(path, segment.first, write_all)
+        self._where = segment.activity.path
+        return segment.activity
 
     def _open(self, captured_at: float) -> _Segment:
         """
@@ -293,6 +315,9 @@ class SegmentWriter:
         os.fsync(segment.segment)
         self._where = segment.name.path(INDEX)
         os.fsync(segment.index)
+        if segment.activity is not None:
+            self._where = segment.activity.path
+            segment.activity.sync()
         for folder in segment.folders:
             self._where = folder
             _sync_folder(folder)
@@ -308,6 +333,8 @@ class SegmentWriter:
             # A file that fails to close leaves nothing more to do with it.
             with suppress(OSError):
                 os.close(fd)
+        if segment.activity is not None:
+            segment.activity.close(delete=not segment.frames)
         if not segment.frames:
             for suffix in (SEGMENT, INDEX):
                 _delete(segment.name.path(suffix))

@@ -14,7 +14,9 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
 from camserve._defaults import MIN_FREE_BYTES
+from camserve.recording._activity_watch import ActivityWatch
 from camserve.recording._modes import RecordingMode, RecordingState
+from camserve.recording._motion_log import MotionLog, list_events, motion_log_path
 from camserve.recording._open_segments import OpenSegments
 from camserve.recording._recorder import Recorder
 from camserve.recording._retention import Limits, Retention, disk_free
@@ -94,7 +96,8 @@ class RecordingService(Service):
         self._queue_size = queue_size
         self._close_grace = close_grace
         self._in_thread = in_thread
-        self._threads: dict[Recorder, WriterThread] = {}
+        self._threads: dict[Recorder, list[WriterThread]] = {}
+        self._watches: dict[str, ActivityWatch] = {}
         self._retention_thread: WriterThread | None = None
         sweeping: InThread
         if in_thread is None:
@@ -103,6 +106,7 @@ class RecordingService(Service):
             )
         else:
             sweeping = in_thread
+        self._sweeping = sweeping
         self._root: Path | None = None
         self._min_free_bytes = MIN_FREE_BYTES
         self._settings: dict[str, RecordingSettings] = {}
@@ -151,7 +155,8 @@ class RecordingService(Service):
         Record into C{root}, keeping C{min_free_bytes} free on its disk,
         each camera of C{cameras} as its settings say: a camera whose mode
         or folder changes gets a new recorder (its old one's files closed
-        first), one whose segment length or limits change keeps its own,
+        first), as does one whose motion mask changes; one whose segment
+        length, limits or motion settings change keeps its own,
         and a camera left out, or whose mode is off, stops recording.
 
         @param root: the recordings folder; L{None} for none, if no camera
@@ -181,6 +186,7 @@ class RecordingService(Service):
             if (
                 wanted is None
                 or wanted.mode != recorder.settings.mode
+                or wanted.motion_mask != recorder.settings.motion_mask
                 or root != self._root
             ):
                 closing.append(self._close(name))
@@ -207,12 +213,21 @@ class RecordingService(Service):
             or name in self._closing
         ):
             return
-        thread: WriterThread | None = None
+        threads: list[WriterThread] = []
         writing: InThread
+        analysing: InThread
         if self._in_thread is None:
-            writing = thread = WriterThread(self._reactor, f"camserve-recording-{name}")
+            writing = WriterThread(self._reactor, f"camserve-recording-{name}")
+            analysing = WriterThread(self._reactor, f"camserve-activity-{name}")
+            threads = [writing, analysing]
         else:
-            writing = self._in_thread
+            writing = analysing = self._in_thread
+
+        def now() -> RecordingSettings:
+            return self._settings.get(name, settings)
+
+        log = MotionLog(motion_log_path(root, name), writing, now)
+        watch = self._watches[name] = ActivityWatch(now, analysing, log.ended)
         recorder = Recorder(
             self._cameras.camera(name),
             settings,
@@ -221,12 +236,12 @@ class RecordingService(Service):
             writing,
             queue_size=self._queue_size,
             retry_interval=self._retry_interval,
+            watch=watch,
         )
         self._recorders[name] = (recorder, root)
-        if thread is not None:
-            self._threads[recorder] = thread
+        self._threads[recorder] = threads
         recorder.disk_low(self._sweeps.low)
-        if settings.mode is RecordingMode.CONTINUOUS:
+        if settings.mode in (RecordingMode.CONTINUOUS, RecordingMode.MOTION):
             recorder.start()
 
     def _close(self, name: str) -> Deferred[None]:
@@ -235,11 +250,12 @@ class RecordingService(Service):
         the one its settings now ask for.
         """
         recorder, _ = self._recorders.pop(name)
-        thread = self._threads.pop(recorder, None)
+        self._watches.pop(name, None)
+        threads = self._threads.pop(recorder, [])
         closed = self._closing[name] = recorder.close()
 
         def then(_: object) -> None:
-            if thread is not None:
+            for thread in threads:
                 thread.stop()
             if self._closing.get(name) is closed:
                 del self._closing[name]
@@ -284,10 +300,21 @@ class RecordingService(Service):
 
     # Reports
 
+    def motion_events(self, name: str) -> Deferred[list[dict[str, Any]]]:
+        """
+        Camera C{name}'s motion events, oldest first, read in a thread: each
+        its C{start} and C{end} (Unix seconds; C{end} L{None} for the motion
+        going on) and its C{peak} activity.
+        """
+        root = self._root
+        path = None if root is None else motion_log_path(root, name)
+        return list_events(path, self._sweeping, lambda: self._watches.get(name))
+
     def report(self, name: str) -> dict[str, Any]:
         """
         Camera C{name}'s recording, JSON-ready: its C{mode}, its C{state}
-        (C{off}, C{recording}, C{failed} with its C{last_error}, or
+        (C{off}, C{recording}, C{waiting_for_motion}, C{failed} with its
+        C{last_error}, or
         C{waiting_for_disk}), the C{bytes} its recordings hold on the disk,
         and the C{frames_written} and C{frames_dropped} by its recorder.
         """

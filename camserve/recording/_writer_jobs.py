@@ -116,11 +116,16 @@ class WriterJobs:
         return self._job is not None
 
     def write(
-        self, frames: Sequence[Frame], splits: set[int], segment_seconds: float
+        self,
+        frames: Sequence[Frame],
+        splits: set[int],
+        segment_seconds: float,
+        activity: Sequence[tuple[float, float]] = (),
     ) -> None:
         """
-        Write C{frames} (see L{SegmentWriter.write}); while writing has
-        failed and is not being tried again, lose them.
+        Write C{frames}, and the seconds of C{activity} (see
+        L{SegmentWriter.write}); while writing has failed and is not being
+        tried again, lose them.
         """
         if self.failed and not self._retrying:
             self.lost += len(frames)
@@ -132,6 +137,7 @@ class WriterJobs:
             segment_seconds=segment_seconds,
             splits=splits,
             sync=sync,
+            activity=activity,
         )
         self._run(job, frames=len(frames), sync=sync)
 
