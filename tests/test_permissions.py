@@ -90,7 +90,7 @@ def test_who_may_use_each_route() -> None:
     """
     The server's routes, each camera's among them, declare: a logged-in
     user for the pages, the API, C{/streams} and health, and for the
-    playback and export of the recordings of the cameras they see (which
+    playback, export and motion events of the cameras they see (which
     an API token does not open); a viewer of the camera (or its token) for
     each camera's live routes and the first camera's stream and snapshot;
     an admin for a reload. Health says less in public.
@@ -120,6 +120,7 @@ def test_who_may_use_each_route() -> None:
         ("/cameras/<camera>/snapshot.jpg", camera, False),
         ("/cameras/<camera>/healthz", camera, True),
         ("/api/cameras/<name>/export", user, False),
+        ("/api/cameras/<name>/events", user, False),
         ("/cameras/<camera>/playback", user, False),
         ("/cameras/<camera>/playback/<session>", user, False),
     }

@@ -16,6 +16,7 @@ from camserve.web._api import ApiRoutes
 from camserve.web._camera_app import CameraApp, recordings_in, set_allow
 from camserve.web._cameras_seen import CamerasSeen
 from camserve.web._composition import include
+from camserve.web._events_route import EventsRoute
 from camserve.web._export_route import ExportRoute
 from camserve.web._page_routes import PageRoutes
 from camserve.web._permissions import Permission, allow
@@ -68,6 +69,7 @@ class ServerApp:
     @ivar streams: the stream of several cameras.
     @ivar api: the JSON API.
     @ivar export: the export of recordings.
+    @ivar events: the list of motion events.
     """
 
     app = Klein()
@@ -79,6 +81,7 @@ class ServerApp:
     include(app, StreamsRoute.app, lambda server: server.streams.app)
     include(app, ApiRoutes.app, lambda server: server.api.app)
     include(app, ExportRoute.app, lambda server: server.export.app)
+    include(app, EventsRoute.app, lambda server: server.events.app)
 
     def __init__(
         self,
@@ -129,6 +132,7 @@ class ServerApp:
         )
         self._recordings = recordings_in(recordings_dir, clock)
         self.export = ExportRoute(self._seen, self._recordings, clock)
+        self.events = EventsRoute(self._seen, recorder)
 
     # Each camera
 
