@@ -19,6 +19,7 @@ from camserve.web._composition import include
 from camserve.web._export_route import ExportRoute
 from camserve.web._page_routes import PageRoutes
 from camserve.web._permissions import Permission, allow
+from camserve.web._recording_routes import RecordingRoutes
 from camserve.web._reports import health_report
 from camserve.web._requests import json_answer, plain_answer, under_api
 from camserve.web._resources import Answer, CamerasResource, redirect_to_page
@@ -68,6 +69,7 @@ class ServerApp:
     @ivar streams: the stream of several cameras.
     @ivar api: the JSON API.
     @ivar export: the export of recordings.
+    @ivar recording: the control and listing of recordings.
     """
 
     app = Klein()
@@ -79,6 +81,7 @@ class ServerApp:
     include(app, StreamsRoute.app, lambda server: server.streams.app)
     include(app, ApiRoutes.app, lambda server: server.api.app)
     include(app, ExportRoute.app, lambda server: server.export.app)
+    include(app, RecordingRoutes.app, lambda server: server.recording.app)
 
     def __init__(
         self,
@@ -129,6 +132,13 @@ class ServerApp:
         )
         self._recordings = recordings_in(recordings_dir, clock)
         self.export = ExportRoute(self._seen, self._recordings, clock)
+        self.recording = RecordingRoutes(
+            self._seen,
+            user=user,
+            logins=user is not None or anonymous,
+            recorder=recorder,
+            recordings=self._recordings,
+        )
 
     # Each camera
 
