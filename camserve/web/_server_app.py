@@ -114,6 +114,8 @@ class ServerApp:
         self.user = user
         self._anonymous = anonymous
         self._share = tokens is not None and user is not None
+        # Who may start and stop recordings: anyone without logins.
+        self._admin = user.may("admin") if user is not None else not anonymous
         self._clock = clock
         # One app per camera, made on first use and forgotten on the first
         # look-up after its camera is removed. By name: an app refers to its
@@ -255,6 +257,7 @@ class ServerApp:
                 details=not self._anonymous,
                 recordings=self._recordings,
                 recorder=self._recorder,
+                admin=self._admin,
             )
             made = self._camera_apps[hub.name] = (hub, app, app.app.resource())
         return made[1], made[2]
