@@ -4,14 +4,16 @@ browser, on a real C{twistd camserve} that records an emulated camera on
 demand: the page's Record button records, a click on the timeline plays
 the recording from then in the page's picture (an earlier frame than
 live, by its C{X-Timestamp}), pause freezes the picture, the step
-buttons move it a frame, and LIVE returns to the live stream; at a
+buttons move it a frame, a span marked exports, and LIVE returns to the live stream; at a
 desktop's size and a phone's.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.request
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import pytest
 from browsing import needs_chromium, open_window, serving, wait_for
@@ -127,6 +129,13 @@ def pause_step_and_go_live(page: Page) -> dict[str, Any]:
     page.locator("#step-back").click()
     wait_for(page, lambda: shown(page) != forward, "a step back")
     back = shown(page)
+    page.locator("#mark-start").click()
+    page.locator("#step-forward").click()
+    wait_for(page, lambda: shown(page) == forward, "a step forward again")
+    page.locator("#mark-end").click()
+    exported = page.locator("#export")
+    assert exported.is_visible()
+    export = exported.get_attribute("href")
     page.locator("#live").click()
     wait_for(page, lambda: shown(page) is None, "the live stream shows")
     wait_for(
@@ -145,6 +154,7 @@ def pause_step_and_go_live(page: Page) -> dict[str, Any]:
         "still": still,
         "forward": forward,
         "back": back,
+        "export": urljoin(page.url, export),
         "badge": page.locator("#mode-badge").inner_text(),
     }
 
@@ -157,7 +167,8 @@ def test_record_seek_pause_step_and_live(
     On the camera page, Record records the camera and Stop stops it; a
     click on the timeline at a recorded time shows the frame captured
     then; pause freezes the picture, a step forward and back moves it one
-    frame; LIVE shows the live stream again.
+    frame; a span marked from one frame to the next exports as those two
+    frames; LIVE shows the live stream again.
     """
     server = recording
 
@@ -195,4 +206,7 @@ def test_record_seek_pause_step_and_live(
     assert seen["forward"] - seen["paused_at"] == pytest.approx(0.1, abs=0.03)
     assert seen["back"] == pytest.approx(seen["paused_at"], abs=0.001)
     assert seen["badge"] == "LIVE"
+    with urllib.request.urlopen(seen["export"], timeout=10) as response:  # noqa: S310 - our own server
+        assert response.headers["x-frames"] == "2"
+        assert response.read(4) == b"RIFF"
     assert seen["fits"]

@@ -270,7 +270,9 @@
     marks[which] = session && shown !== null ? shown : now();
     if (marks[0] !== null && marks[1] !== null) {
       const [first, last] = [Math.min(...marks), Math.max(...marks)];
-      exportLink.href = `${api}export?start=${first}&end=${last}`;
+      // X-Timestamp rounds the capture times to the microsecond: half a
+      // millisecond more each way takes in the frames marked, and no other.
+      exportLink.href = `${api}export?start=${first - 0.0005}&end=${last + 0.0005}`;
       exportLink.hidden = false;
     }
     draw();
