@@ -156,6 +156,7 @@ def pause_step_and_go_live(page: Page) -> dict[str, Any]:
         "back": back,
         "export": urljoin(page.url, export),
         "badge": page.locator("#mode-badge").inner_text(),
+        "live_pause": page.locator("#pause").is_visible(),
     }
 
 
@@ -184,6 +185,7 @@ def test_record_seek_pause_step_and_live(
                 page.locator("#zoom-in").click()
             assert page.locator("#span-label").inner_text() == "1 min across"
             page.locator("#speed").select_option("0.25")
+            assert not page.locator("#play").is_visible()
             target = last - 2.5
             click_time(page, target)
             wait_for(page, lambda: shown(page) is not None, "a recorded frame shows")
@@ -192,6 +194,9 @@ def test_record_seek_pause_step_and_live(
             assert abs(played - target) < 0.6
             assert played < time.time() - 2
             assert page.locator("#mode-badge").inner_text() == "PLAYBACK"
+            # The playback's Pause in place of the live picture's.
+            assert page.locator("#play").is_visible()
+            assert not page.locator("#pause").is_visible()
             return {
                 **pause_step_and_go_live(page),
                 "fits": page.evaluate(
@@ -206,6 +211,7 @@ def test_record_seek_pause_step_and_live(
     assert seen["forward"] - seen["paused_at"] == pytest.approx(0.1, abs=0.03)
     assert seen["back"] == pytest.approx(seen["paused_at"], abs=0.001)
     assert seen["badge"] == "LIVE"
+    assert seen["live_pause"]
     with urllib.request.urlopen(seen["export"], timeout=10) as response:  # noqa: S310 - our own server
         assert response.headers["x-frames"] == "2"
         assert response.read(4) == b"RIFF"

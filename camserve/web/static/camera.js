@@ -123,12 +123,12 @@
       clearTimeout(retryTimer);
       clearTimeout(snapshotTimer);
       if (paused) pause.click();
-      pause.disabled = true;
+      pause.hidden = true;
       problem.textContent = "";
     },
     back() {
       replaying = false;
-      pause.disabled = false;
+      pause.hidden = false;
       watch();
     },
   };

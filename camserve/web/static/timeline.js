@@ -94,7 +94,7 @@
     for (let tick = Math.ceil((from - offset) / step) * step + offset; tick < from + span; tick += step) {
       context.moveTo(Math.round(x(tick)) + 0.5, 0);
       context.lineTo(Math.round(x(tick)) + 0.5, height * 0.4);
-      context.fillText(label(tick, step), x(tick) + 3, 12);
+      if (x(tick) < width - 70) context.fillText(label(tick, step), x(tick) + 3, 12);
     }
     context.stroke();
     const head = dragTime ?? (session ? shown : now());
@@ -127,6 +127,9 @@
     if (playing) delete badge.dataset.live;
     else badge.dataset.live = "";
     section.dataset.playing = String(playing);
+    // The playback's controls show while a recording plays, in place of
+    // the live picture's Pause (see camera.js).
+    for (const button of [play, stepBack, stepForward, liveButton]) button.hidden = !playing;
     play.disabled = !playing;
     liveButton.disabled = !playing;
     stepBack.disabled = !playing || !paused;
