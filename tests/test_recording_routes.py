@@ -242,3 +242,31 @@ async def test_default_span_is_the_last_day(tmp_path: Path) -> None:
         assert [r["start"] for r in ranges] == [now - 3 * 86400, now - 3600]
     finally:
         await server.close()
+
+
+@reactor_test
+async def test_the_page_offers_recording_to_admins(tmp_path: Path) -> None:
+    """
+    The camera page of a camera recorded on demand has the timeline for
+    everyone, and the Record button for an admin, or anyone without
+    logins, never for a viewer.
+    """
+    servers = {
+        "viewer": Recording.start(tmp_path / "viewer", User("bob", "viewer")),
+        "admin": Recording.start(tmp_path / "admin", User("alice", "admin")),
+        "nobody": Recording.start(tmp_path / "nobody"),
+    }
+    try:
+        pages = {}
+        for who, server in servers.items():
+            response = await treq.get(server.url("/cameras/porch/"), pool=server.pool)
+            pages[who] = await treq.text_content(response)
+        assert all('id="timeline"' in page for page in pages.values())
+        assert {who: 'id="record"' in page for who, page in pages.items()} == {
+            "viewer": False,
+            "admin": True,
+            "nobody": True,
+        }
+    finally:
+        for server in servers.values():
+            await server.close()

@@ -197,8 +197,24 @@ def test_record_seek_pause_step_and_live(
             # The playback's Pause in place of the live picture's.
             assert page.locator("#play").is_visible()
             assert not page.locator("#pause").is_visible()
+            controlled = pause_step_and_go_live(page)
+            canvas = page.locator("#timeline-canvas").bounding_box()
+            assert canvas is not None
+            page.mouse.move(canvas["x"] + canvas["width"] / 2, canvas["y"] + 5)
+            for _ in range(6):
+                page.mouse.wheel(0, 100)
+            wait_for(
+                page,
+                lambda: page.locator("#span-label").inner_text() == "4 min across",
+                "the wheel zooms out",
+            )
+            for _ in range(10):
+                page.locator("#zoom-out").click()
+            # Past a day: the timeline is not capped at 24 h.
+            days = page.locator("#span-label").inner_text()
             return {
-                **pause_step_and_go_live(page),
+                **controlled,
+                "days": days,
                 "fits": page.evaluate(
                     "document.documentElement.scrollWidth <= window.innerWidth"
                 ),
@@ -212,6 +228,7 @@ def test_record_seek_pause_step_and_live(
     assert seen["back"] == pytest.approx(seen["paused_at"], abs=0.001)
     assert seen["badge"] == "LIVE"
     assert seen["live_pause"]
+    assert seen["days"] == "3 days across"
     with urllib.request.urlopen(seen["export"], timeout=10) as response:  # noqa: S310 - our own server
         assert response.headers["x-frames"] == "2"
         assert response.read(4) == b"RIFF"
