@@ -2,8 +2,9 @@
 Tests for the recording routes (L{camserve.web._recording_routes}) on a
 real server: an admin (anyone, without logins) starts and stops an
 C{on_demand} camera's recording and is answered its report, a viewer is
-refused, other cameras are refused with a short message; and what a
-camera recorded is listed as ranges of capture times.
+refused, other cameras are refused with a short message, and the camera
+page offers it to whoever may; and what a camera recorded is listed as
+ranges of capture times.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import treq
 from attrs import define
 from recorded import START, frames_at, write_segment
 from support import reactor, reactor_test, wait_until
-from twisted.internet.task import deferLater
+from twisted.internet.task import Clock, deferLater
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.server import Site
@@ -270,3 +271,19 @@ async def test_the_page_offers_recording_to_admins(tmp_path: Path) -> None:
     finally:
         for server in servers.values():
             await server.close()
+
+
+def test_who_starts_and_stops() -> None:
+    """
+    The recording's routes serve as an admin anyone without logins, those
+    who did not log in on a server with logins as nobody (whom an admin's
+    route refuses), and a logged-in user as themselves.
+    """
+    clock = Clock()
+    cameras = CameraService(clock)
+    nobody = ServerApp(cameras, clock).recording.user
+    assert nobody is not None
+    assert nobody.may("admin")
+    assert ServerApp(cameras, clock, anonymous=True).recording.user is None
+    viewer = User("bob", "viewer")
+    assert ServerApp(cameras, clock, user=viewer).recording.user == viewer

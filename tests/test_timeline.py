@@ -1,7 +1,7 @@
 """
 Tests of the camera page's timeline (C{static/timeline.js}) in a real
 browser, on a real C{twistd camserve} that records an emulated camera on
-demand: the page's Record button records, a click on the timeline plays
+demand: the page's Record button records, a drag on the timeline plays
 the recording from then in the page's picture (an earlier frame than
 live, by its C{X-Timestamp}), pause freezes the picture, the step
 buttons move it a frame, a span marked exports, and LIVE returns to the live stream; at a
@@ -59,18 +59,27 @@ def shown(page: Page) -> float | None:
     return None if stamp is None else float(stamp)
 
 
-def click_time(page: Page, when: float) -> None:
+def drag_to_time(page: Page, when: float) -> None:
     """
-    Click the timeline where it shows time C{when}.
+    Drag on the timeline from 10 seconds before time C{when} to where it
+    shows C{when}, and let go.
     """
     box = page.locator("#timeline-canvas").bounding_box()
     assert box is not None
     # The timeline's right edge is 2% of its span past now, which it
     # follows.
     span = 60.0
-    right = page.evaluate("Date.now() / 1000") + span * 0.02
-    x = box["x"] + box["width"] * (1 - (right - when) / span)
-    page.mouse.click(x, box["y"] + box["height"] / 2)
+    right: float = page.evaluate("Date.now() / 1000") + span * 0.02
+    y = box["y"] + box["height"] / 2
+
+    def x(at: float) -> float:
+        return box["x"] + box["width"] * (1 - (right - at) / span)
+
+    page.mouse.move(x(when - 10), y)
+    page.mouse.down()
+    page.mouse.move(x(when - 5), y)
+    page.mouse.move(x(when), y)
+    page.mouse.up()
 
 
 def record_a_while(page: Page, server: Server) -> float:
@@ -166,7 +175,7 @@ def test_record_seek_pause_step_and_live(
 ) -> None:
     """
     On the camera page, Record records the camera and Stop stops it; a
-    click on the timeline at a recorded time shows the frame captured
+    drag on the timeline to a recorded time shows the frame captured
     then; pause freezes the picture, a step forward and back moves it one
     frame; a span marked from one frame to the next exports as those two
     frames; LIVE shows the live stream again.
@@ -187,7 +196,7 @@ def test_record_seek_pause_step_and_live(
             page.locator("#speed").select_option("0.25")
             assert not page.locator("#play").is_visible()
             target = last - 2.5
-            click_time(page, target)
+            drag_to_time(page, target)
             wait_for(page, lambda: shown(page) is not None, "a recorded frame shows")
             played = shown(page)
             assert played is not None
