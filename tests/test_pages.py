@@ -12,7 +12,7 @@ structure.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -431,3 +431,53 @@ def test_grid_counts_viewers_given() -> None:
     stats = text(one(root, ".//span[@class='stats']"))
     assert stats.startswith("3 watching \u00b7 ")
     assert counted == [hub]
+
+
+def recording_report(mode: str, state: str = "off", size: int = 0) -> dict[str, Any]:
+    """
+    A camera's recording report, as the recording service gives it.
+    """
+    return {
+        "mode": mode,
+        "state": state,
+        "bytes": size,
+        "frames_written": 0,
+        "frames_dropped": 0,
+        "last_error": None,
+    }
+
+
+def test_camera_page_timeline() -> None:
+    """
+    A camera that records, or has recordings, gets the timeline (with the
+    API path of its camera) and its script; one that neither records nor
+    has recordings, a page without a report, or one opened with an API
+    token (which does not open the API), gets neither. Only an
+    admin of a camera that records on demand gets the Record button.
+    """
+    hub, _ = make_hub("porch/1")
+    for report in (None, recording_report("off")):
+        html, root = render(CameraPage(hub, in_grid=True, recording=report))
+        assert root.findall(".//*[@id='timeline']") == []
+        assert "timeline.js" not in html
+    token = "a-token"  # noqa: S105 - a made-up token, no secret
+    _, root = render(
+        CameraPage(
+            hub, in_grid=True, token=token, recording=recording_report("on_demand")
+        )
+    )
+    assert root.findall(".//*[@id='timeline']") == []
+    for report, admin, button in [
+        (recording_report("continuous", "recording"), True, False),
+        (recording_report("off", size=1000), True, False),
+        (recording_report("on_demand"), False, False),
+        (recording_report("on_demand", "recording"), True, True),
+    ]:
+        html, root = render(
+            CameraPage(hub, in_grid=True, recording=report, admin=admin)
+        )
+        timeline = one(root, ".//section[@id='timeline']")
+        assert timeline.get("data-api") == "../../api/cameras/porch%2F1/"
+        assert timeline.get("data-recording") == report["state"]
+        assert "static/timeline.js" in html
+        assert bool(root.findall(".//button[@id='record']")) is button

@@ -93,7 +93,8 @@ def test_who_may_use_each_route() -> None:
     playback, export and motion events of the cameras they see (which
     an API token does not open); a viewer of the camera (or its token) for
     each camera's live routes and the first camera's stream and snapshot;
-    an admin for a reload. Health says less in public.
+    an admin for a reload and to start or stop a recording (anyone, on a
+    server without logins). Health says less in public.
     """
     declared = {
         (route.rule, route.permission, route.declaration.says_less_in_public)
@@ -121,6 +122,8 @@ def test_who_may_use_each_route() -> None:
         ("/cameras/<camera>/healthz", camera, True),
         ("/api/cameras/<name>/export", user, False),
         ("/api/cameras/<name>/events", user, False),
+        ("/api/cameras/<name>/recording", Permission.ADMIN, False),
+        ("/api/cameras/<name>/recordings", user, False),
         ("/cameras/<camera>/playback", user, False),
         ("/cameras/<camera>/playback/<session>", user, False),
     }

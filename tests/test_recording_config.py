@@ -18,6 +18,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
 
 from camserve import CameraService, ConfigError, ServerConfig
+from camserve._listener import Listener
 from camserve.config._file import load_config, parse_config
 from camserve.config._reload import ConfigReloader
 from camserve.recording._modes import RecordingMode, RecordingSettings
@@ -293,3 +294,18 @@ def test_a_reload_applies_recording_settings(tmp_path: Path) -> None:
         " recordings_dir is not set: the folder to record in"
     )
     assert recordings.settings["a"].max_age == 60.0
+
+
+def test_a_server_that_records_takes_small_bodies(tmp_path: Path) -> None:
+    """
+    A server that records takes the small JSON bodies of a playback's
+    control and a recording's start and stop, even without logins; one
+    that neither records nor has logins takes none.
+    """
+    path = tmp_path / "cameras.toml"
+    camera = '[[cameras]]\nname = "porch"\ndriver = "emulated"\n'
+    for server, size in [("", 0), ('[server]\nrecordings_dir = "r"\n', 4096)]:
+        path.write_text(server + camera)
+        top = build_service(str(path), Reactor())
+        (listener,) = (child for child in top if isinstance(child, Listener))
+        assert listener.factory.max_body_size == size

@@ -72,6 +72,7 @@ class CameraApp:
         details: bool = True,
         recordings: Recordings | None = None,
         recorder: RecordingService | None = None,
+        admin: bool = False,
     ) -> None:
         """
         @param stall_timeout: seconds a viewer's connection may stay full
@@ -89,6 +90,8 @@ class CameraApp:
             back; L{None} for a server that does not record.
         @param recorder: what records the camera, whose recording its
             health tells; L{None} for nothing.
+        @param admin: whether the page, in a grid, offers to start and stop
+            the camera's recording (if it records on demand).
         """
         self._hub = hub
         self._clock = clock
@@ -99,6 +102,7 @@ class CameraApp:
         self._share = share
         self._details = details
         self._recorder = recorder
+        self._admin = admin
         self.playback = PlaybackRoutes(
             hub, clock, recordings, stall_timeout=self._stall_timeout
         )
@@ -120,6 +124,12 @@ class CameraApp:
             snapshots=snapshots,
             share=self._share,
             token=token_of(request),
+            recording=(
+                None
+                if self._recorder is None or not self._in_grid
+                else self._recorder.report(self._hub.name)
+            ),
+            admin=self._admin,
         )
 
     @app.route("/static/<name>", methods=["GET"])

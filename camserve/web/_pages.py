@@ -10,7 +10,7 @@ and controls).
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from twisted.web.template import Element, XMLString, renderer, tags
@@ -200,6 +200,8 @@ class CameraPage(Element):
         snapshots: bool = False,
         token: str | None = None,
         share: bool = False,
+        recording: dict[str, Any] | None = None,
+        admin: bool = False,
     ) -> None:
         """
         @param in_grid: whether the page sits under a grid of cameras, two
@@ -210,6 +212,11 @@ class CameraPage(Element):
             links then carry (and it links to no grid, which a token does
             not open).
         @param share: whether to offer to make a link with an API token.
+        @param recording: the camera's recording report, if the server
+            records and serves its API beside the page: a camera that
+            records, or has recordings, gets a timeline of them.
+        @param admin: whether to offer to start and stop the recording of
+            a camera that records on demand.
         """
         super().__init__()
         self._hub = hub
@@ -217,6 +224,8 @@ class CameraPage(Element):
         self._snapshots = snapshots
         self._token = token
         self._share = share and token is None
+        self._recording = None if token is not None else recording
+        self._admin = admin
 
     @renderer
     def camera(self, _request: IRequest | None, tag: Tag) -> Tag:
@@ -248,3 +257,28 @@ class CameraPage(Element):
         user who may mint one.
         """
         return tag if self._share else ""
+
+    @renderer
+    def timeline(self, _request: IRequest | None, tag: Tag) -> Tag | str:
+        """
+        The timeline of the camera's recordings and the playback's
+        controls (C{static/timeline.js}), if it records or has recordings.
+        """
+        report = self._recording
+        if report is None or (report["mode"] == "off" and not report["bytes"]):
+            return ""
+        return tag.fillSlots(
+            api=f"../../api/cameras/{quote(self._hub.name, safe='')}/",
+            mode=report["mode"],
+            recording_state=report["state"],
+        )
+
+    @renderer
+    def record(self, _request: IRequest | None, tag: Tag) -> Tag | str:
+        """
+        The control that starts and stops the recording, for an admin of a
+        camera that records on demand.
+        """
+        report = self._recording
+        on_demand = report is not None and report["mode"] == "on_demand"
+        return tag if on_demand and self._admin else ""

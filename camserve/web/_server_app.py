@@ -20,6 +20,7 @@ from camserve.web._events_route import EventsRoute
 from camserve.web._export_route import ExportRoute
 from camserve.web._page_routes import PageRoutes
 from camserve.web._permissions import Permission, allow
+from camserve.web._recording_routes import RecordingRoutes
 from camserve.web._reports import health_report
 from camserve.web._requests import json_answer, plain_answer, under_api
 from camserve.web._resources import Answer, CamerasResource, redirect_to_page
@@ -70,6 +71,7 @@ class ServerApp:
     @ivar api: the JSON API.
     @ivar export: the export of recordings.
     @ivar events: the list of motion events.
+    @ivar recording: the control and listing of recordings.
     """
 
     app = Klein()
@@ -82,6 +84,7 @@ class ServerApp:
     include(app, ApiRoutes.app, lambda server: server.api.app)
     include(app, ExportRoute.app, lambda server: server.export.app)
     include(app, EventsRoute.app, lambda server: server.events.app)
+    include(app, RecordingRoutes.app, lambda server: server.recording.app)
 
     def __init__(
         self,
@@ -114,6 +117,8 @@ class ServerApp:
         self.user = user
         self._anonymous = anonymous
         self._share = tokens is not None and user is not None
+        # Who may start and stop recordings: anyone without logins.
+        self._admin = user.may("admin") if user is not None else not anonymous
         self._clock = clock
         # One app per camera, made on first use and forgotten on the first
         # look-up after its camera is removed. By name: an app refers to its
@@ -133,6 +138,13 @@ class ServerApp:
         self._recordings = recordings_in(recordings_dir, clock)
         self.export = ExportRoute(self._seen, self._recordings, clock)
         self.events = EventsRoute(self._seen, recorder)
+        self.recording = RecordingRoutes(
+            self._seen,
+            user=user,
+            logins=user is not None or anonymous,
+            recorder=recorder,
+            recordings=self._recordings,
+        )
 
     # Each camera
 
@@ -249,6 +261,7 @@ class ServerApp:
                 details=not self._anonymous,
                 recordings=self._recordings,
                 recorder=self._recorder,
+                admin=self._admin,
             )
             made = self._camera_apps[hub.name] = (hub, app, app.app.resource())
         return made[1], made[2]

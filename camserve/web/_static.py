@@ -25,6 +25,7 @@ _TYPES = {
     "grid.js": b"text/javascript; charset=utf-8",
     "decoder.js": b"text/javascript; charset=utf-8",
     "camera.js": b"text/javascript; charset=utf-8",
+    "timeline.js": b"text/javascript; charset=utf-8",
     "favicon.svg": b"image/svg+xml",
 }
 

@@ -2,7 +2,8 @@
 // state every few seconds, and the controls. A camera that fails shows its
 // reason where the picture would be, and the page keeps asking for the
 // stream, so it comes back on its own. The keyboard: F for full screen,
-// Escape back to every camera.
+// Escape back to every camera. While the timeline (timeline.js) plays a
+// recording in the picture, the page leaves the picture to it.
 "use strict";
 
 (() => {
@@ -32,6 +33,7 @@
   let broken = false;
   let retryTimer = null;
   let snapshotTimer = null;
+  let replaying = false;
 
   function streamUrl() {
     return `video_feed?advance_headers=1&t=${Date.now()}${token && "&" + token}`;
@@ -44,7 +46,7 @@
   function watch() {
     clearTimeout(retryTimer);
     clearTimeout(snapshotTimer);
-    if (paused) return;
+    if (paused || replaying) return;
     broken = false;
     img.src = snapshotMode ? snapshotUrl() : streamUrl();
   }
@@ -58,7 +60,7 @@
     }
     broken = false;
     if (img.naturalWidth) resolution.textContent = `${img.naturalWidth}×${img.naturalHeight}`;
-    if (snapshotMode && !paused) {
+    if (snapshotMode && !paused && !replaying) {
       snapshotTimer = setTimeout(() => { img.src = snapshotUrl(); }, 1000);
     }
   });
@@ -66,7 +68,7 @@
   img.addEventListener("error", () => {
     // The stream was refused (503 with a reason) or broke: say why, and try
     // again, which also asks camserve to retry the camera.
-    if (paused) return;
+    if (paused || replaying) return;
     broken = true;
     poll();
     clearTimeout(retryTimer);
@@ -113,6 +115,24 @@
       watch();
     }
   });
+
+  // The picture handed to a recording's playback, and back to live.
+  const live = {
+    leave() {
+      replaying = true;
+      clearTimeout(retryTimer);
+      clearTimeout(snapshotTimer);
+      if (paused) pause.click();
+      pause.hidden = true;
+      problem.textContent = "";
+    },
+    back() {
+      replaying = false;
+      pause.hidden = false;
+      watch();
+    },
+  };
+  window.camserve = Object.assign(window.camserve || {}, { live });
 
   const share = document.getElementById("share");
   if (share) {
