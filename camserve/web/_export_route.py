@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from klein import Klein
 
 from camserve.recording._export_avi import AviWriter, TooLargeError, plan_avi
-from camserve.web._instants import instant
+from camserve.web._instants import span
 from camserve.web._permissions import Permission, allow
 from camserve.web._requests import json_answer, query_argument
 
@@ -69,7 +69,9 @@ class ExportRoute:
         if catalog is None:
             return json_answer(request, {"error": "this camera is not recorded"}, 404)
         try:
-            start, end = _span(request)
+            start, end = span(
+                query_argument(request, "start"), query_argument(request, "end")
+            )
         except ValueError as error:
             return json_answer(request, {"error": str(error)}, 400)
 
@@ -118,25 +120,6 @@ class ExportRoute:
         if request.method == b"HEAD":
             return b""
         return AviWriter(request, catalog, plan, self._clock).start()
-
-
-def _span(request: Request) -> tuple[float, float]:
-    """
-    The C{start} and C{end} a request asks for.
-
-    @raise ValueError: if either is missing or not a time, or C{end} is
-        before C{start}.
-    """
-    given = [query_argument(request, "start"), query_argument(request, "end")]
-    try:
-        start, end = (instant(text or "") for text in given)
-    except ValueError:
-        raise ValueError(
-            "start and end must be ISO 8601 times or Unix seconds"
-        ) from None
-    if end < start:
-        raise ValueError("end must not be before start")
-    return start, end
 
 
 def _stamp(when: float) -> str:

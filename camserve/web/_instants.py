@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_export -*-
 """
-Instants as a request gives them: ISO 8601 times or Unix seconds.
+Instants as a request gives them: ISO 8601 times or Unix seconds, alone or
+as a span.
 """
 
 from __future__ import annotations
@@ -35,3 +36,35 @@ def instant(text: str) -> float:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
     raise ValueError("not a time")
+
+
+def span(
+    start: str | None,
+    end: str | None,
+    *,
+    now: float | None = None,
+    length: float | None = None,
+) -> tuple[float, float]:
+    """
+    The span from the instant C{start} to the instant C{end}, as L{instant}
+    reads them.
+
+    @param now: the end where C{end} is not given; without it, C{end} must
+        be.
+    @param length: how long before the end the start is where C{start} is
+        not given; without it, C{start} must be.
+    @raise ValueError: if either is missing or not a time, or the end is
+        before the start.
+    """
+    try:
+        last = now if not end and now is not None else instant(end or "")
+        first = (
+            last - length if not start and length is not None else instant(start or "")
+        )
+    except ValueError:
+        raise ValueError(
+            "start and end must be ISO 8601 times or Unix seconds"
+        ) from None
+    if last < first:
+        raise ValueError("end must not be before start")
+    return first, last

@@ -9,12 +9,12 @@ recorded, for the camera page's timeline.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from klein import Klein
 
 from camserve.recording._service import RecordingRefusedError
-from camserve.web._instants import instant
+from camserve.web._instants import span
 from camserve.web._permissions import Permission, allow
 from camserve.web._requests import RefusedError, json_answer, json_body, query_argument
 from camserve.web._user import User
@@ -124,7 +124,12 @@ class RecordingRoutes:
         if self._seen.hub(name) is None:
             return self._seen.unknown(request)
         try:
-            start, end = self._span(request)
+            start, end = span(
+                query_argument(request, "start"),
+                query_argument(request, "end"),
+                now=self._wall_clock(),
+                length=DAY,
+            )
         except ValueError as error:
             return json_answer(request, {"error": str(error)}, 400)
         recordings = self._recordings
@@ -142,29 +147,6 @@ class RecordingRoutes:
             .addCallback(lambda _: catalog.ranges(start, end))
             .addCallback(answer)
         )
-
-    def _span(self, request: Request) -> tuple[float, float]:
-        """
-        The C{start} and C{end} a request asks for: until now, and from a
-        day before C{end}, unless given.
-
-        @raise ValueError: if either is not a time, or C{end} is before
-            C{start}.
-        """
-        given: list[Any] = [
-            query_argument(request, "start"),
-            query_argument(request, "end"),
-        ]
-        try:
-            end = self._wall_clock() if not given[1] else instant(given[1])
-            start = end - DAY if not given[0] else instant(given[0])
-        except ValueError:
-            raise ValueError(
-                "start and end must be ISO 8601 times or Unix seconds"
-            ) from None
-        if end < start:
-            raise ValueError("end must not be before start")
-        return start, end
 
 
 def _action(request: Request) -> str:
