@@ -229,7 +229,7 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         # With logins, POST /api/tokens takes a small JSON body; with
         # recordings, so do a playback's control and a recording's start.
         max_body_size=(
-            0 if checked.accounts is None and plan.root is None else TOKEN_BODY_SIZE
+            0 if checked.accounts is None and plan.root is None else JSON_BODY_SIZE
         ),
         allowed_hosts=server.hosts,
         trusted_proxies=TrustedProxies(parse_networks(server.trusted_proxies)),
@@ -264,7 +264,7 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
 
 _log = Logger()
 
-TOKEN_BODY_SIZE = 4096
+JSON_BODY_SIZE = 4096
 """The largest request body taken where logins or recordings are
 configured, in bytes: room for the JSON of C{POST /api/tokens}, of a
 playback's control and of a recording's start or stop."""

@@ -26,7 +26,7 @@ from camserve.access._auth import LoginThrottle
 from camserve.access._login import LoginResource
 from camserve.access._tokens import Tokens, scrub, token_camera
 from camserve.config._file import load_config
-from camserve.tap import TOKEN_BODY_SIZE, build_service
+from camserve.tap import JSON_BODY_SIZE, build_service
 from camserve.testing import ScriptedCamera, make_jpeg
 from camserve.web._user import User
 
@@ -73,7 +73,7 @@ class TokenServer:
             self.service, reactor, accounts, throttle=throttle, tokens=tokens
         )
         site = CamserveSite(
-            resource, reactor, max_body_size=TOKEN_BODY_SIZE, allowed_hosts=hosts
+            resource, reactor, max_body_size=JSON_BODY_SIZE, allowed_hosts=hosts
         )
         self.port: IListeningPort = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.url = f"http://127.0.0.1:{self.port.getHost().port}"
@@ -467,7 +467,7 @@ async def test_build_service_takes_token_bodies_and_key(tmp_path: Path) -> None:
         (listener,) = [child for child in top if isinstance(child, Listener)]
         site = listener.factory
         assert isinstance(site, CamserveSite)
-        assert site.max_body_size == TOKEN_BODY_SIZE
+        assert site.max_body_size == JSON_BODY_SIZE
         url = f"http://127.0.0.1:{listener.port.getHost().port}"  # type: ignore[union-attr]  # a listening TCP port's
         client = HTTPClient(
             Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
@@ -521,7 +521,7 @@ async def test_deeply_nested_json_is_refused(
     C{/api/reload}, and logs no traceback.
     """
     nested = b"[" * 2040 + b"]" * 2040
-    assert len(nested) <= TOKEN_BODY_SIZE
+    assert len(nested) <= JSON_BODY_SIZE
     deep = {"error": "the body is nested too deeply"}
     assert await server.mint(nested) == (400, deep)
     headers: _Headers = {
