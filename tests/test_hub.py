@@ -610,9 +610,12 @@ def test_snapshot_while_stopping_waits_for_the_restarted_camera() -> None:
     source.push(b"0", 0.0)
     hub.unsubscribe(sink)
     # The camera keeps capturing at 4 fps until the idle timeout stops it.
-    while not source.stop_requested:
+    for _ in range(1000):
+        if source.stop_requested:
+            break
         clock.advance(0.25)
         source.push(b"old", clock.seconds())
+    assert source.stop_requested, "the idle timeout never stopped the camera"
     newest = hub.newest
     assert newest is not None
     assert clock.seconds() - newest.received_at == 0.25
