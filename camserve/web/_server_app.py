@@ -135,7 +135,7 @@ class ServerApp:
             reload=reload,
             recorder=recorder,
         )
-        self._recordings = recordings_in(recordings_dir, clock)
+        self._recordings = recordings_in(recordings_dir, clock, recorder)
         self.export = ExportRoute(self._seen, self._recordings, clock)
         self.events = EventsRoute(self._seen, recorder)
         self.recording = RecordingRoutes(
