@@ -165,11 +165,11 @@ def plan_avi(
         raise TooLargeError(
             f"the span has {count} frames; an export holds at most {MOST_FRAMES}"
         )
-    lengths = np.fromiter(
-        (n for stretch in stretches for n in stretch.lengths), np.int64, count
+    lengths = np.concatenate(
+        [np.asarray(stretch.lengths, np.int64) for stretch in stretches]
     )
-    times = np.fromiter(
-        (t for stretch in stretches for t in stretch.times), np.float64, count
+    times = np.concatenate(
+        [np.asarray(stretch.times, np.float64) for stretch in stretches]
     )
     timing = frame_timing(times)
     riffs = _riffs(lengths, timing.repeats, riff_size)
