@@ -237,3 +237,36 @@ def test_opencv_follows_capture_times(tmp_path: Path) -> None:
     assert len(shown) == 120
     expected = [n / 20 + (1 if n >= 40 else 0) for n in range(120)]
     assert shown == pytest.approx(expected, abs=0.001)
+
+
+def test_avi_1_reader(tmp_path: Path) -> None:
+    """
+    A reader of AVI 1.0 files only (OpenCV's own MJPEG reader) reads all
+    of a file of one RIFF, each frame as many times as it is listed, and
+    the first RIFF of a file of several.
+    """
+    times = [START + n / 20 + (0.5 if n >= 20 else 0) for n in range(60)]
+    jpegs = [make_jpeg(n, width=160, height=120) for n in range(60)]
+    for riff_size, riffs in [(1 << 30, 1), (25_000, 3)]:
+        plan, data = planned(jpegs, times, riff_size=riff_size)
+        assert len(plan.riffs) == riffs
+        path = tmp_path / "export.avi"
+        path.write_bytes(data)
+        capture = cv2.VideoCapture(str(path), cv2.CAP_OPENCV_MJPEG)
+        assert capture.isOpened()
+        read = []
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            read.append(image)
+        capture.release()
+        assert len(read) == plan.riffs[0].entries
+        listed = np.repeat(np.arange(60), plan.timing.repeats)[: len(read)]
+        for image, number in list(zip(read, listed, strict=True))[::7]:
+            expected = cv2.imdecode(
+                np.frombuffer(jpegs[number], np.uint8), cv2.IMREAD_COLOR
+            )
+            assert expected is not None
+            assert np.array_equal(image, expected)
+    assert plan.timing.repeats[19] == 11

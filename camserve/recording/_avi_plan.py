@@ -53,6 +53,7 @@ the server holds of an export while it is sent grows with them."""
 LARGEST = 0xFFFF_FFFF
 """The most a 32-bit size or count of a RIFF file holds."""
 _HAS_INDEX = 0x10
+_MUST_USE_INDEX = 0x20
 _DMLH_SIZE = 248
 
 
@@ -68,7 +69,8 @@ def _hdrl_size(riffs: int) -> int:
 
 class TooLargeError(ValueError):
     """
-    A span with more frames than an export holds (L{MOST_FRAMES}).
+    A span with more frames than an export holds (L{MOST_FRAMES}), or a
+    frame larger than a RIFF holds.
     """
 
 
@@ -269,12 +271,15 @@ def _headers(
     fps = timing.rate
     rate, scale = max(round(fps * 1000), 1), 1000
     total = timing.entries
+    # Frames listed again show only by the index, not in the order of the
+    # chunks: say so, for readers that would otherwise read the chunks.
+    flags = _HAS_INDEX | (_MUST_USE_INDEX if total > len(timing.repeats) else 0)
     avih = struct.pack(
         "<10I16x",
         round(1_000_000 / fps),
         min(round(largest * fps), LARGEST),
         0,
-        _HAS_INDEX,
+        flags,
         # OpenDML: the frames of the first RIFF, which an AVI 1.0 reader
         # reads; the whole file's are in dmlh.
         riffs[0].entries,
