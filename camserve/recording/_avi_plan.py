@@ -160,7 +160,8 @@ def plan_avi(
     The AVI file of the frames C{stretches}, whose first JPEG is C{first},
     in RIFFs of at most C{riff_size} bytes.
 
-    @raise TooLargeError: if the span has more than L{MOST_FRAMES} frames.
+    @raise TooLargeError: if the span has more than L{MOST_FRAMES} frames,
+        or a frame larger than a RIFF holds (4 GiB).
     """
     count = sum(len(stretch.lengths) for stretch in stretches)
     if count > MOST_FRAMES:
@@ -205,6 +206,8 @@ def _riffs(
     """
     chunks = chunk_sizes(lengths)
     riffs = 1
+    # More RIFFs make larger headers, hence fewer frames in the first RIFF
+    # and never fewer RIFFs: the count only grows, up to the frames'.
     while True:
         bounds = _split(chunks, repeats, _hdrl_size(riffs), riff_size)
         if len(bounds) == riffs:
