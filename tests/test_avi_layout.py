@@ -270,3 +270,51 @@ def test_avi_1_reader(tmp_path: Path) -> None:
             assert expected is not None
             assert np.array_equal(image, expected)
     assert plan.timing.repeats[19] == 11
+
+
+def test_past_4_gib() -> None:
+    """
+    A file past 4 GiB, walked without being made: each RIFF starts where
+    the one before ends, the super index's 64-bit offsets are where each
+    C{ix00} is written, each C{ix00}'s base and first offset are where its
+    RIFF's first JPEG is, and the file ends at the size planned.
+    """
+    count, length = 5000, 1_000_001
+    segment = Segment(Path("recordings"), "a", START)
+    stretch = Stretch(
+        segment, 0, [length] * count, [START + n / 20 for n in range(count)]
+    )
+    plan = plan_avi([stretch], b"")
+    assert plan.size > 1 << 32
+    assert len(plan.riffs) == 5
+    position = 0
+    first_jpegs: list[int] = []
+    ixs: list[int] = []
+    base: int | None = None
+    for piece in plan.pieces():
+        if base is not None:
+            # The first entry of the ix00 just begun.
+            assert isinstance(piece, bytes)
+            assert base + struct.unpack_from("<I", piece)[0] == first_jpegs[-1]
+            base = None
+        if isinstance(piece, int):
+            first_jpegs.append(position + 8)
+            position += piece * (8 + length + 1)
+            continue
+        if piece.startswith(b"RIFF"):
+            riff = plan.riffs[len(ixs)]
+            assert position == riff.start
+            assert struct.unpack_from("<I", piece, 4)[0] == riff.size
+        if piece.startswith(b"ix00"):
+            _, _, base = struct.unpack_from("<I4sQ", piece, 12)
+            ixs.append(position)
+        position += len(piece)
+    assert position == plan.size
+    indx = plan.headers.index(b"indx")
+    assert struct.unpack_from("<I", plan.headers, indx + 12)[0] == 5
+    supers = [
+        struct.unpack_from("<QII", plan.headers, indx + 32 + 16 * n)[0]
+        for n in range(5)
+    ]
+    assert supers == ixs
+    assert max(supers) > 1 << 32
