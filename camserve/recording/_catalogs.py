@@ -40,6 +40,13 @@ class Recordings:
         self._playbacks: dict[str, LivePlayback] = {}
 
     @property
+    def work(self) -> Worker:
+        """
+        Runs blocking work on the recordings away from the reactor.
+        """
+        return self._work
+
+    @property
     def folder(self) -> Path | None:
         """
         The recordings folder; L{None} while there is none.
