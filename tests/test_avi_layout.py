@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 from camserve.recording import _avi_plan
 from camserve.recording._avi_plan import AviPlan, TooLargeError, plan_avi
-from camserve.recording._catalog import GAP, Stretch
+from camserve.recording._catalog import Stretch
 from camserve.recording._catalog_files import Segment
 from camserve.recording._export_timing import MOST_RATE, frame_timing
+from camserve.recording._recorded_spans import GAP
 from camserve.testing import make_jpeg
 
 START = 1_700_000_000.0

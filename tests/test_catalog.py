@@ -16,8 +16,9 @@ from support import reactor_test
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from camserve.recording._catalog import GAP, Catalog, Position
+from camserve.recording._catalog import Catalog, Position
 from camserve.recording._catalog_files import Worker, in_threads
+from camserve.recording._recorded_spans import GAP, recorded_ranges
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -238,11 +239,46 @@ def test_between_and_ranges(tmp_path: Path, three: list[Written]) -> None:
     lengths = [n for stretch in stretches for n in stretch.lengths]
     assert lengths == [len(jpeg) for jpeg in jpegs[3:25]]
     assert result(catalog.between(every[9] + 0.01, every[10] - 0.01)) == []
-    assert result(catalog.ranges(every[0] - 100, every[-1] + 100)) == [
+    assert result(recorded_ranges(catalog, every[0] - 100, every[-1] + 100)) == [
         (every[0], every[19]),
         (every[20], every[29]),
     ]
     assert every[20] - every[19] > GAP
+
+
+def test_between_at_most(tmp_path: Path, three: list[Written]) -> None:
+    """
+    Asked for at most some frames, the frames between two instants stop
+    one past them, so that a span too long is known without holding it.
+    """
+    catalog, _ = catalog_of(tmp_path)
+    every = times(three)
+    stretches = result(catalog.between(every[0], every[-1], most=12))
+    assert [t for stretch in stretches for t in stretch.times] == every[:13]
+    stretches = result(catalog.between(every[0], every[-1], most=30))
+    assert [t for stretch in stretches for t in stretch.times] == every
+
+
+def test_ranges_read_a_closed_segment_once(
+    tmp_path: Path, three: list[Written]
+) -> None:
+    """
+    The spans of a segment no longer written are kept once read whole, so
+    the recorded ranges of a long span do not read its segments again,
+    even once their frames are forgotten; a span that cuts a segment
+    still ends at its frames.
+    """
+    catalog, work = catalog_of(tmp_path, cached=1)
+    every = times(three)
+    whole = result(recorded_ranges(catalog, every[0] - 100, every[-1] + 100))
+    jobs = work.jobs
+    again = result(recorded_ranges(catalog, every[0] - 100, every[-1] + 100))
+    assert again == whole
+    # Only the newest segment, which may grow, is looked at again.
+    assert work.jobs - jobs <= 1
+    assert result(recorded_ranges(catalog, every[3] - 0.01, every[13] + 0.01)) == [
+        (every[3], every[13])
+    ]
 
 
 def test_read(tmp_path: Path, three: list[Written]) -> None:
@@ -307,7 +343,7 @@ def test_no_recordings(tmp_path: Path) -> None:
     catalog, _ = catalog_of(tmp_path)
     assert catalog.segments == []
     assert result(catalog.at(START)) is None
-    assert result(catalog.ranges(0, START)) == []
+    assert result(recorded_ranges(catalog, 0, START)) == []
 
 
 @reactor_test

@@ -17,8 +17,9 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from camserve.interfaces import IFeed, IKeepAliveSink
-from camserve.recording._catalog import GAP, Catalog
+from camserve.recording._catalog import Catalog
 from camserve.recording._playback import MAX_RATE, Playback
+from camserve.recording._recorded_spans import GAP
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,8 +17,9 @@ from test_playback import Sink, run
 from twisted.internet.task import Clock
 
 from camserve import CameraHub
-from camserve.recording._catalog import GAP, Catalog
+from camserve.recording._catalog import Catalog
 from camserve.recording._playback_live import LivePlayback
+from camserve.recording._recorded_spans import GAP
 from camserve.testing import PushSource
 
 if TYPE_CHECKING:

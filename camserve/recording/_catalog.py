@@ -33,11 +33,6 @@ if TYPE_CHECKING:
     from camserve.recording._catalog_files import Worker
     from camserve.recording._segment_parts import Entry
 
-GAP = 5.0
-"""Seconds between two frames that make a gap in a recording: playback
-skips it, and the recorded ranges end at it. More than a frame interval of
-any camera but a time-lapse's."""
-
 
 @frozen
 class Position:
@@ -144,7 +139,7 @@ class Catalog:
                 return succeed(Position(segment, index, frames.times[index]))
             return self._last_before(found)
 
-        return self._frames(segment, until=when).addCallback(search)
+        return self.frames(segment, until=when).addCallback(search)
 
     def following(self, when: float) -> Deferred[Position | None]:
         """
@@ -179,7 +174,7 @@ class Catalog:
                 return succeed(Position(segment, index, frames.times[index]))
             return self._first_from(segment, when)
 
-        return self._frames(segment, until=when, beyond=start).addCallback(search)
+        return self.frames(segment, until=when, beyond=start).addCallback(search)
 
     def before(self, position: Position) -> Deferred[Position | None]:
         """
@@ -187,7 +182,7 @@ class Catalog:
         """
         if position.index > 0:
             index = position.index - 1
-            return self._frames(position.segment).addCallback(
+            return self.frames(position.segment).addCallback(
                 lambda frames: (
                     Position(position.segment, index, frames.times[index])
                     if index < len(frames)
@@ -223,56 +218,43 @@ class Catalog:
                     count=len(read),
                 )
                 segment.frames = frames
+                segment.spans = None
             return [
                 Recorded(jpeg, Position(segment, position.index, entry.captured_at))
                 for position, (entry, jpeg) in zip(positions, read, strict=False)
             ]
 
-        return self._frames(segment).addCallback(read)
+        return self.frames(segment).addCallback(read)
 
-    def between(self, start: float, end: float) -> Deferred[list[Stretch]]:
+    def between(
+        self, start: float, end: float, *, most: int | None = None
+    ) -> Deferred[list[Stretch]]:
         """
         The frames captured from C{start} to C{end}, both included, by
-        segment.
+        segment; or, if there are more than C{most}, the first C{most} + 1.
         """
-        chosen = self._overlapping(start, end)
+        chosen = self.overlapping(start, end)
         stretches: list[Stretch] = []
+        left = [-1 if most is None else most + 1]
 
         def take(place: int) -> Deferred[list[Stretch]]:
-            if place == len(chosen):
+            if place == len(chosen) or not left[0]:
                 return succeed(stretches)
-            segment = chosen[place]
+            return self.frames(chosen[place], until=end).addCallback(found, place)
 
-            def found(frames: SegmentFrames) -> Deferred[list[Stretch]]:
-                first = bisect_left(frames.times, start)
-                stop = bisect_right(frames.times, end)
-                if first < stop:
-                    lengths = frames.lengths[first:stop].tolist()
-                    times = frames.times[first:stop].tolist()
-                    stretches.append(Stretch(segment, first, lengths, times))
-                return take(place + 1)
-
-            return self._frames(segment, until=end).addCallback(found)
+        def found(frames: SegmentFrames, place: int) -> Deferred[list[Stretch]]:
+            first = bisect_left(frames.times, start)
+            stop = bisect_right(frames.times, end)
+            stop = stop if left[0] < 0 else min(stop, first + left[0])
+            if first < stop:
+                # Slices of the arrays: 12 bytes a frame, however many.
+                times = frames.times[first:stop]
+                lengths = frames.lengths[first:stop]
+                stretches.append(Stretch(chosen[place], first, lengths, times))
+                left[0] -= 0 if left[0] < 0 else stop - first
+            return take(place + 1)
 
         return take(0)
-
-    def ranges(self, start: float, end: float) -> Deferred[list[tuple[float, float]]]:
-        """
-        What was recorded from C{start} to C{end}: the first and last
-        capture times of each stretch of frames without a gap (L{GAP}).
-        """
-
-        def join(stretches: list[Stretch]) -> list[tuple[float, float]]:
-            found: list[tuple[float, float]] = []
-            for stretch in stretches:
-                for when in stretch.times:
-                    if found and when - found[-1][1] <= GAP:
-                        found[-1] = (found[-1][0], when)
-                    else:
-                        found.append((when, when))
-            return found
-
-        return self.between(start, end).addCallback(join)
 
     # Segments
 
@@ -290,7 +272,11 @@ class Catalog:
     def _place(self, segment: Segment) -> int:
         return bisect_left(self._starts, segment.start)
 
-    def _overlapping(self, start: float, end: float) -> list[Segment]:
+    def overlapping(self, start: float, end: float) -> list[Segment]:
+        """
+        The segments that may hold frames captured from C{start} to C{end},
+        as last listed.
+        """
         first = max(bisect_right(self._starts, start) - 1, 0)
         stop = bisect_right(self._starts, end)
         return self._segments[first:stop]
@@ -309,7 +295,7 @@ class Catalog:
                 return succeed(Position(segment, index, frames.times[index]))
             return self._last_before(place - 1)
 
-        return self._frames(segment).addCallback(last)
+        return self.frames(segment).addCallback(last)
 
     def _first_from(self, segment: Segment, when: float) -> Deferred[Position | None]:
         """
@@ -321,7 +307,7 @@ class Catalog:
             place += 1
         if place < len(self._segments):
             following = self._segments[place]
-            return self._frames(following).addCallback(
+            return self.frames(following).addCallback(
                 lambda _: self.at_or_after(
                     Position(following, 0, following.start), when
                 )
@@ -338,7 +324,7 @@ class Catalog:
 
     # Frames
 
-    def _frames(
+    def frames(
         self, segment: Segment, *, until: float | None = None, beyond: int = 0
     ) -> Deferred[SegmentFrames]:
         """

@@ -69,6 +69,8 @@ class Segment:
     @ivar idx: its index's path.
     @ivar loading: those waiting for its frames while they are being read;
         L{None} when they are not.
+    @ivar spans: what it recorded, as stretches without a gap, once it is
+        read whole and no longer written; L{None} until then.
     """
 
     def __init__(self, folder: Path, name: str, start: float) -> None:
@@ -79,6 +81,7 @@ class Segment:
         self.frames: SegmentFrames | None = None
         self.growing = False
         self.loading: list[Deferred[SegmentFrames]] | None = None
+        self.spans: list[tuple[float, float]] | None = None
 
 
 def list_segments(folder: Path) -> list[tuple[str, float]]:

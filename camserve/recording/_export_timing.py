@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from attrs import frozen
 
-from camserve.recording._catalog import GAP
+from camserve.recording._recorded_spans import GAP
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -14,10 +14,11 @@ from zope.interface import implementer
 
 from camserve._defaults import KEEPALIVE
 from camserve.interfaces import IFeed
-from camserve.recording._catalog import GAP, Recorded
+from camserve.recording._catalog import Recorded
 from camserve.recording._playback_pacing import Pacer
 from camserve.recording._playback_reader import ReadAhead
 from camserve.recording._playback_sinks import Sinks
+from camserve.recording._recorded_spans import GAP
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime

@@ -16,8 +16,9 @@ from zope.interface import implementer
 
 from camserve._defaults import START_TIMEOUT
 from camserve.interfaces import VIEWER, IFrameSink
-from camserve.recording._catalog import GAP, Recorded
+from camserve.recording._catalog import Recorded
 from camserve.recording._playback import Playback
+from camserve.recording._recorded_spans import GAP
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from camserve.recording._catalog import GAP
+from camserve.recording._recorded_spans import GAP
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from klein import Klein
 
+from camserve.recording._recorded_spans import recorded_ranges
 from camserve.recording._service import RecordingRefusedError
 from camserve.web._instants import span
 from camserve.web._permissions import Permission, allow
@@ -144,7 +145,7 @@ class RecordingRoutes:
 
         return (
             catalog.refresh()
-            .addCallback(lambda _: catalog.ranges(start, end))
+            .addCallback(lambda _: recorded_ranges(catalog, start, end))
             .addCallback(answer)
         )
 
