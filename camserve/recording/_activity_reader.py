@@ -11,17 +11,17 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from attrs import frozen
 from twisted.logger import Logger
 
-from camserve.recording._layout import ACTIVITY
+from camserve.recording._layout import ACTIVITY, SEGMENT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
 
     from twisted.internet.defer import Deferred
 
@@ -177,8 +177,10 @@ class ActivityIndex:
         first = max(bisect_right(starts, start - 1) - 1, 0)
         stop = bisect_left(starts, end + 1)
         newest = len(segments) - 1
+        # Strings, not paths: a timeline of months asks for tens of
+        # thousands of segments, which are read only once.
         chosen = [
-            (segments[place].mjpeg.with_suffix(ACTIVITY), place != newest)
+            (str(segments[place].mjpeg)[: -len(SEGMENT)] + ACTIVITY, place != newest)
             for place in range(first, stop)
         ]
         work = partial(self._gather, chosen, fine=fine)
@@ -192,7 +194,7 @@ class ActivityIndex:
         return self._work(work).addCallback(reduce)
 
     def _gather(
-        self, chosen: list[tuple[Path, bool]], *, fine: bool
+        self, chosen: list[tuple[str, bool]], *, fine: bool
     ) -> tuple[bytes, list[tuple[str, str]]]:
         """
         The records of the C{.act} files C{chosen} (each its path and
@@ -206,19 +208,19 @@ class ActivityIndex:
             try:
                 parts.append(self._records(path, closed, fine=fine))
             except OSError as error:
-                unreadable.append((str(path), error.strerror or str(error)))
+                unreadable.append((path, error.strerror or str(error)))
         return b"".join(parts), unreadable
 
-    def _records(self, file: Path, closed: bool, *, fine: bool) -> bytes:
+    def _records(self, path: str, closed: bool, *, fine: bool) -> bytes:
         """
-        The records of the C{.act} file C{file}: from the cache if its
+        The records of the C{.act} file at C{path}: from the cache if its
         segment was closed when it was read, or if its size is the same.
         """
         cache = self._seconds if fine else self._minutes
-        path = str(file)
         known = cache.get(path)
         if known is not None and known.closed:
             return known.data
+        file = Path(path)
         try:
             size = file.stat().st_size
         except FileNotFoundError:
@@ -241,14 +243,15 @@ class ActivityIndex:
         return minutes
 
     def _report(
-        self, chosen: list[tuple[Path, bool]], unreadable: list[tuple[str, str]]
+        self, chosen: list[tuple[str, bool]], unreadable: list[tuple[str, str]]
     ) -> None:
         """
         Log the files that could not be read, once each until they are
         read again.
         """
         failed = {path for path, _ in unreadable}
-        self._reported -= {str(path) for path, _ in chosen} - failed
+        if self._reported:
+            self._reported -= {path for path, _ in chosen} - failed
         for path, why in unreadable:
             if path not in self._reported:
                 self._reported.add(path)
