@@ -160,6 +160,9 @@ def test_activity_and_events_are_drawn(
                 during,
             )
             page.mouse.move(x, box["y"] + box["height"] * 0.6)
+            page.locator("#timeline").screenshot(
+                path=server.folder / f"timeline-{window}.png"
+            )
             return {
                 "event": colour(page, during, 0.89),
                 "activity": colour(page, during, 0.72),

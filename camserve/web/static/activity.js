@@ -58,9 +58,11 @@
         context.fillStyle = AMBER;
         peaks.forEach((peak, place) => {
           if (!peak) return; // nothing scored, or a still picture
-          // Whole pixels, so that bars side by side leave no seams.
+          // Whole pixels, so that bars side by side leave no seams; a
+          // bucket shorter than a second holds a second's score, which
+          // lasts the second.
           const left = Math.floor(x(start + place * step));
-          const right = Math.ceil(x(start + (place + 1) * step));
+          const right = Math.ceil(x(start + place * step + Math.max(step, 1)));
           // A square root, so that a small movement (a few % of the
           // picture) still shows.
           const bar = Math.max(1, Math.sqrt(peak) * tallest);
