@@ -1,13 +1,16 @@
 """
-C{GET /api/cameras/<name>/events} lists a camera's motion events.
+C{GET /api/cameras/<name>/events} lists a camera's motion events: all of
+them, or those of a span.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from support import reactor_test
 from test_recording_reports import Served
+from test_recording_routes import Recording
 from treq import content
 from treq.client import HTTPClient
 from treq.testing import RequestTraversalAgent
@@ -66,3 +69,75 @@ def test_events_of_an_unknown_camera_or_server_that_does_not_record(
     assert json.loads(_RESULTS.successResultOf(body)) == {
         "error": "this server does not record"
     }
+
+
+@reactor_test
+async def test_events_of_a_span(tmp_path: Path) -> None:
+    """
+    Given a span, only the events that overlap it are listed, on a real
+    server; without an end, the span goes on to now, and without a start,
+    it is the day before its end; a bad span is a C{400}.
+    """
+    server = Recording.start(tmp_path)
+    (tmp_path / "porch").mkdir(exist_ok=True)
+    lines = [json.dumps(event) for event in EVENTS]
+    (tmp_path / "porch" / "motion.jsonl").write_text(
+        "\n".join(lines) + "\n", encoding="utf-8"
+    )
+
+    async def between(query: str) -> tuple[int, Any]:
+        return await server.ask(f"/api/cameras/porch/events?{query}", method="GET")
+
+    try:
+        assert await between("start=1700000000&end=1700000100") == (200, EVENTS)
+        assert await between("start=1700000008.4&end=1700000020.5") == (200, EVENTS)
+        assert await between("start=1700000008.5&end=1700000020.4") == (200, [])
+        assert await between("start=1700000030") == (200, EVENTS[1:])
+        assert await between("end=1700000006") == (200, EVENTS[:1])
+        assert await between("end=1700100000") == (200, [])
+        iso = "2023-11-14T22:13:25Z"
+        assert await between(f"start={iso}&end={iso}") == (200, EVENTS[:1])
+        assert await between("start=soon") == (
+            400,
+            {"error": "start and end must be ISO 8601 times or Unix seconds"},
+        )
+        assert await server.ask("/api/cameras/porch/events", method="GET") == (
+            200,
+            EVENTS,
+        )
+    finally:
+        await server.close()
+
+
+@reactor_test
+async def test_a_span_lists_its_newest_events(tmp_path: Path) -> None:
+    """
+    A span lists at most the newest 1000 of its events; without one, every
+    event is listed.
+    """
+    server = Recording.start(tmp_path)
+    (tmp_path / "porch").mkdir(exist_ok=True)
+    events = [
+        {
+            "start": 1700000000.0 + 10 * each,
+            "end": 1700000005.0 + 10 * each,
+            "peak": 0.5,
+        }
+        for each in range(1500)
+    ]
+    (tmp_path / "porch" / "motion.jsonl").write_text(
+        "".join(json.dumps(event) + "\n" for event in events), encoding="utf-8"
+    )
+    try:
+        code, listed = await server.ask(
+            "/api/cameras/porch/events?start=1700000000&end=1800000000", method="GET"
+        )
+        assert (code, listed) == (200, events[-1000:])
+        code, listed = await server.ask(
+            "/api/cameras/porch/events?start=1700000000&end=1700000099", method="GET"
+        )
+        assert (code, listed) == (200, events[:10])
+        _, listed = await server.ask("/api/cameras/porch/events", method="GET")
+        assert listed == events
+    finally:
+        await server.close()

@@ -460,6 +460,7 @@ def test_camera_page_timeline() -> None:
         html, root = render(CameraPage(hub, in_grid=True, recording=report))
         assert root.findall(".//*[@id='timeline']") == []
         assert "timeline.js" not in html
+        assert "activity.js" not in html
     token = "a-token"  # noqa: S105 - a made-up token, no secret
     _, root = render(
         CameraPage(
@@ -480,4 +481,5 @@ def test_camera_page_timeline() -> None:
         assert timeline.get("data-api") == "../../api/cameras/porch%2F1/"
         assert timeline.get("data-recording") == report["state"]
         assert "static/timeline.js" in html
+        assert "static/activity.js" in html
         assert bool(root.findall(".//button[@id='record']")) is button

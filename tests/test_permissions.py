@@ -90,11 +90,12 @@ def test_who_may_use_each_route() -> None:
     """
     The server's routes, each camera's among them, declare: a logged-in
     user for the pages, the API, C{/streams} and health, and for the
-    playback, export and motion events of the cameras they see (which
-    an API token does not open); a viewer of the camera (or its token) for
-    each camera's live routes and the first camera's stream and snapshot;
-    an admin for a reload and to start or stop a recording (anyone, on a
-    server without logins). Health says less in public.
+    playback, export, recordings, activity and motion events of the
+    cameras they see (which an API token does not open); a viewer of the
+    camera (or its token) for each camera's live routes and the first
+    camera's stream and snapshot; an admin for a reload and to start or
+    stop a recording (anyone, on a server without logins). Health says
+    less in public.
     """
     declared = {
         (route.rule, route.permission, route.declaration.says_less_in_public)
@@ -124,6 +125,7 @@ def test_who_may_use_each_route() -> None:
         ("/api/cameras/<name>/events", user, False),
         ("/api/cameras/<name>/recording", Permission.ADMIN, False),
         ("/api/cameras/<name>/recordings", user, False),
+        ("/api/cameras/<name>/activity", user, False),
         ("/cameras/<camera>/playback", user, False),
         ("/cameras/<camera>/playback/<session>", user, False),
     }

@@ -96,6 +96,7 @@ STATIC = {
     "grid.js": b"text/javascript; charset=utf-8",
     "decoder.js": b"text/javascript; charset=utf-8",
     "camera.js": b"text/javascript; charset=utf-8",
+    "activity.js": b"text/javascript; charset=utf-8",
     "favicon.svg": b"image/svg+xml",
 }
 """Every static file and its content type."""

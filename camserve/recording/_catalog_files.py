@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from calendar import timegm
-from time import strptime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from twisted.internet.threads import deferToThreadPool
@@ -26,7 +25,9 @@ _T = TypeVar("_T")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 """The camera names that have recordings: one safe path segment."""
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_SEGMENT = re.compile(r"([0-9]{8}T[0-9]{6})\.([0-9]{3})Z\.mjpeg")
+_SEGMENT = re.compile(
+    r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})\.([0-9]{3})Z\.mjpeg"
+)
 
 
 class Worker(Protocol):
@@ -102,8 +103,9 @@ def list_segments(folder: Path) -> list[tuple[str, float]]:
         for name in names:
             match = _SEGMENT.fullmatch(name)
             if match is not None:
-                start = (
-                    timegm(strptime(match[1], "%Y%m%dT%H%M%S")) + int(match[2]) / 1000
-                )
+                # Not strptime, which took most of the time of listing
+                # months of segments.
+                fields = [int(field) for field in match.groups()]
+                start = timegm((*fields[:6], 0, 0, 0)) + fields[6] / 1000
                 found.append((f"{day}/{name.removesuffix('.mjpeg')}", start))
     return found

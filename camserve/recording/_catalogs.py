@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_playback_routes -*-
 """
 A recordings folder as playback and export read it: each camera's catalog,
-and the playbacks in progress, by session.
+its activity, and the playbacks in progress, by session.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from secrets import token_urlsafe
 from typing import TYPE_CHECKING
 
+from camserve.recording._activity_reader import ActivityIndex
 from camserve.recording._catalog import Catalog
 from camserve.recording._catalog_files import SAFE_NAME
 
@@ -25,6 +26,8 @@ class Recordings:
     The recordings of every camera, under C{<folder>/<camera>/}, where the
     folder is the one cameras record in now: a reload that moves it moves
     what is played back and exported.
+
+    @ivar activity: the activity of every camera's segments.
     """
 
     def __init__(self, folder: Callable[[], Path | None], work: Worker) -> None:
@@ -35,6 +38,7 @@ class Recordings:
         """
         self._folder = folder
         self._work = work
+        self.activity = ActivityIndex(work)
         self._catalogs: dict[str, Catalog] = {}
         self._catalogs_in: Path | None = None
         self._playbacks: dict[str, LivePlayback] = {}

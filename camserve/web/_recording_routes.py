@@ -2,8 +2,9 @@
 """
 A server app's control and listing of recordings: C{POST
 /api/cameras/<name>/recording} starts or stops an C{on_demand} camera's
-recording, and C{GET /api/cameras/<name>/recordings} lists what was
-recorded, for the camera page's timeline.
+recording, C{GET /api/cameras/<name>/recordings} lists what was recorded
+and C{GET /api/cameras/<name>/activity} how much it moved, for the camera
+page's timeline.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from klein import Klein
 
+from camserve.recording._activity_reader import Peaks
 from camserve.recording._recorded_spans import recorded_ranges
 from camserve.recording._service import RecordingRefusedError
 from camserve.web._instants import span
@@ -34,6 +36,10 @@ _T = TypeVar("_T")
 
 DAY = 24 * 60 * 60.0
 """The span listed when a request gives no C{start}: the last day."""
+BUCKETS = 600
+"""The buckets the activity is cut into when a request does not say."""
+MOST_BUCKETS = 2000
+"""The most buckets a request may ask the activity in."""
 
 _EVERYONE = User("", "admin")
 """Who asks on a server without logins, where anyone may do what an admin
@@ -148,6 +154,63 @@ class RecordingRoutes:
             .addCallback(lambda _: recorded_ranges(catalog, start, end))
             .addCallback(answer)
         )
+
+    @app.route("/api/cameras/<name>/activity", methods=["GET"])
+    @allow(Permission.USER)
+    def activity(self, request: Request, name: str) -> Deferred[bytes] | bytes:
+        """
+        How much camera C{name}'s recordings moved from C{?start=} to
+        C{?end=} (as for L{recordings}), cut into C{?buckets=} equal
+        buckets (L{BUCKETS} by default, 1 to L{MOST_BUCKETS}): C{{"start":
+        t, "step": s, "peaks": [...]}}, each bucket's highest activity of
+        a second, 0 to 1, or C{null} where no second of it was scored.
+        C{400} for a bad span or count, C{404} for an unknown camera or a
+        server that does not record.
+        """
+        if self._seen.hub(name) is None:
+            return self._seen.unknown(request)
+        recordings = self._recordings
+        if recordings is None:
+            return json_answer(request, {"error": "this server does not record"}, 404)
+        try:
+            start, end = span(
+                query_argument(request, "start"),
+                query_argument(request, "end"),
+                now=self._wall_clock(),
+                length=DAY,
+            )
+            buckets = _buckets(query_argument(request, "buckets"))
+        except ValueError as error:
+            return json_answer(request, {"error": str(error)}, 400)
+        if end <= start:
+            return json_answer(request, {"error": "end must be after start"}, 400)
+        catalog = recordings.catalog(name)
+        if catalog is None:
+            empty = Peaks(start, (end - start) / buckets, [None] * buckets)
+            return json_answer(request, empty.as_json())
+        return (
+            catalog.refresh()
+            .addCallback(
+                lambda _: recordings.activity.peaks(
+                    catalog.segments, start, end, buckets
+                )
+            )
+            .addCallback(lambda peaks: json_answer(request, peaks.as_json()))
+        )
+
+
+def _buckets(text: str | None) -> int:
+    """
+    The buckets a request asks the activity in: L{BUCKETS} if not given.
+
+    @raise ValueError: for anything but a whole number from 1 to
+        L{MOST_BUCKETS}.
+    """
+    if text is None:
+        return BUCKETS
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MOST_BUCKETS:
+        raise ValueError(f"buckets must be a whole number from 1 to {MOST_BUCKETS}")
+    return int(text)
 
 
 def _action(request: Request) -> str:

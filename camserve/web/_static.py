@@ -26,6 +26,7 @@ _TYPES = {
     "decoder.js": b"text/javascript; charset=utf-8",
     "camera.js": b"text/javascript; charset=utf-8",
     "timeline.js": b"text/javascript; charset=utf-8",
+    "activity.js": b"text/javascript; charset=utf-8",
     "favicon.svg": b"image/svg+xml",
 }
 

@@ -5,12 +5,13 @@
 // frame); pause, step, speed and LIVE control the playback's session; LIVE
 // goes back to the live stream. An admin of a camera recorded on demand
 // starts and stops its recording; a span marked on the timeline exports.
+// What moved (activity and motion events) is drawn by activity.js.
 "use strict";
 
 (() => {
   const section = document.getElementById("timeline");
   if (!section) return;
-  const { PartReader, live } = window.camserve;
+  const { PartReader, live, activityLayer } = window.camserve;
   const api = section.dataset.api;
   const canvas = document.getElementById("timeline-canvas");
   const img = document.getElementById("stream");
@@ -40,6 +41,7 @@
   let dragTime = null;
   let marks = [null, null];
   let frameUrl = null;
+  const moved = activityLayer(canvas, api, timeAt, () => draw());
 
   const now = () => Date.now() / 1000;
   const right = () => (end === null ? now() + span * 0.02 : end);
@@ -85,6 +87,7 @@
     for (const range of ranges) {
       context.fillRect(x(range.start), height * 0.45, Math.max(2, x(range.end) - x(range.start)), height * 0.3);
     }
+    moved.draw(context, x, height);
     const step = STEPS.find((each) => (each / span) * width >= 80) || STEPS.at(-1);
     const offset = new Date().getTimezoneOffset() * 60;
     context.fillStyle = "#9aa0a6";
@@ -112,6 +115,7 @@
     const mine = new AbortController();
     asking?.abort();
     asking = mine;
+    moved.refresh(left(), right(), canvas.clientWidth, from, to);
     try {
       const response = await fetch(`${api}recordings?start=${from}&end=${to}`, { cache: "no-store", signal: mine.signal });
       if (response.ok) ranges = await response.json();
