@@ -48,12 +48,22 @@ from servers import Sampler, free_port  # noqa: E402
 FPS = 30
 
 
-def serve(cameras: int, frames: Path, logs: Path, **camera: Any) -> tuple[Any, int]:
+def serve(
+    cameras: int,
+    frames: Path,
+    logs: Path,
+    server: dict[str, Any] | None = None,
+    **camera: Any,
+) -> tuple[Any, int]:
     """
-    camserve serving C{cameras} passthrough cameras; the process and port.
+    camserve serving C{cameras} passthrough cameras, each with the options
+    C{camera}, and the C{[server]} options C{server}; the process and port.
     """
     port = free_port()
     options = "".join(f"{key} = {json.dumps(value)}\n" for key, value in camera.items())
+    settings = "".join(
+        f"{key} = {json.dumps(value)}\n" for key, value in (server or {}).items()
+    )
     tables = "".join(
         f'[[cameras]]\nname = "cam{number}"\ndriver = "emulated"\n'
         f'source = "{frames}"\nfps = {FPS}\n{options}\n'
@@ -63,7 +73,8 @@ def serve(cameras: int, frames: Path, logs: Path, **camera: Any) -> tuple[Any, i
     config.write_text(
         f'[server]\nendpoints = ["tcp:{port}:interface=127.0.0.1:backlog=1024"]\n'
         # Every viewer comes from 127.0.0.1.
-        f"max_connections = 5000\nmax_connections_per_client = 5000\n\n{tables}"
+        f"max_connections = 5000\nmax_connections_per_client = 5000\n{settings}\n"
+        f"{tables}"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
     with (logs / f"camserve-{port}.log").open("wb") as output:

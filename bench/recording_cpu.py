@@ -5,11 +5,12 @@ and 30 fps recorded continuously, beside the same cameras unrecorded and
 beside writing the same bytes and nothing else.
 
     .venv/bin/python bench/recording_cpu.py [--cameras 1 8] [--seconds 10]
-        [--warmup 3] [--json FILE]
+        [--warmup 3] [--still 50] [--moving 10] [--json FILE]
 
-For each number of cameras it runs three processes in turn, each over a
-window of C{--seconds} after C{--warmup}, and reads the process's CPU time
-(all its threads) at the window's ends:
+For each number of cameras it runs four processes in turn, each over a
+window of C{--seconds} after C{--warmup} (the motion window: at least one
+whole scene), and reads the process's CPU time (all its threads) at the
+window's ends:
 
 - C{cameras}: a L{camserve.CameraService} of emulated cameras cycling the
   standard frames (C{bench/make_frames.py}: 30 JPEGs of about 51 KB) at 30
@@ -18,6 +19,11 @@ window of C{--seconds} after C{--warmup}, and reads the process's CPU time
 - C{recording}: the same cameras recorded continuously by a
   L{RecordingService} into a temporary folder (on the same disk as the
   system's temporary files);
+- C{motion}: the same cameras recorded on motion (the default threshold,
+  pre-roll and post-roll), each showing a scene that is still for
+  C{--still} seconds (one of the standard frames over and over) and then
+  moves for C{--moving} seconds (the standard frames), over and over, each
+  camera starting its scene at another point of it;
 - C{write}: no camserve, one thread per camera writing the same bytes at
   the same pace (each frame's multipart part, then its 24-byte index
   record, both made beforehand) and flushing both files to the disk once a
@@ -47,14 +53,16 @@ from make_frames import make_frames
 from servers import ROOT
 
 sys.path.insert(0, str(ROOT))
-from camserve import CameraService, EmulatedCamera, encode_part
+from zope.interface import implementer
+
+from camserve import CameraService, EmulatedCamera, ICamera, encode_part
 from camserve._multipart import PREAMBLE
 from camserve.recording._modes import RecordingMode, RecordingSettings
 from camserve.recording._service import RecordingService
 
 FPS = 30.0
 HOUR = 3600.0
-MODES = ("cameras", "recording", "write")
+MODES = ("cameras", "recording", "motion", "write")
 
 
 def folder_bytes(folder: Path) -> int:
@@ -74,8 +82,48 @@ class NoSink:
         pass
 
 
+@implementer(ICamera)
+class SceneCamera:
+    """
+    A camera showing a scene that is still for C{still} seconds, then
+    moves for C{moving}, over and over, at L{FPS}: a stand-in for a yard
+    where something happens now and then.
+    """
+
+    def __init__(
+        self, jpegs: list[bytes], still: float, moving: float, offset: float
+    ) -> None:
+        """
+        @param offset: seconds into the scene to start at.
+        """
+        self.jpegs = jpegs
+        self.still = still
+        self.cycle = still + moving
+        self.offset = offset
+
+    def frames(self) -> Any:
+        """
+        Yield the scene's frames at L{FPS}.
+        """
+        deadline = time.monotonic()
+        number = 0
+        while True:
+            moving = (self.offset + number / FPS) % self.cycle >= self.still
+            yield self.jpegs[number % len(self.jpegs) if moving else 0]
+            number += 1
+            deadline += 1 / FPS
+            time.sleep(max(0.0, deadline - time.monotonic()))
+
+
 def run_camserve(
-    mode: str, cameras: int, frames: Path, out: Path, *, warmup: float, seconds: float
+    mode: str,
+    cameras: int,
+    frames: Path,
+    out: Path,
+    *,
+    warmup: float,
+    seconds: float,
+    scene: tuple[float, float],
 ) -> dict[str, Any]:
     """
     Run C{cameras} emulated cameras on the reactor, recorded or not, and
@@ -85,11 +133,18 @@ def run_camserve(
 
     service = CameraService(reactor)
     names = [f"cam{number}" for number in range(cameras)]
-    for name in names:
-        service.add_camera(name, EmulatedCamera(source=str(frames), fps=FPS))
+    jpegs = [path.read_bytes() for path in sorted(frames.glob("*.jpg"))]
+    still, moving = scene
+    for number, name in enumerate(names):
+        if mode == "motion":
+            offset = number * (still + moving) / cameras
+            service.add_camera(name, SceneCamera(jpegs, still, moving, offset))
+        else:
+            service.add_camera(name, EmulatedCamera(source=str(frames), fps=FPS))
     recordings = RecordingService(service, reactor)
-    if mode == "recording":
-        every = RecordingSettings(RecordingMode.CONTINUOUS)
+    if mode in ("recording", "motion"):
+        kind = RecordingMode.CONTINUOUS if mode == "recording" else RecordingMode.MOTION
+        every = RecordingSettings(kind)
         recordings.configure(out, 0, dict.fromkeys(names, every))
     else:
         for hub in service.hubs.values():
@@ -103,7 +158,7 @@ def run_camserve(
         written = sum(report["frames_written"] for report in reports)
         dropped = sum(report["frames_dropped"] for report in reports)
         captured = sum(hub.frames_captured for hub in service.hubs.values())
-        return written if mode == "recording" else captured, dropped
+        return written if mode in ("recording", "motion") else captured, dropped
 
     def start() -> None:
         measured["start"] = (time.monotonic(), time.process_time(), folder_bytes(out))
@@ -211,6 +266,7 @@ def child(arguments: argparse.Namespace) -> None:
                 out,
                 warmup=arguments.warmup,
                 seconds=arguments.seconds,
+                scene=(arguments.still, arguments.moving),
             )
     print(json.dumps(measured))
 
@@ -220,6 +276,8 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--still", type=float, default=50.0)
+    parser.add_argument("--moving", type=float, default=10.0)
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--frames", help=argparse.SUPPRESS)
@@ -233,6 +291,9 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     for cameras in arguments.cameras:
         for mode in MODES:
+            seconds = arguments.seconds
+            if mode == "motion":
+                seconds = max(seconds, arguments.still + arguments.moving)
             done = subprocess.run(
                 [
                     sys.executable,
@@ -244,9 +305,13 @@ def main() -> None:
                     "--frames",
                     str(frames),
                     "--seconds",
-                    str(arguments.seconds),
+                    str(seconds),
                     "--warmup",
                     str(arguments.warmup),
+                    "--still",
+                    str(arguments.still),
+                    "--moving",
+                    str(arguments.moving),
                 ],
                 capture_output=True,
                 text=True,
@@ -268,15 +333,21 @@ def main() -> None:
                 f" {one['bytes'] * scale / 1e9:>7.2f}"
                 f" {one['frames'] / one['seconds']:>9.1f} {one['dropped']:>7}"
             )
-        plain, recorded, floor = (results[f"{cameras}/{mode}"] for mode in MODES)
-        own = (
-            recorded["cpu"] / recorded["seconds"] - plain["cpu"] / plain["seconds"]
-        ) * HOUR
+        plain, floor = results[f"{cameras}/cameras"], results[f"{cameras}/write"]
         least = floor["cpu"] / floor["seconds"] * HOUR
-        print(
-            f"{cameras:>7} {'recording':>10}: its own CPU {own:.0f} s/h,"
-            f" {own / least:.1f} times writing the bytes alone ({least:.0f} s/h)"
-        )
+        for mode in ("recording", "motion"):
+            recorded = results[f"{cameras}/{mode}"]
+            own = (
+                recorded["cpu"] / recorded["seconds"] - plain["cpu"] / plain["seconds"]
+            ) * HOUR
+            print(
+                f"{cameras:>7} {mode:>10}: its own CPU {own:.0f} s/h,"
+                f" {own / least:.1f} times writing every frame alone ({least:.0f} s/h)"
+            )
+    print(
+        f"motion: a scene still for {arguments.still:g} s, then moving for"
+        f" {arguments.moving:g} s, over and over"
+    )
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(results, indent=2))
 

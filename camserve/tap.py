@@ -227,9 +227,14 @@ def build_service(serve: ServerConfig | str, reactor: Any = None) -> MultiServic
         max_connections=server.max_connections,
         max_connections_per_client=server.max_connections_per_client,
         # With logins, POST /api/tokens takes a small JSON body; with
-        # recordings, so do a playback's control and a recording's start.
+        # recordings, so do a playback's control and a recording's start,
+        # and a config file may be reloaded to record.
         max_body_size=(
-            0 if checked.accounts is None and plan.root is None else JSON_BODY_SIZE
+            0
+            if checked.accounts is None
+            and plan.root is None
+            and not isinstance(serve, str)
+            else JSON_BODY_SIZE
         ),
         allowed_hosts=server.hosts,
         trusted_proxies=TrustedProxies(parse_networks(server.trusted_proxies)),

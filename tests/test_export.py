@@ -10,7 +10,6 @@ refused with a short message.
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
+from avi_files import read_avi
 from recorded import START, Served, frames_at, write_segment
 from support import reactor, reactor_test, split_response, wait_until
 from twisted.internet.defer import Deferred
@@ -63,57 +63,10 @@ def recorded(tmp_path: Path) -> list[Written]:
 def avi(data: bytes) -> tuple[dict[str, Any], list[bytes]]:
     """
     Read an AVI file of one Motion JPEG stream as its headers' main facts
-    and its frames, checking its structure: the RIFF sizes, the C{movi}
-    chunks, and an C{idx1} entry for each, pointing at it.
+    and its frames, checking its structure (L{read_avi}).
     """
-    assert data[:4] == b"RIFF"
-    assert data[8:12] == b"AVI "
-    assert struct.unpack_from("<I", data, 4)[0] == len(data) - 8
-    chunks = {}
-    position = 12
-    while position < len(data):
-        fourcc, size = (
-            data[position : position + 4],
-            struct.unpack_from("<I", data, position + 4)[0],
-        )
-        kind = data[position + 8 : position + 12] if fourcc == b"LIST" else fourcc
-        chunks[kind] = (position + 8, size)
-        position += 8 + size + size % 2
-    assert position == len(data)
-    hdrl, _ = chunks[b"hdrl"]
-    assert data[hdrl + 4 : hdrl + 8] == b"avih"
-    avih = struct.unpack_from("<10I", data, hdrl + 12)
-    strh = data.find(b"strh", hdrl)
-    handler, scale, rate, length = (
-        data[strh + 12 : strh + 16],
-        *struct.unpack_from("<II", data, strh + 28),
-        struct.unpack_from("<I", data, strh + 40)[0],
-    )
-    movi, movi_size = chunks[b"movi"]
-    frames, offsets = [], []
-    position = movi + 4
-    while position < movi + movi_size:
-        assert data[position : position + 4] == b"00dc"
-        size = struct.unpack_from("<I", data, position + 4)[0]
-        offsets.append((position - movi, size))
-        frames.append(data[position + 8 : position + 8 + size])
-        position += 8 + size + size % 2
-    index, index_size = chunks[b"idx1"]
-    entries = [
-        struct.unpack_from("<4sIII", data, index + 16 * n)
-        for n in range(index_size // 16)
-    ]
-    assert [(entry[2], entry[3]) for entry in entries] == offsets
-    assert {(entry[0], entry[1]) for entry in entries} == {(b"00dc", 0x10)}
-    facts = {
-        "frames": avih[4],
-        "width": avih[8],
-        "height": avih[9],
-        "handler": handler,
-        "fps": rate / scale,
-        "length": length,
-    }
-    return facts, frames
+    read = read_avi(data)
+    return read.facts, read.jpegs
 
 
 def video_frames(path: Path) -> list[np.ndarray[Any, Any]]:

@@ -298,14 +298,22 @@ def test_a_reload_applies_recording_settings(tmp_path: Path) -> None:
 
 def test_a_server_that_records_takes_small_bodies(tmp_path: Path) -> None:
     """
-    A server that records takes the small JSON bodies of a playback's
-    control and a recording's start and stop, even without logins; one
-    that neither records nor has logins takes none.
+    A server that records, or may be reloaded to, takes the small JSON
+    bodies of a playback's control and a recording's start and stop, even
+    without logins; the one-camera command line, neither recording nor
+    with logins, takes none.
     """
     path = tmp_path / "cameras.toml"
     camera = '[[cameras]]\nname = "porch"\ndriver = "emulated"\n'
-    for server, size in [("", 0), ('[server]\nrecordings_dir = "r"\n', 4096)]:
+    for server in ["", '[server]\nrecordings_dir = "r"\n']:
         path.write_text(server + camera)
         top = build_service(str(path), Reactor())
+        (listener,) = (child for child in top if isinstance(child, Listener))
+        assert listener.factory.max_body_size == 4096
+    recording = ["--record", "continuous", "--recordings-dir", str(tmp_path)]
+    for arguments, size in [([], 0), (recording, 4096)]:
+        options = Options()
+        options.parseOptions(arguments)
+        top = build_service(options["serve"], Reactor())
         (listener,) = (child for child in top if isinstance(child, Listener))
         assert listener.factory.max_body_size == size

@@ -246,6 +246,27 @@ async def test_default_span_is_the_last_day(tmp_path: Path) -> None:
 
 
 @reactor_test
+async def test_the_folder_read_is_the_one_recorded_in(tmp_path: Path) -> None:
+    """
+    A reload that moves the recordings folder moves what is listed (and so
+    played back and exported) with it.
+    """
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    write_segment(first, frames_at(START, 20, fps=10))
+    write_segment(moved, frames_at(START + 60, 20, fps=10, first=20))
+    server = Recording.start(first)
+    span = f"/api/cameras/porch/recordings?start={START - 10}&end={START + 3600}"
+    try:
+        _, ranges = await server.ask(span, method="GET")
+        assert [r["start"] for r in ranges] == [START]
+        await server.recorder.configure(moved, 0, server.recorder.settings)
+        _, ranges = await server.ask(span, method="GET")
+        assert [r["start"] for r in ranges] == [START + 60]
+    finally:
+        await server.close()
+
+
+@reactor_test
 async def test_the_page_offers_recording_to_admins(tmp_path: Path) -> None:
     """
     The camera page of a camera recorded on demand has the timeline for

@@ -44,10 +44,11 @@ def in_threads(reactor: Any) -> Worker:
 
     @param reactor: provides C{IReactorThreads} and C{IReactorFromThreads}.
     """
-    pool = reactor.getThreadPool()
 
     def run(work: Callable[[], _T]) -> Deferred[_T]:
-        return deferToThreadPool(reactor, pool, work)
+        # The pool is asked for at the first read, not before: a server
+        # whose recordings are never read never starts it.
+        return deferToThreadPool(reactor, reactor.getThreadPool(), work)
 
     return run
 

@@ -13,6 +13,7 @@ from camserve.recording._catalog import Catalog
 from camserve.recording._catalog_files import SAFE_NAME
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from camserve.recording._catalog_files import Worker
@@ -25,32 +26,46 @@ MOST_WALLS = 64
 
 class Recordings:
     """
-    The recordings of every camera, under C{<folder>/<camera>/}.
-
-    @ivar folder: the recordings folder.
+    The recordings of every camera, under C{<folder>/<camera>/}, where the
+    folder is the one cameras record in now: a reload that moves it moves
+    what is played back and exported.
     """
 
-    def __init__(self, folder: Path, work: Worker) -> None:
+    def __init__(self, folder: Callable[[], Path | None], work: Worker) -> None:
         """
+        @param folder: the recordings folder now; L{None} while there is
+            none.
         @param work: reads the files, away from the reactor.
         """
-        self.folder = folder
+        self._folder = folder
         self._work = work
         self._catalogs: dict[str, Catalog] = {}
+        self._catalogs_in: Path | None = None
         self._playbacks: dict[str, LivePlayback] = {}
         self._walls: dict[str, WallPlayback] = {}
+
+    @property
+    def folder(self) -> Path | None:
+        """
+        The recordings folder; L{None} while there is none.
+        """
+        return self._folder()
 
     def catalog(self, camera: str) -> Catalog | None:
         """
         The catalog of C{camera}'s recordings, made on first use; L{None}
-        for a name that is no folder's (only letters, digits, C{-} and
-        C{_} are), which has none.
+        without a recordings folder, or for a name that is no folder's
+        (only letters, digits, C{-} and C{_} are), which has none.
         """
-        if SAFE_NAME.fullmatch(camera) is None:
+        folder = self._folder()
+        if folder is None or SAFE_NAME.fullmatch(camera) is None:
             return None
+        if folder != self._catalogs_in:
+            # Playbacks going on keep the catalogs they have.
+            self._catalogs, self._catalogs_in = {}, folder
         catalog = self._catalogs.get(camera)
         if catalog is None:
-            catalog = self._catalogs[camera] = Catalog(self.folder / camera, self._work)
+            catalog = self._catalogs[camera] = Catalog(folder / camera, self._work)
         return catalog
 
     def add_playback(self, playback: LivePlayback) -> str:

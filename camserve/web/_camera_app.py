@@ -267,14 +267,23 @@ def camera_resource(
     ).app.resource()
 
 
-def recordings_in(folder: str | Path | None, reactor: Any) -> Recordings | None:
+def recordings_in(
+    folder: str | Path | None, reactor: Any, recorder: RecordingService | None = None
+) -> Recordings | None:
     """
-    The recordings in C{folder}, read in C{reactor}'s threads; L{None} for
-    no folder, a server that does not record.
+    The recordings in C{folder}, or in the folder C{recorder} records in
+    once it has one, read in C{reactor}'s threads; L{None} for neither, a
+    server that does not record.
     """
-    if folder is None:
+    if folder is None and recorder is None:
         return None
-    return Recordings(Path(folder), in_threads(reactor))
+    given = None if folder is None else Path(folder)
+
+    def now() -> Path | None:
+        recording = None if recorder is None else recorder.root
+        return given if recording is None else recording
+
+    return Recordings(now, in_threads(reactor))
 
 
 def set_allow(request: IRequest, failure: Failure) -> None:

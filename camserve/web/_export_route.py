@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from klein import Klein
 
-from camserve.recording._export_avi import AviWriter, TooLargeError, plan_avi
+from camserve.recording._avi_plan import TooLargeError, plan_avi
+from camserve.recording._export_avi import AviWriter
 from camserve.web._instants import span
 from camserve.web._permissions import Permission, allow
 from camserve.web._requests import json_answer, query_argument
@@ -59,7 +60,7 @@ class ExportRoute:
         save, named for the camera and the span, streamed as it is read.
         C{400} for a bad span, C{404} for an unknown camera, a server that
         does not record, or a span with nothing recorded; C{413} for a span
-        larger than an AVI file holds (4 GiB).
+        of more frames than an export holds.
         """
         hub = self._seen.hub(name)
         if hub is None:

@@ -127,7 +127,7 @@ class ServerApp:
         self._cameras = CamerasResource(self.camera)
         self._seen = CamerasSeen(service, user, self._forget_removed)
         self.pages = PageRoutes(self._seen, user=user)
-        self._recordings = recordings_in(recordings_dir, clock)
+        self._recordings = recordings_in(recordings_dir, clock, recorder)
         self.streams = StreamsRoute(service, self._seen, clock, self._recordings)
         self.api = ApiRoutes(
             self._seen,
