@@ -22,6 +22,7 @@ from zope.interface.verify import verifyObject
 from camserve import CameraHub
 from camserve.interfaces import IFeed
 from camserve.recording._catalog import GAP, Catalog
+from camserve.recording._catalogs import MOST_WALLS, Recordings
 from camserve.recording._wall_clock import WallClock
 from camserve.recording._wall_playback import WallCamera, WallPlayback
 from camserve.testing import PushSource
@@ -86,9 +87,6 @@ class Wall:
 
     def times(self, name: str) -> list[float]:
         return self.sinks[name].times
-
-    def lane(self, name: str) -> IFeed:
-        return next(lane for lane in self.playback.lanes if lane.name == name)
 
     def give_live(self, until: float) -> None:
         """
@@ -430,3 +428,23 @@ def test_clock() -> None:
     clock.advance(1)
     assert wall.time() == 110
     assert moved == [100, 100, 106, 106, 106]
+
+
+def test_sessions_are_bounded(
+    tmp_path: Path, clock: Clock, recorded: dict[str, list[float]]
+) -> None:
+    """
+    The recordings keep at most L{MOST_WALLS} playbacks of several cameras,
+    each under a name of its own that is hard to guess, until it ends.
+    """
+    recordings = Recordings(lambda: tmp_path, Counting())
+    walls = [Wall(tmp_path, clock).playback for _ in range(MOST_WALLS + 1)]
+    sessions = [recordings.add_wall(wall) for wall in walls]
+    assert sessions[-1] is None
+    names = [session for session in sessions if session is not None]
+    assert len(set(names)) == MOST_WALLS
+    assert all(len(session) >= 20 for session in names)
+    assert recordings.wall(names[0]) is walls[0]
+    walls[0].stop()
+    assert recordings.wall(names[0]) is None
+    assert recordings.add_wall(walls[-1]) is not None
