@@ -448,3 +448,21 @@ def test_sessions_are_bounded(
     walls[0].stop()
     assert recordings.wall(names[0]) is None
     assert recordings.add_wall(walls[-1]) is not None
+
+
+def test_seek_to_the_frames_shown(
+    tmp_path: Path, clock: Clock, recorded: dict[str, list[float]]
+) -> None:
+    """
+    A seek, while playing, to a time whose frames are those shown goes on
+    from them in step, without showing them again.
+    """
+    wall = Wall(tmp_path, clock)
+    assert wall.start(S + 10)
+    run(clock, T0 + 0.05)
+    assert result(wall.playback.seek(S + 10.02))
+    assert wall.times("porch") == [S + 10]
+    run(clock, T0 + 1)
+    assert wall.times("porch") == recorded["porch"][100:110]
+    for name in RATES:
+        in_step(wall, name)

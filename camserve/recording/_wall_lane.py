@@ -147,6 +147,7 @@ class WallLane(LivePlayback):
             if at == self._position and not self.live:
                 # Shown already: go on after it.
                 self._moves += 1
+                self._pacer.use(self._reader)
                 self._reader.restart(at, step=self._step(), including=False)
                 return succeed(None)
             return self._go(at).addCallback(lambda _: None)
