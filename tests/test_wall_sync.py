@@ -4,7 +4,8 @@ C{twistd camserve} that records two emulated cameras: the wall's timeline
 shows, a drag on it to an earlier time plays both cameras back from then
 over the grid's one connection (each tile's picture a frame captured then,
 by its C{X-Timestamp}, within a frame of the other's), pause freezes both,
-and LIVE returns both to their live frames.
+a step moves to the next frame of either, and LIVE returns both to their
+live frames.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def test_seek_pause_and_live(recording: Server, browser: Browse) -> None:
     """
     A drag on the wall's timeline to 6 seconds ago shows on both tiles
     frames captured then, within a frame interval of each other; Pause
-    freezes both; LIVE shows both cameras' live frames again.
+    freezes both; a step forward shows the next frame of either; LIVE
+    shows both cameras' live frames again.
     """
     server = recording
     server.wait_until(
@@ -134,6 +136,9 @@ def test_seek_pause_and_live(recording: Server, browser: Browse) -> None:
             paused = stamps(page)
             page.wait_for_timeout(1500)
             still = stamps(page)
+            page.locator("#wall-step-forward").click()
+            wait_for(page, lambda: stamps(page) != still, "a step forward")
+            stepped = stamps(page)
             page.locator("#wall-live").click()
             wait_for(
                 page,
@@ -149,6 +154,7 @@ def test_seek_pause_and_live(recording: Server, browser: Browse) -> None:
                 "tile_badge": tile_badge,
                 "paused": paused,
                 "still": still,
+                "stepped": stepped,
                 "live_badge": page.locator("#wall-badge").inner_text(),
             }
         finally:
@@ -162,4 +168,8 @@ def test_seek_pause_and_live(recording: Server, browser: Browse) -> None:
     paused = seen["paused"]
     assert abs(paused["porch"] - paused["yard"]) < INTERVAL + 1e-3
     assert seen["still"] == paused
+    # A step shows the next frame of either camera, the other's stays.
+    stepped = seen["stepped"]
+    assert 0 < max(stepped.values()) - max(paused.values()) <= INTERVAL + 1e-3
+    assert min(stepped.values()) in paused.values()
     assert seen["live_badge"] == "LIVE"

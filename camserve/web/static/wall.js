@@ -101,11 +101,19 @@
     async opened(response) {
       if (!this.playing) return;
       if (!response.ok) {
-        this.backToLive();
+        // After the grid has heard that the stream ended, so that it asks
+        // for the live one at once rather than after its usual wait.
+        setTimeout(() => {
+          this.backToLive();
+          this.shownTime.textContent = response.status === 404 ? "Nothing was recorded then or since" : "";
+        }, 0);
         return;
       }
       this.session = response.headers.get("x-playback-session");
-      this.poll();
+      // A stream asked for again (other cameras in view) begins playing:
+      // a wall that was paused stays paused.
+      if (this.paused) this.control({ action: "pause" });
+      else this.poll();
     }
 
     seek(when) {
