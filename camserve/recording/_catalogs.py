@@ -45,6 +45,13 @@ class Recordings:
         self._walls: dict[str, WallPlayback] = {}
 
     @property
+    def work(self) -> Worker:
+        """
+        Runs blocking work on the recordings away from the reactor.
+        """
+        return self._work
+
+    @property
     def folder(self) -> Path | None:
         """
         The recordings folder; L{None} while there is none.

@@ -7,9 +7,11 @@ span of a camera's recording as an AVI file.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from klein import Klein
+from twisted.python.failure import Failure
 
 from camserve.recording._avi_plan import TooLargeError, plan_avi
 from camserve.recording._export_avi import AviWriter
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.server import Request
 
+    from camserve.recording._avi_plan import AviPlan
     from camserve.recording._catalog import Catalog, Recorded, Stretch
+    from camserve.recording._catalog_files import Worker
     from camserve.recording._catalogs import Recordings
     from camserve.web._cameras_seen import CamerasSeen
 
@@ -67,8 +71,9 @@ class ExportRoute:
             return self._seen.unknown(request)
         recordings = self._recordings
         catalog = None if recordings is None else recordings.catalog(name)
-        if catalog is None:
+        if recordings is None or catalog is None:
             return json_answer(request, {"error": "this camera is not recorded"}, 404)
+        work = recordings.work
         try:
             start, end = span(
                 query_argument(request, "start"), query_argument(request, "end")
@@ -81,7 +86,7 @@ class ExportRoute:
                 return json_answer(request, {"error": "nothing was recorded then"}, 404)
             first = stretches[0].position(0)
             return catalog.read([first]).addCallback(
-                self._send, request, name, catalog, stretches
+                self._plan, request, name, catalog, stretches, work=work
             )
 
         return (
@@ -90,25 +95,45 @@ class ExportRoute:
             .addCallback(found)
         )
 
-    def _send(
+    def _plan(
         self,
         first: list[Recorded],
         request: Request,
         name: str,
         catalog: Catalog,
         stretches: list[Stretch],
+        *,
+        work: Worker,
     ) -> Deferred[Any] | bytes:
         """
-        Answer with the file of C{stretches}, whose first frame is C{first}.
+        Answer with the file of C{stretches}, whose first frame is C{first},
+        once it is planned away from the reactor (a long span's plan takes
+        a while).
         """
         if not first:
             return json_answer(
                 request, {"error": "the recording is damaged there; try again"}, 503
             )
-        try:
-            plan = plan_avi(stretches, first[0].jpeg)
-        except TooLargeError as error:
-            return json_answer(request, {"error": str(error)}, 413)
+
+        def planned(plan: AviPlan | Failure) -> Deferred[Any] | bytes:
+            if isinstance(plan, Failure):
+                plan.trap(TooLargeError)
+                return json_answer(request, {"error": str(plan.value)}, 413)
+            return self._send(plan, request, name, catalog, stretches)
+
+        return work(partial(plan_avi, stretches, first[0].jpeg)).addBoth(planned)
+
+    def _send(
+        self,
+        plan: AviPlan,
+        request: Request,
+        name: str,
+        catalog: Catalog,
+        stretches: list[Stretch],
+    ) -> Deferred[Any] | bytes:
+        """
+        Answer with the file of C{stretches} as C{plan} lays it out.
+        """
         times = [stretches[0].times[0], stretches[-1].times[-1]]
         filename = f"{name}-{'-to-'.join(_stamp(when) for when in times)}.avi"
         request.setHeader(b"content-type", b"video/x-msvideo")
