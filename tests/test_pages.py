@@ -259,6 +259,8 @@ def test_grid_tiles() -> None:
         "static/keys.js",
         "static/snapshots.js",
         "static/reload.js",
+        "static/timescale.js",
+        "static/wall.js",
         "static/grid.js",
     ]
 

@@ -107,6 +107,7 @@ def test_who_may_use_each_route() -> None:
         ("/static/<name>", user, False),
         ("/favicon.ico", user, False),
         ("/streams", user, False),
+        ("/streams/<session>", user, False),
         ("/api/cameras", user, False),
         ("/api/cameras/<path:name>", user, False),
         ("/api/tokens", user, False),

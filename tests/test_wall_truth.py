@@ -102,7 +102,8 @@ def test_stalled_and_failed_cameras_are_named(
                 "troubles": troubles(page),
                 "summary": page.locator("#summary").inner_text(),
                 "live badges": [
-                    badge.lower() for badge in page.locator(".badge").all_inner_texts()
+                    badge.lower()
+                    for badge in page.locator(".tile .badge").all_inner_texts()
                 ].count("live"),
                 "overlay": page.locator(f"{flaky} .overlay").inner_text(),
             }

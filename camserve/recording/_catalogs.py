@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
     from camserve.recording._catalog_files import Worker
     from camserve.recording._playback_live import LivePlayback
+    from camserve.recording._wall_playback import WallPlayback
+
+MOST_WALLS = 64
+"""The most playbacks of several cameras in progress at once."""
 
 
 class Recordings:
@@ -42,6 +46,7 @@ class Recordings:
         self._catalogs: dict[str, Catalog] = {}
         self._catalogs_in: Path | None = None
         self._playbacks: dict[str, LivePlayback] = {}
+        self._walls: dict[str, WallPlayback] = {}
 
     @property
     def work(self) -> Worker:
@@ -92,3 +97,25 @@ class Recordings:
         """
         playback = self._playbacks.get(session)
         return playback if playback is not None and playback.name == camera else None
+
+    def add_wall(self, wall: WallPlayback) -> str | None:
+        """
+        Keep C{wall}, a playback of several cameras, until it ends, under a
+        new session name, which only the one who started it is told.
+
+        @return: the session's name; L{None} if L{MOST_WALLS} are in
+            progress already.
+        """
+        if len(self._walls) >= MOST_WALLS:
+            return None
+        session = token_urlsafe(16)
+        self._walls[session] = wall
+        wall.ended.addCallback(lambda _: self._walls.pop(session, None))
+        return session
+
+    def wall(self, session: str) -> WallPlayback | None:
+        """
+        The playback of several cameras in progress under C{session}, if
+        any.
+        """
+        return self._walls.get(session)

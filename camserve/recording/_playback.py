@@ -84,7 +84,7 @@ class Playback:
         self._catalog = catalog
         self._clock = clock
         self._reader = ReadAhead(catalog, self._recorded)
-        self._pacer = Pacer(clock, self._paced, self._idle, speed=speed)
+        self._pacer = self._paced_by(clock, speed)
         self._pacer.use(self._reader)
         self._sinks = Sinks(name, clock, keepalive, lambda: self._pacer.quiet)
         self._position: Position | None = None
@@ -237,6 +237,12 @@ class Playback:
         return self.newest
 
     # The recording
+
+    def _paced_by(self, clock: IReactorTime, speed: float) -> Pacer:
+        """
+        What paces the frames: by their own capture times.
+        """
+        return Pacer(clock, self._paced, self._idle, speed=speed)
 
     def _go(self, position: Position | None) -> Deferred[Frame | None]:
         """

@@ -150,15 +150,17 @@ class Pacer:
             self._idle()
             return
         now = self._clock.seconds()
-        if not 0 <= coming.captured_at - self._shown_time() <= GAP:
-            # Across a gap (or back in time, where a clock was set back).
-            self._anchor = (self._shown_at + self._interval, coming.captured_at)
-        wall, recorded = self._anchor
-        due = wall + (coming.captured_at - recorded) / self.speed
-        if due < now - LATE:
-            self._anchor = (now, coming.captured_at)
-            due = now
-        self._timer = self._clock.callLater(max(due - now, 0.0), self._tick)
+        due = self._due(coming, now)
+        if due is not None:
+            self._timer = self._clock.callLater(max(due - now, 0.0), self._tick)
+
+    def reschedule(self) -> None:
+        """
+        Give the next frame when its time comes by the pacing of now: the
+        time it was due by changed.
+        """
+        self._cancel()
+        self.schedule()
 
     def stop(self) -> None:
         """
@@ -167,6 +169,24 @@ class Pacer:
         self._running = False
         self._cancel()
         self.source = None
+
+    def _due(self, coming: Timed, now: float) -> float | None:
+        """
+        When C{coming}, the next frame, is to be given: the pacing from the
+        frame it was set by, set anew across a gap or when late.
+
+        @param now: the time now.
+        @return: its time, or L{None} for no time yet.
+        """
+        if not 0 <= coming.captured_at - self._shown_time() <= GAP:
+            # Across a gap (or back in time, where a clock was set back).
+            self._anchor = (self._shown_at + self._interval, coming.captured_at)
+        wall, recorded = self._anchor
+        due = wall + (coming.captured_at - recorded) / self.speed
+        if due < now - LATE:
+            self._anchor = (now, coming.captured_at)
+            due = now
+        return due
 
     def _tick(self) -> None:
         self._timer = None

@@ -7,19 +7,20 @@ control of a playback in progress.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from klein import Klein
-from twisted.internet.defer import succeed
 
-from camserve.recording._playback import FASTEST, SLOWEST
 from camserve.recording._playback_live import LivePlayback
 from camserve.streams._stream import set_stream_headers
 from camserve.streams._viewer import StreamViewer
-from camserve.web._instants import instant
 from camserve.web._permissions import Permission, allow
-from camserve.web._requests import RefusedError, json_answer, json_body, query_argument
+from camserve.web._playback_control import (
+    SESSION_HEADER,
+    answer_control,
+    start_and_speed,
+)
+from camserve.web._requests import json_answer, query_argument
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -31,11 +32,6 @@ if TYPE_CHECKING:
     from camserve.camera._hub import CameraHub
     from camserve.recording._catalogs import Recordings
     from camserve.recording._playback import Playback
-
-SESSION_HEADER = b"x-playback-session"
-"""The response header naming a playback's session, to control it with."""
-ACTIONS = ("pause", "resume", "seek", "speed", "step", "live")
-"""What a playback's control may ask for."""
 
 
 class PlaybackRoutes:
@@ -139,61 +135,12 @@ class PlaybackRoutes:
         )
         if playback is None:
             return json_answer(request, {"error": "no such playback"}, 404)
-        if request.method != b"POST":
-            return json_answer(request, _state(playback))
-        try:
-            asked = json_body(request)
-            changed = _control(playback, asked)
-        except RefusedError as refused:
-            return json_answer(request, {"error": str(refused)}, refused.code)
-        refusal = (
-            ("the camera gave no frame", 503)
-            if asked.get("action") == "live"
-            else ("nothing was recorded there", 404)
+        return answer_control(
+            request,
+            playback,
+            lambda: _state(playback),
+            no_live="the camera gave no frame",
         )
-
-        def answer(frame: Frame | None) -> bytes:
-            if frame is None and changed is not None:
-                return json_answer(request, {"error": refusal[0]}, refusal[1])
-            return json_answer(request, _state(playback))
-
-        return (succeed(None) if changed is None else changed).addCallback(answer)
-
-
-def _control(
-    playback: LivePlayback, asked: dict[str, Any]
-) -> Deferred[Frame | None] | None:
-    """
-    Do to C{playback} what C{asked} asks.
-
-    @return: fires with the frame shown, for an action that shows one.
-    @raise RefusedError: for an action unknown or asked wrong.
-    """
-    action = asked.get("action")
-    if action == "pause":
-        playback.pause()
-    elif action == "resume":
-        playback.resume()
-    elif action == "seek":
-        try:
-            when = instant(str(asked.get("time", "")))
-        except ValueError:
-            raise RefusedError(
-                400, "time must be an ISO 8601 time or Unix seconds"
-            ) from None
-        return playback.seek(when)
-    elif action == "speed":
-        playback.set_speed(_speed(asked.get("speed")))
-    elif action == "step":
-        frames = asked.get("frames")
-        if frames not in (1, -1) or isinstance(frames, bool):
-            raise RefusedError(400, "frames must be 1 or -1")
-        return playback.step(frames)
-    elif action == "live":
-        return playback.go_live()
-    else:
-        raise RefusedError(400, f"action must be one of {', '.join(ACTIONS)}")
-    return None
 
 
 def _state(playback: Playback) -> dict[str, Any]:
@@ -214,35 +161,11 @@ def _playback_request(request: Request) -> tuple[float, float, bool]:
 
     @raise ValueError: for any of them missing or wrong.
     """
-    try:
-        when = instant(query_argument(request, "start") or "")
-    except ValueError:
-        raise ValueError("start must be an ISO 8601 time or Unix seconds") from None
-    raw = query_argument(request, "speed")
-    speed = 1.0 if raw is None else _speed(raw)
+    when, speed = start_and_speed(request)
     advance = query_argument(request, "advance_headers")
     if advance not in (None, "0", "1"):
         raise ValueError("advance_headers must be 0 or 1")
     return when, speed, advance == "1"
-
-
-def _speed(raw: object) -> float:
-    """
-    A speed from L{SLOWEST} to L{FASTEST}.
-
-    @raise RefusedError: for anything else (a L{ValueError}).
-    """
-    try:
-        speed = float(raw)  # type: ignore[arg-type]  # whatever was sent
-    except (TypeError, ValueError):
-        speed = math.nan
-    if isinstance(raw, bool) or not (
-        math.isfinite(speed) and SLOWEST <= speed <= FASTEST
-    ):
-        raise RefusedError(
-            400, f"speed must be a number from {SLOWEST:g} to {FASTEST:g}"
-        )
-    return speed
 
 
 def _plain(request: Request, code: int, message: str) -> bytes:

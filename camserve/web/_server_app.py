@@ -127,7 +127,8 @@ class ServerApp:
         self._cameras = CamerasResource(self.camera)
         self._seen = CamerasSeen(service, user, self._forget_removed)
         self.pages = PageRoutes(self._seen, user=user)
-        self.streams = StreamsRoute(service, self._seen, clock)
+        self._recordings = recordings_in(recordings_dir, clock, recorder)
+        self.streams = StreamsRoute(service, self._seen, clock, self._recordings)
         self.api = ApiRoutes(
             self._seen,
             user=user,
@@ -135,7 +136,6 @@ class ServerApp:
             reload=reload,
             recorder=recorder,
         )
-        self._recordings = recordings_in(recordings_dir, clock, recorder)
         self.export = ExportRoute(self._seen, self._recordings, clock)
         self.events = EventsRoute(self._seen, recorder)
         self.recording = RecordingRoutes(

@@ -25,8 +25,10 @@ _TYPES = {
     "grid.js": b"text/javascript; charset=utf-8",
     "decoder.js": b"text/javascript; charset=utf-8",
     "camera.js": b"text/javascript; charset=utf-8",
+    "timescale.js": b"text/javascript; charset=utf-8",
     "timeline.js": b"text/javascript; charset=utf-8",
     "activity.js": b"text/javascript; charset=utf-8",
+    "wall.js": b"text/javascript; charset=utf-8",
     "favicon.svg": b"image/svg+xml",
 }
 

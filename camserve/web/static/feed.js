@@ -10,11 +10,13 @@
   class Feed {
     // onFrame(camera, jpeg, stamp) for each part; onFirst() once the first
     // part of a connection has come; onEnd() when a connection ends that
-    // was not replaced.
-    constructor({ onFrame, onFirst, onEnd }) {
+    // was not replaced; onOpen(response), if given, with each connection's
+    // response, before its parts.
+    constructor({ onFrame, onFirst, onEnd, onOpen }) {
       this.onFrame = onFrame;
       this.onFirst = onFirst;
       this.onEnd = onEnd;
+      this.onOpen = onOpen || (() => {});
       this.key = "";
       this.controller = null;
     }
@@ -26,11 +28,15 @@
 
     // Be fed the frames of the cameras `names`, and of those also in `small`
     // their thumbnails; nothing for no names. A change of either opens a new
-    // connection; the same ones keep the connection there is.
-    want(names, small) {
+    // connection; the same ones keep the connection there is. With
+    // `playback` ({key, query()}), their recordings played back instead:
+    // query() is what the address asks for besides the cameras, read as a
+    // connection opens; a new key opens a new one.
+    want(names, small, playback = null) {
       const list = (some) => some.map(encodeURIComponent).join(",");
-      const address = `streams?cameras=${list(names)}&thumbnails=${list(small)}`;
-      const key = names.length ? address : "";
+      const cameras = `streams?cameras=${list(names)}`;
+      const live = `${cameras}&thumbnails=${list(small)}`;
+      const key = !names.length ? "" : playback ? `${cameras}#${playback.key}` : live;
       if (key === this.key && this.controller) return false;
       if (this.controller) this.controller.abort();
       this.controller = null;
@@ -38,6 +44,7 @@
       if (!names.length) return true;
       const controller = new AbortController();
       this.controller = controller;
+      const address = playback ? cameras + playback.query() : live;
       this.read(address, controller)
         .catch(() => {})
         .finally(() => {
@@ -51,6 +58,7 @@
 
     async read(address, controller) {
       const response = await fetch(address, { signal: controller.signal, cache: "no-store" });
+      if (this.controller === controller) this.onOpen(response);
       if (!response.ok || !response.body) throw new Error(`status ${response.status}`);
       let first = true;
       const parts = new PartReader((headers, jpeg) => {

@@ -4,11 +4,13 @@
 // off screen, paused, filtered out or in a hidden tab are left out of that
 // stream, so their cameras can go idle. State, viewers and frame rate come
 // from the API every few seconds; whether a camera has stalled, the page sees
-// for itself from the frames it gets.
+// for itself from the frames it gets. On a server that records, the wall's
+// timeline (wall.js) plays the cameras in view back in step over that same
+// connection, and each tile shows the wall's time.
 "use strict";
 
 (() => {
-  const { Arrangement, Feed, Picture, saveSnapshot, toggleFullscreen } = window.camserve;
+  const { Arrangement, Feed, Picture, WallPlayer, saveSnapshot, toggleFullscreen } = window.camserve;
   const POLL_MS = 3000;
   const RETRY_MS = 2000;
   const SNAPSHOT_MS = 1000;
@@ -74,6 +76,21 @@
   // Tiles of new sizes may want thumbnails, or no longer.
   const arrangement = new Arrangement(grid, header, [...tiles.values()], () => scheduleRestart());
 
+  // The wall's timeline and playback: the cameras in view play back in
+  // step over the grid's one connection.
+  const wall = new WallPlayer({
+    cameras: () => [...tiles.values()].filter((tile) => !tile.element.hidden).map((tile) => tile.name),
+    changed: () => scheduleRestart(0),
+    onState: () => showWallTime(),
+  });
+
+  function showWallTime() {
+    for (const tile of tiles.values()) {
+      if (wall.playing) showTime(tile, wall.time());
+      showState(tile);
+    }
+  }
+
   // Pictures
 
   function shown(tile, size, stamp) {
@@ -82,6 +99,13 @@
       tile.frameWidth = size.width;
       setAspect(tile, size.width / size.height);
     }
+    // The capture time of the picture on screen, for whoever checks it.
+    tile.element.dataset.timestamp = String(stamp);
+    // In playback, the tile shows the wall's time instead (showWallTime).
+    if (!wall.playing) showTime(tile, stamp);
+  }
+
+  function showTime(tile, stamp) {
     // The time changes once a second, not with every frame: text changed
     // would have the page laid out anew for each.
     const second = Math.floor(stamp);
@@ -98,8 +122,9 @@
   }
 
   function frameArrived(tile, jpeg, stamp) {
-    // The same frame again is a keepalive: the camera has nothing new.
-    if (stamp && stamp <= tile.stamp) return;
+    // The same frame again is a keepalive: the camera has nothing new. (A
+    // playback sought back shows frames older than the one shown.)
+    if (stamp && (wall.playing ? stamp === tile.stamp : stamp <= tile.stamp)) return;
     const now = performance.now();
     if (tile.newAt) {
       const gap = now - tile.newAt;
@@ -129,8 +154,10 @@
     onFirst: () => pollNow(),
     onEnd() {
       for (const tile of tiles.values()) tile.streamedAt = 0;
+      wall.ended();
       scheduleRestart(RETRY_MS);
     },
+    onOpen: (response) => wall.opened(response),
   });
   let restartTimer = null;
 
@@ -170,7 +197,10 @@
     }
     const names = wanted();
     const small = names.filter((name) => thumbnail(tiles.get(name)));
-    if (!feed.want(names, small)) return;
+    const playback = wall.stream();
+    if (!feed.want(names, playback ? [] : small, playback)) return;
+    // A playback's frames begin anew: an earlier one is no keepalive.
+    if (playback) for (const tile of tiles.values()) tile.stamp = 0;
     const now = performance.now();
     for (const tile of tiles.values()) tile.streamedAt = names.includes(tile.name) ? now : 0;
     checkStalls();
@@ -216,7 +246,11 @@
       const since = Math.max(tile.newAt, tile.streamedAt);
       const limit = Math.max(STALL_LEAST_MS, STALL_INTERVALS * tile.interval);
       const stalled =
-        !snapshotMode && tile.streamedAt > 0 && tile.state === "running" && now - since > limit;
+        !snapshotMode &&
+        !wall.playing &&
+        tile.streamedAt > 0 &&
+        tile.state === "running" &&
+        now - since > limit;
       if (stalled !== tile.stalled) setStalled(tile, stalled);
     }
   }
@@ -235,12 +269,25 @@
 
   function showState(tile) {
     tile.element.dataset.state = tile.state;
-    tile.badge.textContent = tile.stalled ? "stalled" : STATES[tile.state] || tile.state;
+    setText(tile.badge, wall.playing
+      ? wall.paused
+        ? "paused"
+        : "playback"
+      : tile.stalled
+        ? "stalled"
+        : STATES[tile.state] || tile.state);
     let problem = "";
-    if (tile.state === "failed") problem = `No picture: ${tile.lastError}`;
-    else if (tile.paused) problem = "Paused";
+    if (tile.paused) problem = "Paused";
+    else if (wall.playing) problem = wall.problem(tile.name);
+    else if (tile.state === "failed") problem = `No picture: ${tile.lastError}`;
     else if (tile.stalled) problem = `No new picture since ${tile.time.textContent || "it started"}`;
-    tile.overlay.textContent = problem;
+    setText(tile.overlay, problem);
+  }
+
+  // Text set only when it changes, as the wall's time shows it four times
+  // a second.
+  function setText(element, text) {
+    if (element.textContent !== text) element.textContent = text;
   }
 
   function showTroubles() {
@@ -321,6 +368,7 @@
       }
       arrangement.showGroups();
       showTroubles();
+      wall.reported(cameras);
     } catch (error) {
       connection.textContent = "camserve is not answering; retrying";
     }
