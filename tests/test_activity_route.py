@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 
 from camserve.recording._activity_file import ACTIVITY_RECORD, ActivityFile
 from camserve.recording._activity_reader import ActivityIndex, Peaks
-from camserve.recording._catalog_files import Segment, list_segments
+from camserve.recording._catalog_files import Segment, SegmentListing
 from camserve.recording._segment_writer import write_all
 from camserve.web._user import User
 
@@ -264,7 +264,7 @@ def peaks_of(
     """
     segments = [
         Segment(folder / "porch", name, first)
-        for name, first in list_segments(folder / "porch")
+        for name, first in SegmentListing(folder / "porch")()
     ]
     result: list[Peaks] = []
     index.peaks(segments, start, end, buckets).addCallback(result.append)

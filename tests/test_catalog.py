@@ -7,7 +7,9 @@ recorded ranges and their gaps, and files read only by the worker.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -17,7 +19,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, maybeDeferred
 
 from camserve.recording._catalog import Catalog, Position
-from camserve.recording._catalog_files import Worker, in_threads
+from camserve.recording._catalog_files import SegmentListing, Worker, in_threads
 from camserve.recording._recorded_spans import GAP, recorded_ranges
 
 if TYPE_CHECKING:
@@ -279,6 +281,71 @@ def test_ranges_read_a_closed_segment_once(
     assert result(recorded_ranges(catalog, every[3] - 0.01, every[13] + 0.01)) == [
         (every[3], every[13])
     ]
+
+
+def test_a_settled_day_is_not_listed_again(
+    tmp_path: Path, three: list[Written]
+) -> None:
+    """
+    A day's folder whose modification time is what it was, and not recent,
+    is taken as it was listed, unless it is the newest day; a change of
+    that time lists it again.
+    """
+    listing = SegmentListing(tmp_path / "porch")
+    older, newest = three[0].mjpeg.parent, three[2].mjpeg.parent
+    settled = time.time() - 3600
+    for day in (older, newest):
+        os.utime(day, (settled, settled))
+    assert len(listing()) == 3
+    # A segment appears in each day, their folders' times put back: only
+    # the newest day is looked at again.
+    for day, when in ((older, START - 7200), (newest, START + 7200)):
+        write_segment(tmp_path, frames_at(when, 2))
+        os.utime(day, (settled, settled))
+    found = listing()
+    assert len(found) == 4
+    assert [round(start) for _, start in found].count(round(START + 7200)) == 1
+    os.utime(older, (settled + 1, settled + 1))
+    assert len(listing()) == 5
+
+
+def test_a_recent_change_is_listed_again(tmp_path: Path, three: list[Written]) -> None:
+    """
+    A day's folder changed within the last seconds is listed again even if
+    its time did not change, since a change in the same tick of the file
+    system's clock would not show in it.
+    """
+    listing = SegmentListing(tmp_path / "porch")
+    assert len(listing()) == 3
+    older = three[0].mjpeg.parent
+    changed = older.stat().st_mtime_ns
+    three[1].mjpeg.unlink()
+    os.utime(older, ns=(changed, changed))
+    assert len(listing()) == 2
+
+
+def test_refreshes_at_once_share_one_look(tmp_path: Path, three: list[Written]) -> None:
+    """
+    A refresh asked while another is under way waits for it rather than
+    listing the folder again.
+    """
+    looks: list[Deferred[Any]] = []
+
+    def later(work: Callable[[], _T]) -> Deferred[_T]:
+        look: Deferred[_T] = Deferred()
+        looks.append(look)
+        look.addCallback(lambda _: work())
+        return look
+
+    catalog = Catalog(tmp_path / "porch", later)
+    first, second = catalog.refresh(), catalog.refresh()
+    assert len(looks) == 1
+    looks[0].callback(None)
+    assert result(first) is None
+    assert result(second) is None
+    assert len(catalog.segments) == 3
+    catalog.refresh()
+    assert len(looks) == 2
 
 
 def test_read(tmp_path: Path, three: list[Written]) -> None:

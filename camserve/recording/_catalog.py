@@ -16,7 +16,7 @@ from attrs import frozen
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from camserve.recording._catalog_files import Segment, list_segments
+from camserve.recording._catalog_files import Segment, SegmentListing
 from camserve.recording._segment_reader import (
     SegmentFrames,
     empty_frames,
@@ -109,6 +109,9 @@ class Catalog:
         self._starts: list[float] = []
         self._by_name: dict[str, Segment] = {}
         self._loaded: OrderedDict[Segment, None] = OrderedDict()
+        self._listing = SegmentListing(folder)
+        self._found: list[tuple[str, float]] | None = None
+        self._refreshing: list[Deferred[None]] | None = None
 
     @property
     def segments(self) -> list[Segment]:
@@ -119,9 +122,24 @@ class Catalog:
 
     def refresh(self) -> Deferred[None]:
         """
-        Look for the segments there are now.
+        Look for the segments there are now; while a look is under way
+        (another request's), its end.
         """
-        return self._work(partial(list_segments, self.folder)).addCallback(self._listed)
+        waiter: Deferred[None] = Deferred()
+        if self._refreshing is not None:
+            self._refreshing.append(waiter)
+            return waiter
+        self._refreshing = [waiter]
+        self._work(self._listing).addCallback(self._listed).addBoth(self._refreshed)
+        return waiter
+
+    def _refreshed(self, result: Failure | None) -> None:
+        waiting, self._refreshing = self._refreshing or [], None
+        for waiter in waiting:
+            if result is None:
+                waiter.callback(None)
+            else:
+                waiter.errback(result)
 
     def at(self, when: float) -> Deferred[Position | None]:
         """
@@ -259,6 +277,9 @@ class Catalog:
     # Segments
 
     def _listed(self, found: list[tuple[str, float]]) -> None:
+        if found is self._found:
+            return
+        self._found = found
         by_name = {}
         for name, start in found:
             segment = self._by_name.get(name)
