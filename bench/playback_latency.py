@@ -4,21 +4,25 @@ How soon a recording plays: the time to the first frame of a playback, and
 from a seek to the frame sought, over a real server and a real socket.
 
     .venv/bin/python bench/playback_latency.py [--minutes 30] [--tries 20]
-        [--json FILE]
+        [--wall 4] [--json FILE]
 
 It writes C{--minutes} of recording (the standard 640x480 frames of
 C{bench/make_frames.py}, about 51 KB each, at 30 fps, ending a minute ago)
-with camserve's own segment writer into a temporary folder, then serves it
-with C{twistd camserve --config} from this checkout (the camera itself is
-not recorded and nobody watches it live). Then, at random instants of the
-recording (seeded, so every run asks the same):
+with camserve's own segment writer into a temporary folder, as camera
+C{cam1}'s; cameras C{cam2} to C{cam<wall>} get the same files (hard links).
+It serves them with C{twistd camserve --config} from this checkout (the
+cameras themselves are not recorded and nobody watches them live). Then,
+at random instants of the recording (seeded, so every run asks the same):
 
 - I{first frame}: from sending C{GET /cameras/cam1/playback?start=T} on a
   new connection to the whole first part, whose C{X-Timestamp} is checked
   to be the frame at or just before C{T};
 - I{seek}: on such a playback, playing, from sending C{POST .../playback/
   <session>} C{{"action": "seek", "time": T}} to the whole first part
-  captured at C{T} (to the frame) on the stream.
+  captured at C{T} (to the frame) on the stream;
+- I{wall first frame} and I{wall seek}: the same for the grid's playback
+  of every camera in step (C{GET /streams?cameras=...&start=T}, C{POST
+  /streams/<session>}), until every camera's part captured at C{T} is in.
 
 Segments are read through the page cache (the recording was just written):
 what a server whose disk holds its recent recordings in memory pays; a cold
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import socket
 import statistics
@@ -87,6 +92,17 @@ def record(root: Path, frames: Path, minutes: float) -> tuple[float, float]:
     return first, first + (count - 1) * INTERVAL
 
 
+def linked(source: Path, copy: Path) -> None:
+    """Make C{copy} a folder of hard links to the files of C{source}."""
+    for path in source.rglob("*"):
+        target = copy / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+
+
 class Stream:
     """
     A playback stream read in a thread: each whole part's arrival time and
@@ -100,7 +116,7 @@ class Stream:
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
         )
         self.session = ""
-        self.parts: list[tuple[float, float]] = []
+        self.parts: list[tuple[float, float, str]] = []
         self.changed = threading.Condition()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -148,25 +164,32 @@ class Stream:
                 return data
             arrived = time.perf_counter()
             with self.changed:
-                self.parts.append((arrived, float(headers[b"x-timestamp"])))
+                camera = headers.get(b"x-camera", b"").decode()
+                self.parts.append((arrived, float(headers[b"x-timestamp"]), camera))
                 self.changed.notify_all()
             data = data[end + 4 + length :]
 
     def wait_for(
-        self, wanted: Any, since: int = 0, timeout: float = 10.0
-    ) -> tuple[float, float]:
-        """The first part from the C{since}th on for which C{wanted(captured_at)}."""
+        self, wanted: Any, since: int = 0, cameras: int = 1, timeout: float = 10.0
+    ) -> float:
+        """
+        When, from the C{since}th part on, parts for which
+        C{wanted(captured_at)} had come from C{cameras} cameras.
+        """
         with self.changed:
             seen = since
+            found: set[str] = set()
             deadline = time.monotonic() + timeout
             while True:
-                for part in self.parts[seen:]:
-                    if wanted(part[1]):
-                        return part
+                for arrived, captured, camera in self.parts[seen:]:
+                    if wanted(captured):
+                        found.add(camera)
+                        if len(found) == cameras:
+                            return arrived
                 seen = len(self.parts)
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.changed.wait(left):
-                    raise RuntimeError("the part wanted never came")
+                    raise RuntimeError("the parts wanted never came")
 
     def close(self) -> None:
         self.socket.close()
@@ -197,45 +220,46 @@ def summary(times: list[float]) -> dict[str, float]:
     }
 
 
-def measure(port: int, first: float, last: float, tries: int) -> dict[str, Any]:
-    """The first-frame and seek times at C{tries} random instants."""
-    chosen = random.Random(1)
-    instants = [chosen.uniform(first, last - 60) for _ in range(2 * tries)]
+def near(when: float) -> Any:
+    """Whether a capture time is that of the frame at or just before C{when}."""
+    return lambda captured: when - INTERVAL - 1e-3 <= captured <= when + 1e-3
+
+
+def measure(
+    port: int, stream_path: str, control_path: str, cameras: int, instants: list[float]
+) -> dict[str, Any]:
+    """
+    The first-frame times of playbacks at the first half of C{instants},
+    and the seek times to the second half on one playback.
+    """
+    tries = len(instants) // 2
     starts: list[float] = []
     for when in instants[:tries]:
-        stream = Stream(port, f"/cameras/cam1/playback?start={when:.6f}")
-        arrived, captured = stream.wait_for(lambda _: True)
-        if not when - INTERVAL - 1e-3 <= captured <= when + 1e-3:
-            raise RuntimeError(f"asked {when:.3f}, first frame {captured:.3f}")
+        stream = Stream(port, f"{stream_path}start={when:.6f}")
+        arrived = stream.wait_for(near(when), cameras=cameras)
+        if any(not near(when)(captured) for _, captured, _ in stream.parts[:cameras]):
+            raise RuntimeError(f"asked {when:.3f}, first frames {stream.parts}")
         starts.append((arrived - stream.sent) * 1000)
         stream.close()
     seeks: list[float] = []
-    stream = Stream(port, f"/cameras/cam1/playback?start={first + 1:.6f}")
-    stream.wait_for(lambda _: True)
+    stream = Stream(port, f"{stream_path}start={instants[0]:.6f}")
+    stream.wait_for(lambda _: True, cameras=cameras)
     for when in instants[tries:]:
-        # The part sought may come before the answer to the seek does.
+        # The parts sought may come before the answer to the seek does.
         since = len(stream.parts)
         sent = time.perf_counter()
-        post(
-            port,
-            f"/cameras/cam1/playback/{stream.session}",
-            {"action": "seek", "time": when},
-        )
-        arrived, _ = stream.wait_for(
-            lambda captured, when=when: (
-                when - INTERVAL - 1e-3 <= captured <= when + 1e-3
-            ),
-            since,
-        )
+        post(port, control_path + stream.session, {"action": "seek", "time": when})
+        arrived = stream.wait_for(near(when), since, cameras)
         seeks.append((arrived - sent) * 1000)
     stream.close()
-    return {"first_frame": summary(starts), "seek": summary(seeks)}
+    return {"first frame": summary(starts), "seek": summary(seeks)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--tries", type=int, default=20)
+    parser.add_argument("--wall", type=int, default=4)
     parser.add_argument("--json", help="also write the figures to this file")
     arguments = parser.parse_args()
     frames = Path(tempfile.gettempdir()) / "camserve-bench-frames"
@@ -252,19 +276,43 @@ def main() -> None:
             f"recorded {arguments.minutes:g} minutes, {size / 1e9:.2f} GB,"
             f" in {time.monotonic() - began:.0f} s"
         )
+        for number in range(2, arguments.wall + 1):
+            linked(recordings / "cam1", recordings / f"cam{number}")
         process, port = serve(
-            1, frames, logs, server={"recordings_dir": str(recordings)}
+            arguments.wall, frames, logs, server={"recordings_dir": str(recordings)}
         )
+        chosen = random.Random(1)
+        instants = [
+            chosen.uniform(first, last - 60) for _ in range(2 * arguments.tries)
+        ]
+        names = ",".join(f"cam{number}" for number in range(1, arguments.wall + 1))
         try:
-            results = measure(port, first, last, arguments.tries)
+            results = {
+                "camera": measure(
+                    port,
+                    "/cameras/cam1/playback?",
+                    "/cameras/cam1/playback/",
+                    1,
+                    instants,
+                ),
+                f"wall of {arguments.wall}": measure(
+                    port,
+                    f"/streams?cameras={names}&",
+                    "/streams/",
+                    arguments.wall,
+                    instants,
+                ),
+            }
         finally:
             stop(process)
-    print(f"{'':>12} {'first':>8} {'median':>8} {'p90':>8} {'max':>8}  (ms)")
-    for what, figures in results.items():
-        print(
-            f"{what:>12} {figures['first_ms']:>8.1f} {figures['median_ms']:>8.1f}"
-            f" {figures['p90_ms']:>8.1f} {figures['max_ms']:>8.1f}"
-        )
+    print(f"{'':>24} {'first':>8} {'median':>8} {'p90':>8} {'max':>8}  (ms)")
+    for who, measured in results.items():
+        for what, figures in measured.items():
+            print(
+                f"{who + ' ' + what:>24} {figures['first_ms']:>8.1f}"
+                f" {figures['median_ms']:>8.1f} {figures['p90_ms']:>8.1f}"
+                f" {figures['max_ms']:>8.1f}"
+            )
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(results, indent=2))
 

@@ -137,7 +137,9 @@ def run_camserve(
     still, moving = scene
     for number, name in enumerate(names):
         if mode == "motion":
-            offset = number * (still + moving) / cameras
+            # Each camera at another point of the scene, the first moving
+            # at once, so that a window of one scene holds all of one.
+            offset = (still + number * (still + moving) / cameras) % (still + moving)
             service.add_camera(name, SceneCamera(jpegs, still, moving, offset))
         else:
             service.add_camera(name, EmulatedCamera(source=str(frames), fps=FPS))
