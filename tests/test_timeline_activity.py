@@ -19,6 +19,7 @@ import pytest
 from browsing import needs_chromium, open_window, serving
 from recorded import frames_at, write_segment
 from test_activity_route import write_activity
+from test_timeline import CONFIG
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,19 +30,6 @@ if TYPE_CHECKING:
 
 pytestmark = needs_chromium
 
-CONFIG = """
-[server]
-endpoints = ["{endpoint}"]
-recordings_dir = "recordings"
-
-[[cameras]]
-name = "porch"
-driver = "emulated"
-fps = 10
-width = 320
-height = 240
-record = "on_demand"
-"""
 
 MOVING = 120
 """Seconds of the moving stretch, which starts the recording."""

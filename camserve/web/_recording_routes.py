@@ -131,12 +131,7 @@ class RecordingRoutes:
         if self._seen.hub(name) is None:
             return self._seen.unknown(request)
         try:
-            start, end = span(
-                query_argument(request, "start"),
-                query_argument(request, "end"),
-                now=self._wall_clock(),
-                length=DAY,
-            )
+            start, end = self._span(request)
         except ValueError as error:
             return json_answer(request, {"error": str(error)}, 400)
         recordings = self._recordings
@@ -153,6 +148,20 @@ class RecordingRoutes:
             catalog.refresh()
             .addCallback(lambda _: recorded_ranges(catalog, start, end))
             .addCallback(answer)
+        )
+
+    def _span(self, request: Request) -> tuple[float, float]:
+        """
+        The span of time C{request} asks about: C{?start=} and C{?end=},
+        the last day by default.
+
+        @raise ValueError: for a time that is not one.
+        """
+        return span(
+            query_argument(request, "start"),
+            query_argument(request, "end"),
+            now=self._wall_clock(),
+            length=DAY,
         )
 
     @app.route("/api/cameras/<name>/activity", methods=["GET"])
@@ -173,12 +182,7 @@ class RecordingRoutes:
         if recordings is None:
             return json_answer(request, {"error": "this server does not record"}, 404)
         try:
-            start, end = span(
-                query_argument(request, "start"),
-                query_argument(request, "end"),
-                now=self._wall_clock(),
-                length=DAY,
-            )
+            start, end = self._span(request)
             buckets = _buckets(query_argument(request, "buckets"))
         except ValueError as error:
             return json_answer(request, {"error": str(error)}, 400)
