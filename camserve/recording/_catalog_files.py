@@ -148,8 +148,10 @@ class SegmentListing:
                 segments = list_day(self.folder, day)
                 if segments is None:
                     continue
-                if known is None or segments != known[1]:
-                    known = (changed, segments)
+                if known is not None and segments == known[1]:
+                    # The same list, so that nothing is looked through again.
+                    segments = known[1]
+                known = (changed, segments)
             listed[day] = known
             found += known[1]
         if listed.keys() == self._days.keys() and all(
