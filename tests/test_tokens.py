@@ -227,6 +227,23 @@ async def test_expired_token_is_refused(server: TokenServer) -> None:
     assert (response.code, body) == (401, b"unauthorized\n")
 
 
+def test_a_token_lasts_at_least_its_seconds() -> None:
+    """
+    A token minted late in a second lasts the seconds asked for, not as
+    little as one second less: its expiry is counted from the second's end.
+    """
+    clock = Clock()
+    clock.advance(100.9)
+    users = {"bob": User("bob", "viewer")}
+    tokens = Tokens(b"k" * 32, users, clock)
+    token, expires = tokens.mint(users["bob"], "porch", 1)
+    assert expires == 102
+    clock.advance(0.95)
+    assert tokens.user_of(token, "porch") == users["bob"]
+    clock.advance(0.15)
+    assert tokens.user_of(token, "porch") is None
+
+
 class _Stream(Protocol):
     """
     Keeps what a stream sends; L{ended} once it ends.

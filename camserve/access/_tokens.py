@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 from typing import TYPE_CHECKING
@@ -108,7 +109,9 @@ class Tokens:
         A token letting C{user}'s scripts and pages watch C{camera} for
         C{seconds}, and its expiry in Unix time.
         """
-        expires = int(self.clock.seconds()) + seconds
+        # Up, not down: a token lasts at least the seconds asked for, not as
+        # little as one second less.
+        expires = math.ceil(self.clock.seconds()) + seconds
         payload = _encode(
             json.dumps([user.name, camera, expires], separators=(",", ":")).encode(
                 "utf-8"
