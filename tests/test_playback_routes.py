@@ -20,6 +20,7 @@ from support import reactor_test, split_response, wait_until
 from twisted.internet.defer import Deferred
 from twisted.web.http_headers import Headers
 
+from camserve.recording import _catalogs as catalogs
 from camserve.testing import MultipartParser, Part
 
 if TYPE_CHECKING:
@@ -326,6 +327,38 @@ async def test_session_is_the_streams(
     deadline = time.monotonic() + 10
     while not await gone():
         assert time.monotonic() < deadline, "the session outlived its stream"
+
+
+@reactor_test
+async def test_playbacks_are_bounded(
+    served: Served,
+    recorded: list[Written],
+    watching: list[Watching],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """
+    Beyond L{MOST_PLAYBACKS} playbacks at once, another is a C{503}; one
+    that ends makes room.
+    """
+    monkeypatch.setattr(catalogs, "MOST_PLAYBACKS", 1)
+    path = f"/cameras/porch/playback?start={START}"
+    client = watch(served, watching, path)
+    await wait_until(lambda: bool(client.parts), "a frame is played")
+    response = await served.http.get(served.url(path))
+    assert response.code == 503
+    assert await response.text() == "too many playbacks are in progress\n"
+    session = served.url(f"/cameras/porch/playback/{client.session}")
+    client.close()
+    watching.remove(client)
+    deadline = time.monotonic() + 10
+    while True:
+        response = await served.http.get(session)
+        await response.content()
+        if response.code == 404:
+            break
+        assert time.monotonic() < deadline, "the session outlived its stream"
+    again = watch(served, watching, path)
+    await wait_until(lambda: bool(again.parts), "a frame is played again")
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from camserve.recording._playback_live import LivePlayback
     from camserve.recording._wall_playback import WallPlayback
 
+MOST_PLAYBACKS = 64
+"""The most playbacks of one camera in progress at once: each holds a few
+frames read ahead, so that many would hold much memory."""
 MOST_WALLS = 64
 """The most playbacks of several cameras in progress at once."""
 
@@ -79,13 +82,16 @@ class Recordings:
             catalog = self._catalogs[camera] = Catalog(folder / camera, self._work)
         return catalog
 
-    def add_playback(self, playback: LivePlayback) -> str:
+    def add_playback(self, playback: LivePlayback) -> str | None:
         """
         Keep C{playback} until it ends, under a new session name, which only
         the one who started it is told.
 
-        @return: the session's name.
+        @return: the session's name; L{None} if L{MOST_PLAYBACKS} are in
+            progress already.
         """
+        if len(self._playbacks) >= MOST_PLAYBACKS:
+            return None
         session = token_urlsafe(12)
         self._playbacks[session] = playback
         playback.ended.addCallback(lambda _: self._playbacks.pop(session, None))

@@ -93,6 +93,10 @@ class PlaybackRoutes:
             speed=speed,
             keepalive=self._hub.keepalive_interval,
         )
+        session = recordings.add_playback(playback)
+        if session is None:
+            return _plain(request, 503, "too many playbacks are in progress")
+        request.setHeader(SESSION_HEADER, session.encode("ascii"))
         viewer = StreamViewer(
             request,
             playback,
@@ -100,8 +104,6 @@ class PlaybackRoutes:
             advance_headers=advance_headers,
             stall_timeout=self._stall_timeout,
         )
-        session = recordings.add_playback(playback)
-        request.setHeader(SESSION_HEADER, session.encode("ascii"))
 
         def begin(first: Frame | None) -> Deferred[None] | bytes:
             if first is None:
