@@ -20,7 +20,7 @@ from support import reactor_test, split_response, wait_until
 from twisted.internet.defer import Deferred
 from twisted.web.http_headers import Headers
 
-from camserve.recording import _catalogs as catalogs
+from camserve.recording import _sessions as sessions
 from camserve.testing import MultipartParser, Part
 
 if TYPE_CHECKING:
@@ -331,16 +331,28 @@ async def test_session_is_the_streams(
 
 @reactor_test
 async def test_playbacks_are_bounded(
-    served: Served,
+    tmp_path: Path,
     recorded: list[Written],
     watching: list[Watching],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """
-    Beyond L{MOST_PLAYBACKS} playbacks at once, another is a C{503}; one
+    Beyond L{MOST_SESSIONS} playbacks at once, another is a C{503}; one
     that ends makes room.
     """
-    monkeypatch.setattr(catalogs, "MOST_PLAYBACKS", 1)
+    monkeypatch.setattr(sessions, "MOST_SESSIONS", 1)
+    served = Served.start(tmp_path)
+    try:
+        await one_playback_at_a_time(served, watching)
+    finally:
+        await served.close()
+
+
+async def one_playback_at_a_time(served: Served, watching: list[Watching]) -> None:
+    """
+    On C{served}, which takes one playback at a time, a second is refused
+    until the first ends.
+    """
     path = f"/cameras/porch/playback?start={START}"
     client = watch(served, watching, path)
     await wait_until(lambda: bool(client.parts), "a frame is played")

@@ -22,8 +22,9 @@ from zope.interface.verify import verifyObject
 from camserve import CameraHub
 from camserve.interfaces import IFeed
 from camserve.recording._catalog import Catalog
-from camserve.recording._catalogs import MOST_WALLS, Recordings
+from camserve.recording._catalogs import Recordings
 from camserve.recording._recorded_spans import GAP
+from camserve.recording._sessions import MOST_SESSIONS
 from camserve.recording._wall_clock import WallClock
 from camserve.recording._wall_playback import WallCamera, WallPlayback
 from camserve.testing import PushSource
@@ -435,20 +436,20 @@ def test_sessions_are_bounded(
     tmp_path: Path, clock: Clock, recorded: dict[str, list[float]]
 ) -> None:
     """
-    The recordings keep at most L{MOST_WALLS} playbacks of several cameras,
+    The recordings keep at most L{MOST_SESSIONS} playbacks of several cameras,
     each under a name of its own that is hard to guess, until it ends.
     """
     recordings = Recordings(lambda: tmp_path, Counting())
-    walls = [Wall(tmp_path, clock).playback for _ in range(MOST_WALLS + 1)]
-    sessions = [recordings.add_wall(wall) for wall in walls]
+    walls = [Wall(tmp_path, clock).playback for _ in range(MOST_SESSIONS + 1)]
+    sessions = [recordings.walls.add(wall) for wall in walls]
     assert sessions[-1] is None
     names = [session for session in sessions if session is not None]
-    assert len(set(names)) == MOST_WALLS
+    assert len(set(names)) == MOST_SESSIONS
     assert all(len(session) >= 20 for session in names)
-    assert recordings.wall(names[0]) is walls[0]
+    assert recordings.walls.get(names[0]) is walls[0]
     walls[0].stop()
-    assert recordings.wall(names[0]) is None
-    assert recordings.add_wall(walls[-1]) is not None
+    assert recordings.walls.get(names[0]) is None
+    assert recordings.walls.add(walls[-1]) is not None
 
 
 def test_seek_to_the_frames_shown(

@@ -93,7 +93,7 @@ class PlaybackRoutes:
             speed=speed,
             keepalive=self._hub.keepalive_interval,
         )
-        session = recordings.add_playback(playback)
+        session = recordings.playbacks.add(playback)
         if session is None:
             return _plain(request, 503, "too many playbacks are in progress")
         request.setHeader(SESSION_HEADER, session.encode("ascii"))
@@ -132,10 +132,8 @@ class PlaybackRoutes:
         whether it is C{at_end} of what is recorded.
         """
         recordings = self._recordings
-        playback = (
-            None if recordings is None else recordings.playback(self._hub.name, session)
-        )
-        if playback is None:
+        playback = None if recordings is None else recordings.playbacks.get(session)
+        if playback is None or playback.name != self._hub.name:
             return json_answer(request, {"error": "no such playback"}, 404)
         return answer_control(
             request,

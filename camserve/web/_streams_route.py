@@ -141,7 +141,7 @@ class StreamsRoute:
         wall = WallPlayback(
             _recorded(recordings, hubs, wanted), self._clock, speed=speed
         )
-        session = recordings.add_wall(wall)
+        session = recordings.walls.add(wall)
         if session is None:
             return plain_answer(request, 503, "too many playbacks are in progress")
         request.setHeader(SESSION_HEADER, session.encode("ascii"))
@@ -181,7 +181,7 @@ class StreamsRoute:
         if recordings is None:
             # Nothing is played back: the path is as unknown as any.
             return plain_answer(request, 404, "not found")
-        wall = recordings.wall(session)
+        wall = recordings.walls.get(session)
         seen = self._seen.by_name()
         if wall is None or any(name not in seen for name in wall.names):
             return json_answer(request, {"error": "no such playback"}, 404)
