@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 from browsing import (
     CHROMIUM,
     FLAKY_DRIVER,
@@ -16,13 +17,38 @@ from browsing import (
     wall_config,
     wall_files,
 )
+from recorded import Served, Watching
 from support import LogRecorder
+from twisted.internet.defer import Deferred
 from twisted.logger import globalLogPublisher
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from browsing import Browse, Server
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """
+    A server of the recordings in C{tmp_path}, without logins (a module
+    whose tests want another server defines its own C{served}).
+    """
+    server = Served.start(tmp_path)
+    yield server
+    pytest_twisted.blockon(Deferred.fromCoroutine(server.close()))
+
+
+@pytest.fixture
+def watching(served: Served) -> Iterator[list[Watching]]:
+    """
+    The clients a test watches with, closed after it.
+    """
+    clients: list[Watching] = []
+    yield clients
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

@@ -2,31 +2,35 @@
 Recordings for the tests, written as C{docs/recording-format.md} says,
 independently of camserve's own writer: segment files of given frames, and
 where each frame's bytes are, to tell what a reader must give back after
-the files are damaged; and a server of such recordings.
+the files are damaged; a server of such recordings, and a client of its
+streams.
 """
 
 from __future__ import annotations
 
+import socket
 import struct
+import threading
 import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
 import treq
 from attrs import define, frozen
-from support import reactor
+from support import reactor, split_response
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
 from camserve import CameraService, EmulatedCamera
 from camserve._multipart import PREAMBLE, encode_part
-from camserve.testing import make_jpeg
+from camserve.testing import MultipartParser, Part, make_jpeg
 from camserve.web._server_app import ServerApp
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from support import Response
     from twisted.web.iweb import IResponse
 
 RECORD = struct.Struct("<dQII")
@@ -182,3 +186,69 @@ class Served:
         await self.pool.closeCachedConnections()
         await self.port.stopListening()
         await self.service.stopService()
+
+
+class Watching:
+    """
+    A client reading a stream on a raw socket in a thread of its own,
+    noting each part and when it came.
+    """
+
+    def __init__(self, port: int, path: str) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.socket.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        )
+        self.head: Response | None = None
+        self.parts: list[tuple[float, Part]] = []
+        self.closed = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        data = b""
+        parser = MultipartParser()
+        try:
+            while chunk := self.socket.recv(65536):
+                if self.head is None:
+                    data += chunk
+                    if b"\r\n\r\n" not in data:
+                        continue
+                    self.head = split_response(data)
+                    chunk = self.head.body
+                    if not self.head.status.endswith(b"200 OK"):
+                        continue
+                now = time.monotonic()
+                self.parts += [(now, part) for part in parser.feed(chunk)]
+        except OSError:
+            pass
+        self.closed = True
+
+    @property
+    def times(self) -> list[float]:
+        """
+        The capture times of the parts so far.
+        """
+        return [float(part.headers["x-timestamp"]) for _, part in self.parts]
+
+    @property
+    def session(self) -> str:
+        """
+        The playback's session, from the response's headers.
+        """
+        assert self.head is not None
+        return self.head.headers[b"x-playback-session"][0].decode("ascii")
+
+    def close(self) -> None:
+        self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
+        self._thread.join(10)
+
+
+def watch(served: Served, clients: list[Watching], path: str) -> Watching:
+    """
+    A client of C{path} on C{served}, among C{clients}.
+    """
+    client = Watching(served.port.getHost().port, path)
+    clients.append(client)
+    return client

@@ -13,8 +13,6 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-import pytest
-import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 from recorded import START, Served, frames_at, write_segment
 from support import reactor_test
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -26,7 +24,7 @@ from camserve.recording._segment_writer import write_all
 from camserve.web._user import User
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from recorded import Written
@@ -67,16 +65,6 @@ def record(folder: Path) -> list[Written]:
     write_activity(segments[0], FIRST)
     write_activity(segments[1], SECOND_SEGMENT)
     return segments
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """
-    A server of the recordings in C{tmp_path}, without logins.
-    """
-    server = Served.start(tmp_path)
-    yield server
-    pytest_twisted.blockon(Deferred.fromCoroutine(server.close()))
 
 
 async def ask(served: Served, path: str) -> tuple[int, Any]:

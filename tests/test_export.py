@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 import pytest
-import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
 from avi_files import read_avi
 from recorded import START, Served, frames_at, write_segment
 from support import reactor, reactor_test, split_response, wait_until
-from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.web.client import ResponseFailed
@@ -30,21 +28,10 @@ from camserve.web import _export_route
 from camserve.web._instants import instant
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from recorded import Written
     from support import LogRecorder
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """
-    A server of the recordings in C{tmp_path}.
-    """
-    server = Served.start(tmp_path)
-    yield server
-    pytest_twisted.blockon(Deferred.fromCoroutine(server.close()))
 
 
 @pytest.fixture

@@ -8,37 +8,20 @@ with its stream.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
-from recorded import START, Served, frames_at, write_segment
-from support import reactor_test, split_response, wait_until
-from twisted.internet.defer import Deferred
+from recorded import START, Served, Watching, frames_at, watch, write_segment
+from support import reactor_test, wait_until
 from twisted.web.http_headers import Headers
 
 from camserve.recording import _sessions as sessions
-from camserve.testing import MultipartParser, Part
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from recorded import Written
-    from support import Response
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """
-    A server of the recordings in C{tmp_path}.
-    """
-    server = Served.start(tmp_path)
-    yield server
-    pytest_twisted.blockon(Deferred.fromCoroutine(server.close()))
 
 
 @pytest.fixture
@@ -51,80 +34,6 @@ def recorded(tmp_path: Path) -> list[Written]:
         write_segment(tmp_path, frames_at(START, 50, fps=10)),
         write_segment(tmp_path, frames_at(START + 65, 50, fps=10, first=50)),
     ]
-
-
-class Watching:
-    """
-    A client reading a stream on a raw socket in a thread of its own,
-    noting each part and when it came.
-    """
-
-    def __init__(self, port: int, path: str) -> None:
-        self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.socket.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-        )
-        self.head: Response | None = None
-        self.parts: list[tuple[float, Part]] = []
-        self.closed = False
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        data = b""
-        parser = MultipartParser()
-        try:
-            while chunk := self.socket.recv(65536):
-                if self.head is None:
-                    data += chunk
-                    if b"\r\n\r\n" not in data:
-                        continue
-                    self.head = split_response(data)
-                    chunk = self.head.body
-                    if not self.head.status.endswith(b"200 OK"):
-                        continue
-                now = time.monotonic()
-                self.parts += [(now, part) for part in parser.feed(chunk)]
-        except OSError:
-            pass
-        self.closed = True
-
-    @property
-    def times(self) -> list[float]:
-        """
-        The capture times of the parts so far.
-        """
-        return [float(part.headers["x-timestamp"]) for _, part in self.parts]
-
-    @property
-    def session(self) -> str:
-        """
-        The playback's session, from the response's headers.
-        """
-        assert self.head is not None
-        return self.head.headers[b"x-playback-session"][0].decode("ascii")
-
-    def close(self) -> None:
-        self.socket.shutdown(socket.SHUT_RDWR)
-        self.socket.close()
-        self._thread.join(10)
-
-
-@pytest.fixture
-def watching(served: Served) -> Iterator[list[Watching]]:
-    """
-    The clients a test watches with, closed after it.
-    """
-    clients: list[Watching] = []
-    yield clients
-    for client in clients:
-        client.close()
-
-
-def watch(served: Served, clients: list[Watching], path: str) -> Watching:
-    client = Watching(served.port.getHost().port, path)
-    clients.append(client)
-    return client
 
 
 async def control(served: Served, session: str, **asked: Any) -> tuple[int, Any]:

@@ -12,28 +12,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_twisted  # type: ignore[import-untyped]  # it ships no type hints
-from recorded import START, Served, frames_at, write_segment
+from recorded import START, Served, Watching, frames_at, watch, write_segment
 from support import reactor_test, wait_until
-from test_playback_routes import Watching
-from twisted.internet.defer import Deferred
 from twisted.web.http_headers import Headers
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 RATES = {"porch": 10.0, "yard": 4.0}
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """
-    A server of the recordings in C{tmp_path}.
-    """
-    server = Served.start(tmp_path)
-    yield server
-    pytest_twisted.blockon(Deferred.fromCoroutine(server.close()))
 
 
 @pytest.fixture
@@ -55,23 +41,6 @@ def recorded(tmp_path: Path) -> dict[str, list[float]]:
     write_segment(tmp_path, yard[:76], camera="yard")
     write_segment(tmp_path, yard[76:], camera="yard")
     return {"porch": [t for t, _ in porch], "yard": [t for t, _ in yard]}
-
-
-@pytest.fixture
-def watching(served: Served) -> Iterator[list[Watching]]:
-    """
-    The clients a test watches with, closed after it.
-    """
-    clients: list[Watching] = []
-    yield clients
-    for client in clients:
-        client.close()
-
-
-def watch(served: Served, clients: list[Watching], path: str) -> Watching:
-    client = Watching(served.port.getHost().port, path)
-    clients.append(client)
-    return client
 
 
 def latest(client: Watching) -> dict[str, float]:
