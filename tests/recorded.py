@@ -173,6 +173,19 @@ class Served:
         response = await agent.request(method, self.url(path).encode("ascii"))
         return response, await treq.content(response)
 
+    async def until_gone(self, url: str, what: str) -> None:
+        """
+        Ask for C{url} until it is a C{404}, for at most 10 seconds, failing
+        with C{what} if it is not.
+        """
+        deadline = time.monotonic() + 10
+        while True:
+            response = await self.http.get(url)
+            await response.content()
+            if response.code == 404:
+                return
+            assert time.monotonic() < deadline, what
+
     def url(self, path: str) -> str:
         """
         The URL of C{path} on this server.

@@ -227,15 +227,7 @@ async def test_session_is_the_streams(
     assert response.code == 404
     client.close()
     watching.remove(client)
-
-    async def gone() -> bool:
-        response = await served.http.get(url)
-        await response.content()
-        return bool(response.code == 404)
-
-    deadline = time.monotonic() + 10
-    while not await gone():
-        assert time.monotonic() < deadline, "the session outlived its stream"
+    await served.until_gone(url, "the session outlived its stream")
 
 
 @reactor_test
@@ -271,13 +263,7 @@ async def one_playback_at_a_time(served: Served, watching: list[Watching]) -> No
     session = served.url(f"/cameras/porch/playback/{client.session}")
     client.close()
     watching.remove(client)
-    deadline = time.monotonic() + 10
-    while True:
-        response = await served.http.get(session)
-        await response.content()
-        if response.code == 404:
-            break
-        assert time.monotonic() < deadline, "the session outlived its stream"
+    await served.until_gone(session, "the session outlived its stream")
     again = watch(served, watching, path)
     await wait_until(lambda: bool(again.parts), "a frame is played again")
 

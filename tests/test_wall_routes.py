@@ -241,15 +241,7 @@ async def test_session_is_the_streams(
     assert await response.json() == {"error": "no such playback"}
     client.close()
     watching.remove(client)
-
-    async def gone() -> bool:
-        response = await served.http.get(url)
-        await response.content()
-        return bool(response.code == 404)
-
-    deadline = time.monotonic() + 10
-    while not await gone():
-        assert time.monotonic() < deadline, "the session outlived its stream"
+    await served.until_gone(url, "the session outlived its stream")
 
 
 @pytest.mark.parametrize(
