@@ -97,6 +97,9 @@ STATIC = {
     "decoder.js": b"text/javascript; charset=utf-8",
     "camera.js": b"text/javascript; charset=utf-8",
     "activity.js": b"text/javascript; charset=utf-8",
+    "timescale.js": b"text/javascript; charset=utf-8",
+    "timeline.js": b"text/javascript; charset=utf-8",
+    "wall.js": b"text/javascript; charset=utf-8",
     "favicon.svg": b"image/svg+xml",
 }
 """Every static file and its content type."""
@@ -1154,6 +1157,14 @@ def test_streams_of_a_stopped_service(server: Server, log: LogRecorder) -> None:
 
 
 # Static files
+
+
+def test_every_static_file_is_expected() -> None:
+    """
+    The tests of the static files know every file of the folder.
+    """
+    folder = files("camserve.web").joinpath("static")
+    assert sorted(path.name for path in folder.iterdir()) == sorted(STATIC)
 
 
 @pytest.mark.parametrize("name", sorted(STATIC))

@@ -1,43 +1,41 @@
 # -*- test-case-name: tests.test_server_app -*-
 """
 The files pages load: a stylesheet, scripts and images, from camserve's
-package. Only files listed here are served, so no request names a path.
+package's C{static} folder, read at start. Only the files found then are
+served, by name, so no request names a path.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from twisted.web.iweb import IRequest
 
 _TYPES = {
-    "camserve.css": b"text/css; charset=utf-8",
-    "parts.js": b"text/javascript; charset=utf-8",
-    "feed.js": b"text/javascript; charset=utf-8",
-    "pictures.js": b"text/javascript; charset=utf-8",
-    "layout.js": b"text/javascript; charset=utf-8",
-    "arrange.js": b"text/javascript; charset=utf-8",
-    "keys.js": b"text/javascript; charset=utf-8",
-    "snapshots.js": b"text/javascript; charset=utf-8",
-    "reload.js": b"text/javascript; charset=utf-8",
-    "grid.js": b"text/javascript; charset=utf-8",
-    "decoder.js": b"text/javascript; charset=utf-8",
-    "camera.js": b"text/javascript; charset=utf-8",
-    "timescale.js": b"text/javascript; charset=utf-8",
-    "timeline.js": b"text/javascript; charset=utf-8",
-    "activity.js": b"text/javascript; charset=utf-8",
-    "wall.js": b"text/javascript; charset=utf-8",
-    "favicon.svg": b"image/svg+xml",
+    ".css": b"text/css; charset=utf-8",
+    ".js": b"text/javascript; charset=utf-8",
+    ".svg": b"image/svg+xml",
 }
+"""The content type of each kind of file served, by suffix."""
 
 
-def _read(name: str) -> bytes:
-    return files(__package__).joinpath("static", name).read_bytes()
+def _read() -> dict[str, tuple[bytes, bytes]]:
+    """
+    The files of the package's C{static} folder, by name: each one's bytes
+    and content type, read once, at start.
+    """
+    found = {}
+    for path in files(__package__).joinpath("static").iterdir():
+        kind = _TYPES.get(PurePosixPath(path.name).suffix)
+        if kind is not None:
+            found[path.name] = (path.read_bytes(), kind)
+    return found
 
 
-_CONTENTS = {name: _read(name) for name in _TYPES}
+_CONTENTS = _read()
 
 
 def static_file(request: IRequest, name: str) -> bytes | None:
@@ -45,10 +43,11 @@ def static_file(request: IRequest, name: str) -> bytes | None:
     Answer C{request} with the static file C{name}, or return L{None} if
     there is no such file (and leave the answer to the caller).
     """
-    content = _CONTENTS.get(name)
-    if content is None:
+    found = _CONTENTS.get(name)
+    if found is None:
         return None
-    request.setHeader(b"content-type", _TYPES[name])
+    content, kind = found
+    request.setHeader(b"content-type", kind)
     request.setHeader(b"cache-control", b"max-age=300")
     request.setHeader(b"x-content-type-options", b"nosniff")
     return content
