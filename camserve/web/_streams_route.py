@@ -125,7 +125,7 @@ class StreamsRoute:
         recordings = self._recordings
         if recordings is None:
             return plain_answer(request, 404, "this server does not record")
-        if shrunk or query_argument(request, "size") == "thumbnail":
+        if shrunk:
             return plain_answer(
                 request,
                 400,
