@@ -20,7 +20,7 @@ from camserve.web._playback_control import (
     answer_control,
     start_and_speed,
 )
-from camserve.web._requests import json_answer, query_argument
+from camserve.web._requests import json_answer, plain_answer, query_argument
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -77,11 +77,11 @@ class PlaybackRoutes:
         recordings = self._recordings
         catalog = None if recordings is None else recordings.catalog(self._hub.name)
         if recordings is None or catalog is None:
-            return _plain(request, 404, "this camera is not recorded")
+            return plain_answer(request, 404, "this camera is not recorded")
         try:
             when, speed, advance_headers = _playback_request(request)
         except ValueError as error:
-            return _plain(request, 400, str(error))
+            return plain_answer(request, 400, str(error))
         if request.method == b"HEAD":
             set_stream_headers(request)
             return b""
@@ -95,7 +95,7 @@ class PlaybackRoutes:
         )
         session = recordings.playbacks.add(playback)
         if session is None:
-            return _plain(request, 503, "too many playbacks are in progress")
+            return plain_answer(request, 503, "too many playbacks are in progress")
         request.setHeader(SESSION_HEADER, session.encode("ascii"))
         viewer = StreamViewer(
             request,
@@ -108,7 +108,7 @@ class PlaybackRoutes:
         def begin(first: Frame | None) -> Deferred[None] | bytes:
             if first is None:
                 playback.stop()
-                return _plain(request, 404, "nothing was recorded then or since")
+                return plain_answer(request, 404, "nothing was recorded then or since")
             return viewer.start(first)
 
         def gone(failure: Failure) -> Failure:
@@ -166,10 +166,3 @@ def _playback_request(request: Request) -> tuple[float, float, bool]:
     if advance not in (None, "0", "1"):
         raise ValueError("advance_headers must be 0 or 1")
     return when, speed, advance == "1"
-
-
-def _plain(request: Request, code: int, message: str) -> bytes:
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    return message.encode("utf-8") + b"\n"
