@@ -9,13 +9,14 @@ and the wall catches up with the live frames together.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from recorded import frames_at, write_segment
 from test_catalog import Counting, result
 from test_playback import Sink, run
 from test_playback_live import T0
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
@@ -26,13 +27,18 @@ from camserve.recording._catalogs import Recordings
 from camserve.recording._recorded_spans import GAP
 from camserve.recording._sessions import MOST_SESSIONS
 from camserve.recording._wall_clock import WallClock
-from camserve.recording._wall_playback import WallCamera, WallPlayback
+from camserve.recording._wall_lane import WallCamera
+from camserve.recording._wall_playback import WallPlayback
 from camserve.testing import PushSource
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from camserve._frame import Frame
+    from camserve.recording._catalog_files import Worker
+
+_T = TypeVar("_T")
 
 S = T0 - 600
 """Where the recordings begin."""
@@ -61,7 +67,16 @@ class Wall:
     played from the recordings in a folder.
     """
 
-    def __init__(self, folder: Path, clock: Clock, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        clock: Clock,
+        speed: float = 1.0,
+        work: Worker | None = None,
+    ) -> None:
+        """
+        @param work: reads the recordings; at once by default.
+        """
         self.clock = clock
         self.sources = {name: PushSource() for name in RATES}
         self.hubs = {
@@ -70,7 +85,9 @@ class Wall:
         }
         self.playback = WallPlayback(
             [
-                WallCamera(name, Catalog(folder / name, Counting()), self.hubs[name])
+                WallCamera(
+                    name, Catalog(folder / name, work or Counting()), self.hubs[name]
+                )
                 for name in RATES
             ],
             clock,
@@ -100,6 +117,33 @@ class Wall:
             for number, source in enumerate(self.sources.values()):
                 if source.running:
                     source.push(b"\xff\xd8live" + bytes([number]), self.clock.seconds())
+
+
+class Held:
+    """
+    A worker that does its work at once, or, while C{holding}, when told
+    to: the reading of a slow disk.
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.jobs: list[tuple[Callable[[], Any], Deferred[Any]]] = []
+
+    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
+        if not self.holding:
+            return maybeDeferred(work)
+        held: Deferred[_T] = Deferred()
+        self.jobs.append((work, held))
+        return held
+
+    def release(self) -> None:
+        """
+        Do the work held, as it came, and hold no more.
+        """
+        self.holding = False
+        jobs, self.jobs = self.jobs, []
+        for work, held in jobs:
+            maybeDeferred(work).chainDeferred(held)
 
 
 @pytest.fixture
@@ -321,6 +365,55 @@ def test_step(tmp_path: Path, clock: Clock, recorded: dict[str, list[float]]) ->
             assert wall.times(name)[-1] == max(t for t in recorded[name] if t <= when)
     run(clock, T0 + 5)
     assert wall.playback.time == every[place - 1]
+
+
+def test_pause_shows_the_frames_at_its_time(
+    tmp_path: Path, clock: Clock, recorded: dict[str, list[float]]
+) -> None:
+    """
+    Paused while its frames are read more slowly than its time runs, the
+    wall shows each camera's frame at the time it stands at, which a step
+    then goes on from.
+    """
+    disk = Held()
+    wall = Wall(tmp_path, clock, work=disk)
+    assert wall.start(S + 10)
+    run(clock, T0 + 1)
+    disk.holding = True
+    run(clock, T0 + 3)
+    wall.playback.pause()
+    disk.release()
+    when = wall.playback.time
+    assert when >= S + 12
+    for name in RATES:
+        assert wall.times(name)[-1] == max(t for t in recorded[name] if t <= when)
+    assert result(wall.playback.step(1))
+    every = sorted(set(recorded["porch"] + recorded["yard"]))
+    assert wall.playback.time == min(t for t in every if t > when)
+
+
+def test_the_last_seek_asked_wins(
+    tmp_path: Path, clock: Clock, recorded: dict[str, list[float]]
+) -> None:
+    """
+    Of two seeks asked one after the other, the second is where the wall
+    goes, even if the first finds its frames after it.
+    """
+    disk = Held()
+    wall = Wall(tmp_path, clock, work=disk)
+    assert wall.start(S + 10)
+    wall.playback.pause()
+    disk.holding = True
+    # The recordings' second segments are not read yet; the first are.
+    first = wall.playback.seek(S + 55)
+    second = wall.playback.seek(S + 5)
+    assert disk.jobs
+    disk.release()
+    assert result(second)
+    assert result(first)
+    assert wall.playback.time == S + 5
+    for name in RATES:
+        assert wall.times(name)[-1] == max(t for t in recorded[name] if t <= S + 5)
 
 
 def test_go_live(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 from twisted.internet.defer import DeferredList, succeed
 
+from camserve._defaults import KEEPALIVE
 from camserve.recording._catalog import Recorded
 from camserve.recording._playback_live import LivePlayback
 from camserve.recording._recorded_spans import GAP
@@ -31,6 +32,19 @@ if TYPE_CHECKING:
 SHOWN_EARLY = 1e-3
 """Seconds a frame may be captured after the wall's time and still count as
 shown at it: the reactor's timers are not exact."""
+
+
+@frozen
+class WallCamera:
+    """
+    A camera to play on a wall: its name, its recordings, its live feed
+    (its hub) and the seconds between keepalives of its streams.
+    """
+
+    name: str
+    catalog: Catalog
+    live: IFeed
+    keepalive: float = KEEPALIVE
 
 
 @frozen

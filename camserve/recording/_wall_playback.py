@@ -9,35 +9,18 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
-from camserve._defaults import KEEPALIVE
 from camserve.recording._recorded_spans import GAP
 from camserve.recording._wall_clock import WallClock
-from camserve.recording._wall_lane import WallLane
+from camserve.recording._wall_lane import WallCamera, WallLane
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from twisted.internet.interfaces import IReactorTime
 
-    from camserve.interfaces import IFeed
-    from camserve.recording._catalog import Catalog
     from camserve.recording._wall_lane import Found
-
-
-@frozen
-class WallCamera:
-    """
-    A camera to play on a wall: its name, its recordings, its live feed
-    (its hub) and the seconds between keepalives of its streams.
-    """
-
-    name: str
-    catalog: Catalog
-    live: IFeed
-    keepalive: float = KEEPALIVE
 
 
 class WallPlayback:
@@ -98,6 +81,7 @@ class WallPlayback:
         self.ended: Deferred[None] = Deferred()
         self._stopped = False
         self._settling = False
+        self._seeks = 0
         self.time_line.when_moved(self._moved)
         for lane in self.lanes:
             lane.ended.addCallback(self._lane_ended, lane)
@@ -180,14 +164,21 @@ class WallPlayback:
         """
         if self._stopped or not self.lanes:
             return succeed(False)
+        self._seeks += 1
+        seek = self._seeks
         found = DeferredList(
             [lane.find(when) for lane in self.lanes],
             fireOnOneErrback=True,
             consumeErrors=True,
         )
-        return found.addCallback(
-            lambda results: self._go_to(when, [each for _, each in results])
-        )
+
+        def go(results: list[tuple[bool, Found]]) -> Deferred[bool]:
+            if seek != self._seeks:
+                # A later seek, asked while this one looked, is where to go.
+                return succeed(True)
+            return self._go_to(when, [each for _, each in results])
+
+        return found.addCallback(go)
 
     def step(self, frames: int) -> Deferred[bool]:
         """
@@ -224,13 +215,20 @@ class WallPlayback:
         Stop the wall's time; live, every camera goes on from its
         recording where it is paused.
         """
-        if self.live:
+        live = self.live
+        if live:
             self.time_line.set(self._clock.seconds())
             self.live = False
         self.paused = True
         self.time_line.hold()
         for lane in self.lanes:
             lane.pause()
+        now = self.time_line.time()
+        coming = [lane.next_time() for lane in self.lanes]
+        if not live and any(when is None or when <= now for when in coming):
+            # A camera's frames were read more slowly than the time ran:
+            # paused, each shows its frame at the time it stands at.
+            self.seek(now)
 
     def resume(self) -> None:
         """

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from klein import Klein
 
 from camserve.camera._states import CameraUnavailable
-from camserve.recording._wall_playback import WallCamera, WallPlayback
+from camserve.recording._wall_lane import WallCamera
+from camserve.recording._wall_playback import WallPlayback
 from camserve.streams._multi_viewer import MultiViewer
 from camserve.streams._stream import set_stream_headers
 from camserve.web._permissions import Permission, allow
